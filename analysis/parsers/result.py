@@ -20,6 +20,8 @@ class Frame:
     symbol: str | None = None
     offset: str | None = None
     address: str | None = None
+    # How the frame was found: "symbolic" (debugger text), "context" (a CPU context), "scan" (stack scan).
+    trust: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Module:
     origin_reason: str | None = None
     vendor: str | None = None
     vendor_class: str | None = None
+    # Full path as the dump records it (``\\SystemRoot\\System32\\drivers\\x.sys``), when it differs from name.
+    path: str | None = None
 
 
 @dataclass(frozen=True)

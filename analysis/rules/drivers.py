@@ -1,0 +1,291 @@
+"""Microsoft inbox drivers versus third-party drivers, without the driver files.
+
+Basis (analysis-spec section 4): the dump gives a driver's name, base, size and PE TimeDateStamp only.
+1. A curated vendor table (below) names well-known third-party drivers: third party, with vendor and class.
+2. ``INBOX_DRIVERS``: kernel modules shipped in the Windows 10 (19041-19045) and Windows 11
+   (22000-26100) x64/ARM64 images (``System32\\drivers`` plus the boot/kernel DLLs); names gathered from
+   clean installs and the loaded-module lists of public dumps, cross-checked against the Microsoft
+   modules of the sample triage dump. Name match: Microsoft.
+3. Timestamp: since Windows 10, Microsoft builds are reproducible and the PE TimeDateStamp is a hash,
+   so an implausible link year (before 2000 or in the future) means Microsoft with high precision; a
+   plausible date says nothing (about 20% of Microsoft drivers have one by chance).
+4. Otherwise: third party ("not a Windows inbox driver").
+Driver paths are a weak signal (most third-party drivers load from System32\\drivers too) and unused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from analysis.parsers.result import Origin
+
+INBOX_DRIVERS: frozenset[str] = frozenset(
+    name.lower()
+    for name in """
+    ntoskrnl.exe ntkrnlmp.exe ntkrnlpa.exe ntkrpamp.exe ntkrla57.exe hal.dll halmacpi.dll halacpi.dll
+    kd.dll kdcom.dll kdnet.dll kdstub.dll kd_02_8086.dll kd_02_10ec.dll kd_02_14e4.dll kd_07_1415.dll
+    mcupdate_genuineintel.dll mcupdate_authenticamd.dll mcupdate.dll pshed.dll bootvid.dll ci.dll
+    clfs.sys tm.sys fltmgr.sys msrpc.sys ksecdd.sys clipsp.sys cmimcext.sys werkernel.sys ntosext.sys
+    cng.sys wdf01000.sys wdfldr.sys wpprecorder.sys sleepstudyhelper.sys acpiex.sys mssecflt.sys
+    sgrmagent.sys lxss.sys lxcore.sys acpi.sys wmilib.sys intelpep.sys windowstrustedrt.sys
+    windowstrustedrtproxy.sys pcw.sys msisadrv.sys pci.sys vdrvroot.sys pdc.sys cea.sys partmgr.sys
+    spaceport.sys volmgr.sys volmgrx.sys mountmgr.sys storahci.sys storport.sys stornvme.sys
+    ehstorclass.sys fileinfo.sys wof.sys wdfilter.sys wdboot.sys wdnisdrv.sys wddevflt.sys ntfs.sys
+    fs_rec.sys ndis.sys netio.sys ksecpkg.sys tcpip.sys fwpkclnt.sys wfplwfs.sys vmsproxy.sys
+    vmbkmclr.sys vmsproxyhnic.sys fvevol.sys volume.sys volsnap.sys rdyboost.sys mup.sys iorate.sys
+    disk.sys classpnp.sys crashdmp.sys cdrom.sys filecrypt.sys tbs.sys null.sys beep.sys dxgkrnl.sys
+    dxgmms1.sys dxgmms2.sys watchdog.sys basicdisplay.sys basicrender.sys npfs.sys msfs.sys cimfs.sys
+    tdx.sys tdi.sys ws2ifsl.sys netbt.sys afunix.sys afd.sys vwififlt.sys vwifibus.sys vwifimp.sys
+    vfpext.sys pacer.sys ndiscap.sys netbios.sys vid.sys winhv.sys winhvr.sys rdbss.sys csc.sys
+    nsiproxy.sys npsvctrig.sys mssmbios.sys gpuenergydrv.sys dfsc.sys fastfat.sys bam.sys dam.sys
+    ahcache.sys vmbusr.sys vmbus.sys hvsocket.sys compositebus.sys kdnic.sys umbus.sys usbxhci.sys
+    ucx01000.sys hdaudbus.sys portcls.sys drmk.sys ks.sys ksthunk.sys ucmcx.sys serial.sys serenum.sys
+    msgpioclx.sys wmiacpi.sys amdppm.sys intelppm.sys processr.sys uefi.sys vpcivsp.sys storvsp.sys
+    ndisvirtualbus.sys swenum.sys rdpbus.sys hwpolicy.sys mssecwfp.sys mssecvsp.sys msseccore.sys
+    win32k.sys win32kbase.sys win32kfull.sys win32kns.sys cdd.dll tsddd.dll rdpdr.sys rdpvideominiport.sys
+    termdd.sys mouclass.sys kbdclass.sys kbdhid.sys mouhid.sys i8042prt.sys hidclass.sys hidparse.sys
+    hidusb.sys hidi2c.sys hidinterrupt.sys usbhub3.sys usbhub.sys usbport.sys usbccgp.sys usbehci.sys
+    usbuhci.sys usbohci.sys usbstor.sys uaspstor.sys usbd.sys usbprint.sys usbvideo.sys wudfrd.sys
+    wudfpf.sys winusb.sys ucmucsicx.sys ucmucsiacpiclient.sys ucsicx.sys usbaudio.sys usbaudio2.sys
+    hdaudio.sys hdaudiobus.sys audiosrv.sys mmcss.sys bthport.sys bthusb.sys bthenum.sys bthmini.sys
+    bthpan.sys rfcomm.sys bthleenum.sys bthhfenum.sys bthhfhid.sys hidbth.sys bthmodem.sys
+    nwifi.sys vwifimp.sys wfpcapture.sys ndisuio.sys ndiswan.sys ndproxy.sys raspppoe.sys raspptp.sys
+    rassstp.sys rasl2tp.sys rasagilevpn.sys wanarp.sys agilevpn.sys mslldp.sys lltdio.sys rspndr.sys
+    tcpipreg.sys http.sys mrxsmb.sys mrxsmb10.sys mrxsmb20.sys srv.sys srv2.sys srvnet.sys smbdirect.sys
+    bowser.sys mrxdav.sys nfsrdr.sys wcifs.sys bindflt.sys cldflt.sys storqosflt.sys wcnfs.sys
+    luafv.sys fileinfo.sys wimmount.sys refs.sys refsv1.sys exfat.sys udfs.sys cdfs.sys msdmfilt.sys
+    bfs.sys ntfs.sys iorate.sys fsdepends.sys mpsdrv.sys ipnat.sys wfplwf.sys netadaptercx.sys
+    netadaptercx21.sys mbbcx.sys wmbclass.sys wdiwifi.sys vmswitch.sys vmsvsf.sys vmsvsp.sys vkrnlintvsp.sys
+    vmbushid.sys storflt.sys vmgid.sys hyperkbd.sys hypervideo.sys netvsc.sys vmstorfl.sys
+    storvsc.sys vmbkmcl.sys winnat.sys wintun_ms.sys ipsec.sys tcpip6.sys fwpuclnt.sys bridge.sys
+    acpipagr.sys acpitime.sys acpidev.sys acpipmi.sys wmiacpi.sys battc.sys cmbatt.sys compbatt.sys
+    intelpmt.sys amdi2c.sys iagpio.sys iai2c.sys spbcx.sys sercx.sys sercx2.sys gpioclx0101.sys
+    pcmcia.sys sdbus.sys sdstor.sys rtsuer.sys isapnp.sys pciide.sys pciidex.sys atapi.sys ataport.sys
+    intelide.sys msahci.sys storufs.sys stornvme.sys nvraid.sys megasas.sys megasas2i.sys megasas35i.sys
+    megasr.sys lsi_sas.sys lsi_sas2i.sys lsi_sas3i.sys lsi_sss.sys percsas2i.sys percsas3i.sys
+    sisraid2.sys sisraid4.sys vsmraid.sys arcsas.sys adp80xx.sys hpsamd.sys smartsamd.sys mvumis.sys
+    3ware.sys cht4vx64.sys elxfcoe.sys elxstor.sys ql2300i.sys ql40xx2i.sys qefcoe.sys qlfcoei.sys
+    iastorv.sys stexstor.sys vstxraid.sys ItSas35i.sys b06bdrv.sys bxvbda.sys evbda.sys ebdrv.sys
+    msiscsi.sys iscsiprt.sys mpio.sys msdsm.sys storfltr.sys scsiport.sys sbp2port.sys
+    1394ohci.sys ehstortcgdrv.sys rdyboost.sys vhdmp.sys vhdparser.sys vmstorfl.sys
+    spaceparser.sys spacedump.sys dumpfve.sys dumpstorport.sys dumpata.sys diskdump.sys
+    flpydisk.sys fdc.sys sfloppy.sys tape.sys changer.sys scmbus.sys scmdisk0101.sys pmem.sys
+    nvdimm.sys mskssrv.sys mspclock.sys mspqm.sys mstee.sys msvideo.sys avstream.sys
+    wdmaud.drv monitor.sys vdrvroot.sys vmgencounter.sys vmbusr.sys hvservice.sys hvix64.exe
+    hvax64.exe hvaa64.exe securekernel.exe skci.dll peauth.sys ksecdd.sys cng.sys tpm.sys
+    tpmprov.sys wmilib.sys werkernel.sys rdpvideominiport.sys basicdisplay.sys xboxgip.sys
+    xinputhid.sys dmvsc.sys terminpt.sys remotefx.sys rdpdr.sys tsusbhub.sys tsusbflt.sys
+    bthport.sys circlass.sys irenum.sys wpdupfltr.sys wpdfs.sys intelpep.sys pepx.sys
+    amdsbs.sys amdsata.sys amdxata.sys nvstor.sys nvstor64.sys storvsc.sys hvcrash.sys
+    mshidkmdf.sys mshidumdf.sys kbdhid.sys hidspi.sys hidspicx.sys buttonconverter.sys
+    mtconfig.sys wacompen.sys winmad.sys winverbs.sys ndkping.sys rdmavmbus.sys spaceport.sys
+    netwtw04_ms.sys gpuenergydrv.sys dxgkrnl.sys indirectkmd.sys vmgencounter.sys
+    ws2ifsl.sys afunix.sys condrv.sys npsvctrig.sys bam.sys ahcache.sys mmcss.sys
+    msquic.sys tcpipreg.sys nwifi.sys wfdclass.sys hvsocketcontrol.sys passthruparser.sys
+    vpci.sys vmsp.sys vmsproxy.sys storport.sys ufx01000.sys ufxsynopsys.sys ufxchipidea.sys
+    urschipidea.sys urssynopsys.sys usbser.sys usbfn.sys intelta_ms.sys cht4sx64.sys
+    ndisimplatform.sys ndisimplatformmp.sys mslbfoprovider.sys netbt.sys smb.sys
+    """.split()
+)
+
+KERNEL_IMAGES: frozenset[str] = frozenset(
+    {"ntoskrnl.exe", "ntkrnlmp.exe", "ntkrnlpa.exe", "ntkrpamp.exe", "ntkrla57.exe", "nt", "hal.dll",
+     "hal", "halmacpi.dll", "halacpi.dll"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VendorInfo:
+    vendor: str | None
+    product: str
+    vendor_class: str
+
+
+# Classes used by the proximity rules: antivirus/edr, dlp/isolation, vpn/filter, network-capture,
+# storage, graphics, virtualization, network, chipset, hardware-utility, anti-cheat, usb.
+_VENDORS: dict[str, VendorInfo] = {}
+
+
+def _add(names: str, vendor: str | None, product: str, vendor_class: str) -> None:
+    for name in names.split():
+        _VENDORS[name.lower()] = VendorInfo(vendor, product, vendor_class)
+
+
+# Security software: the driver names below are those the products install (vendor documentation and
+# public support threads); the class drives the proximity rules of analysis-spec B.1 D5.
+_add("SfUemIsoSpace.sys", None, "UEM isolation space (DLP/isolation agent)", "dlp/isolation")
+_add("dgdmk.sys dgfilter.sys", "Digital Guardian", "Digital Guardian agent", "dlp/isolation")
+_add("vfsmfd.sys vnwcd.sys", "Broadcom (Symantec)", "Symantec DLP agent", "dlp/isolation")
+_add("csagent.sys CSDeviceControl.sys CSBoot.sys CSFirmwareAnalysis.sys", "CrowdStrike", "Falcon sensor",
+     "antivirus/edr")  # fmt: skip
+_add("SentinelMonitor.sys SentinelELAM.sys", "SentinelOne", "SentinelOne agent", "antivirus/edr")
+_add("SymEFASI64.sys symevnt.sys SRTSP64.SYS SRTSPX64.SYS SymELAM.sys Ironx64.sys eeCtrl64.sys "
+     "BHDrvx64.sys IDSvia64.sys SymEvent64x86.sys symnets.sys", "Broadcom (Symantec)",
+     "Symantec Endpoint Protection", "antivirus/edr")  # fmt: skip
+_add("mfehidk.sys mfefirek.sys mfeavfk.sys mfewfpk.sys mfencbdc.sys mfeelamk.sys mfeaack.sys",
+     "Trellix (McAfee)", "Endpoint Security", "antivirus/edr")  # fmt: skip
+_add("tmcomm.sys tmactmon.sys tmevtmgr.sys TMEBC64.sys tmumh.sys tmnciesc.sys tmwfp.sys tmtdi.sys",
+     "Trend Micro", "Apex One / OfficeScan", "antivirus/edr")  # fmt: skip
+_add("klif.sys kneps.sys klflt.sys klhk.sys kl1.sys klwfp.sys klim6.sys klbackupdisk.sys klkbdflt.sys "
+     "klgse.sys klpd.sys cm_km.sys", "Kaspersky", "Kaspersky Endpoint Security", "antivirus/edr")
+_add("ehdrv.sys eamonm.sys epfwwfp.sys edevmon.sys epfw.sys", "ESET", "ESET Endpoint", "antivirus/edr")
+_add("SophosED.sys savonaccess.sys hmpalert.sys sophosntplwf.sys", "Sophos", "Sophos Endpoint",
+     "antivirus/edr")  # fmt: skip
+_add("gzflt.sys trufos.sys bdsandbox.sys atc.sys avc3.sys avckf.sys bdvedisk.sys bdelam.sys",
+     "Bitdefender", "Bitdefender Endpoint Security", "antivirus/edr")  # fmt: skip
+_add("aswSP.sys aswArPot.sys aswMonFlt.sys aswSnx.sys aswStm.sys aswVmm.sys aswbidsdriver.sys "
+     "aswElam.sys avgSP.sys avgMonFlt.sys", "Gen Digital (Avast/AVG)", "Avast/AVG Antivirus",
+     "antivirus/edr")  # fmt: skip
+_add("avgntflt.sys avipbb.sys avkmgr.sys", "Avira", "Avira Antivirus", "antivirus/edr")
+_add("cbk7.sys carbonblackk.sys ctifile.sys ctinet.sys parity.sys", "VMware (Carbon Black)",
+     "Carbon Black", "antivirus/edr")  # fmt: skip
+_add("CyProtectDrv64.sys CyOptics.sys", "BlackBerry (Cylance)", "CylancePROTECT", "antivirus/edr")
+_add("cyverak.sys cyvrmtgn.sys tedrdrv.sys cyvrfsfd.sys cyvrlpc.sys", "Palo Alto Networks",
+     "Cortex XDR", "antivirus/edr")  # fmt: skip
+_add("360FsFlt.sys 360AvFlt.sys 360Box64.sys 360qpesv64.sys 360netmon.sys BAPIDRV64.sys 360Hvm64.sys",
+     "Qihoo 360", "360 Total Security / 360 Enterprise", "antivirus/edr")  # fmt: skip
+_add("TFsFlt.sys TAOAccelerator64.sys TesMon.sys QMUdisk64.sys TSDefenseBt64.sys", "Tencent",
+     "Tencent PC Manager", "antivirus/edr")  # fmt: skip
+_add("sysdiag.sys hrwfpdrv.sys hrdevmon.sys hrelam.sys", "Huorong", "Huorong Internet Security",
+     "antivirus/edr")  # fmt: skip
+_add("kisknl.sys kdhacker64.sys", "Kingsoft", "Kingsoft Antivirus", "antivirus/edr")
+# VPN, packet filters and network capture.
+_add("wintun.sys wireguard.sys", "WireGuard LLC", "WireGuard / Wintun", "vpn/filter")
+_add("tap0901.sys ovpn-dco.sys", "OpenVPN Inc.", "OpenVPN TAP / DCO", "vpn/filter")
+_add("vpnva64-6.sys acsock64.sys vpnva-6.sys acsock.sys", "Cisco", "AnyConnect / Secure Client",
+     "vpn/filter")  # fmt: skip
+_add("vsdatant.sys cpepmon.sys", "Check Point", "Check Point Endpoint / ZoneAlarm", "vpn/filter")
+_add("pangpd.sys", "Palo Alto Networks", "GlobalProtect", "vpn/filter")
+_add("FortiShield.sys fortimon3.sys FortiRdr.sys FortiFilter.sys ftsvnic.sys", "Fortinet",
+     "FortiClient", "vpn/filter")  # fmt: skip
+_add("npcap.sys npf.sys", "Nmap Software (Insecure.Com)", "Npcap / WinPcap", "network-capture")
+# Virtualisation.
+_add("VBoxDrv.sys VBoxNetLwf.sys VBoxUSBMon.sys VBoxNetAdp6.sys VBoxNetAdp.sys VBoxSup.sys "
+     "VBoxGuest.sys VBoxUSB.sys VBoxNetFlt.sys VBoxMouse.sys VBoxSF.sys", "Oracle", "VirtualBox",
+     "virtualization")  # fmt: skip
+_add("vmci.sys vsock.sys vmkbd.sys vmnetadapter.sys VMNET.SYS vmx86.sys hcmon.sys vmnetbridge.sys "
+     "vmnetuserif.sys vm3dmp.sys vmmouse.sys vmhgfs.sys vmxnet3.sys vmusb.sys vmmemctl.sys",
+     "VMware (Broadcom)", "VMware Workstation / Tools", "virtualization")  # fmt: skip
+# Storage.
+_add("iaStorA.sys iaStorAC.sys iaStorAVC.sys iaStorVD.sys iaStorE.sys", "Intel",
+     "Rapid Storage Technology", "storage")  # fmt: skip
+_add("amd_sata.sys amd_xata.sys rcraid.sys rcbottom.sys", "AMD", "AMD SATA/RAID", "storage")
+_add("secnvme.sys", "Samsung", "Samsung NVMe driver", "storage")
+# Graphics.
+_add("nvlddmkm.sys", "NVIDIA", "GeForce/RTX display driver", "graphics")
+_add("atikmdag.sys atikmpag.sys amdkmdag.sys amdkmpfd.sys amdfendr.sys amdfendrmgr.sys", "AMD",
+     "Radeon display driver", "graphics")  # fmt: skip
+_add("igdkmd64.sys igdkmdn64.sys igdkmdnd64.sys igdkmdns64.sys", "Intel", "Intel graphics driver",
+     "graphics")  # fmt: skip
+# Network adapters.
+_add("rt640x64.sys rt68cx21x64.sys rtwlane.sys rtwlane01.sys rtwlanu.sys rtux64w10.sys", "Realtek",
+     "Realtek network driver", "network")  # fmt: skip
+_add("Netwtw04.sys Netwtw06.sys Netwtw08.sys Netwtw10.sys Netwtw14.sys e1d68x64.sys e1i68x64.sys "
+     "e1r68x64.sys e2f68.sys", "Intel", "Intel network driver", "network")  # fmt: skip
+_add("bcmwl63a.sys bcmwl63al.sys", "Broadcom", "Broadcom Wi-Fi", "network")
+_add("aftap0901.sys", None, "TAP-Windows-based virtual adapter", "vpn/filter")
+# Chipset, platform and USB-C.
+_add("amdpsp.sys AMDPCIDev.sys amdgpio2.sys amdgpio3.sys amdi2c3.sys AMDRyzenMasterDriver.sys",
+     "AMD", "AMD chipset drivers", "chipset")  # fmt: skip
+_add("IntelTA.sys", "Intel", "Intel platform driver", "chipset")
+_add("UcmCxUcsiNvppc.sys", "NVIDIA", "NVIDIA USB-C controller", "usb")
+# Hardware utilities (often also on vulnerable-driver lists).
+_add("AsIO2.sys AsIO3.sys AsUpIO.sys", "ASUS", "ASUS system utility I/O driver", "hardware-utility")
+_add("RTCore64.sys", "Micro-Star (MSI)", "MSI Afterburner", "hardware-utility")
+_add("WinRing0x64.sys WinRing0.sys", None, "WinRing0 (bundled by many tools)", "hardware-utility")
+_add("gdrv.sys", "Gigabyte", "Gigabyte utility", "hardware-utility")
+_add("NTIOLib_X64.sys", "Micro-Star (MSI)", "MSI utility", "hardware-utility")
+_add("HWiNFO64A.SYS HWiNFO64I.SYS", "REALiX", "HWiNFO", "hardware-utility")
+# Anti-cheat.
+_add("EasyAntiCheat.sys EasyAntiCheat_EOS.sys", "Epic Games", "Easy Anti-Cheat", "anti-cheat")
+_add("BEDaisy.sys", "BattlEye", "BattlEye", "anti-cheat")
+_add("vgk.sys", "Riot Games", "Vanguard", "anti-cheat")
+_add("mhyprot2.sys mhyprot3.sys", "miHoYo", "mhyprot anti-cheat", "anti-cheat")
+
+SECURITY_CLASSES: frozenset[str] = frozenset({"antivirus/edr", "dlp/isolation", "vpn/filter", "network-capture"})
+
+
+def base_name(name: str) -> str:
+    """The file name of a module given as a path (``\\SystemRoot\\...\\x.sys`` or ``/usr/lib/x.so``)."""
+    return name.replace("/", "\\").rsplit("\\", 1)[-1].strip()
+
+
+def canonical(name: str) -> str:
+    """Lower-case name without extension, ``nt`` for the kernel images (analysis-spec C.2)."""
+    lowered = base_name(name).lower()
+    if lowered in {"ntoskrnl.exe", "ntkrnlmp.exe", "ntkrnlpa.exe", "ntkrpamp.exe", "ntkrla57.exe"}:
+        return "nt"
+    stem, dot, ext = lowered.rpartition(".")
+    return stem if dot and ext in {"sys", "dll", "exe", "so", "dylib", "drv", "ko"} else lowered
+
+
+def is_windows_kernel(name: str) -> bool:
+    lowered = base_name(name).lower()
+    return lowered in KERNEL_IMAGES or canonical(lowered) in {"nt", "hal"}
+
+
+def vendor_info(name: str) -> VendorInfo | None:
+    return _VENDORS.get(base_name(name).lower())
+
+
+def is_inbox(name: str) -> bool:
+    lowered = base_name(name).lower()
+    if lowered.startswith("dump_"):
+        # Crash-dump copies of storage drivers are named dump_<driver>; dump_dumpfve = dumpfve.sys.
+        return lowered[5:] in INBOX_DRIVERS
+    return lowered in INBOX_DRIVERS
+
+
+def timestamp_is_hash(timestamp: int | None, now: datetime | None = None) -> bool:
+    """True when a PE TimeDateStamp cannot be a link date (Windows 10+ reproducible-build hash)."""
+    if timestamp is None:
+        return False
+    current = now or datetime.now(UTC)
+    year = datetime.fromtimestamp(timestamp, UTC).year
+    return year < 2000 or year > current.year + 1
+
+
+def parse_timestamp(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= 0xFFFFFFFF else None
+    try:
+        number = int(value, 16) if value.lower().startswith("0x") else int(value)
+    except ValueError:
+        return None
+    return number if 0 <= number <= 0xFFFFFFFF else None
+
+
+def classify_module(name: str, timestamp: str | int | None = None) -> tuple[Origin, str]:
+    """``(origin, reason)`` for a Windows kernel module, by vendor table, inbox list, then timestamp."""
+    vendor = vendor_info(name)
+    if vendor is not None:
+        who = vendor.vendor or "third-party vendor"
+        return "third_party", f"known third-party driver ({who}: {vendor.product}; {vendor.vendor_class})"
+    if is_inbox(name):
+        return "microsoft", "Windows inbox driver (name in the Windows 10/11 inbox list)"
+    stamp = parse_timestamp(timestamp)
+    if timestamp_is_hash(stamp):
+        return (
+            "microsoft",
+            "probably Microsoft: TimeDateStamp is a reproducible-build hash, not a date "
+            "(name not in the inbox list)",
+        )
+    if not base_name(name):
+        return "unknown", "no module name"
+    if stamp is None:
+        return "third_party", "not a Windows inbox driver (name not in the inbox list)"
+    date = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d")
+    return "third_party", f"not a Windows inbox driver (name not in the inbox list; linked {date})"
+
+
+def classify_user_module(path: str) -> tuple[Origin, str]:
+    """Origin of a user-mode module by where it was loaded from (Windows paths only)."""
+    lowered = path.replace("/", "\\").lower()
+    if "\\" not in lowered or not (len(lowered) > 2 and lowered[1] == ":"):
+        return "unknown", "not a Windows path"
+    if lowered[2:].startswith(("\\windows\\system32\\", "\\windows\\syswow64\\", "\\windows\\winsxs\\")):
+        return "microsoft", "loaded from the Windows system directory"
+    return "third_party", "loaded from outside the Windows directory"
