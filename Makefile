@@ -1,0 +1,61 @@
+# The entry point: `make run` serves the portal with a worker; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install messages run test test-fast lint format bench fuzz browser-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) messages ## Create .venv and install the project with its development tools
+
+messages: $(STAMP) ## Compile the translation catalogues (locale/*/LC_MESSAGES/django.po -> .mo)
+	$(BIN)/pybabel compile --domain django --directory locale --statistics
+
+run: install ## Migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	BIN=$(BIN) ./scripts/serve.sh
+
+test: install browser-deps ## Run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-fast: install ## The suite without browser and worker tests
+	$(BIN)/python -m pytest -m "not browser and not worker"
+
+lint: install ## ruff check, ruff format --check, mypy on the parsers
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install ## Run the benchmarks and print their figures
+	$(BIN)/python bench/parse.py
+
+fuzz: install ## A longer fuzzing run of every parser
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/analysis -k fuzz -p no:cacheprovider
+
+browser-deps: ## Debian's Chromium for the browser tests (installed when missing and apt is usable)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: browser tests will skip"; fi; }
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var

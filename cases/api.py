@@ -1,0 +1,151 @@
+"""Thin API classes: authorise through selectors, call one service, shape the answer."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases import selectors, services
+from cases.serializers import (
+    AuditEventSerializer,
+    CaseCreateSerializer,
+    CaseDetailSerializer,
+    CaseListSerializer,
+    CaseSummarySerializer,
+    CaseUpdateSerializer,
+    ScopeAnswerSerializer,
+    ScopeVersionSerializer,
+    TimelineEntrySerializer,
+    TransitionSerializer,
+)
+
+
+class CaseListCreateApi(ListAPIView):
+    """``GET`` the cases you may see (filters: view, state, organisation, severity, search); ``POST`` one."""
+
+    serializer_class = CaseListSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        params = self.request.query_params
+        return selectors.case_list_for_user(
+            user=self.request.user,
+            view=params.get("view", ""),
+            state=params.get("state", ""),
+            organisation=params.get("organisation", ""),
+            severity=params.get("severity", ""),
+            search=params.get("search", ""),
+        )
+
+    @extend_schema(request=CaseCreateSerializer, responses={201: CaseDetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = CaseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = services.case_create(actor=request.user, **serializer.validated_data)
+        return Response(CaseDetailSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetailApi(APIView):
+    @extend_schema(responses=CaseDetailSerializer)
+    def get(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        return Response(CaseDetailSerializer(case).data)
+
+    @extend_schema(request=CaseUpdateSerializer, responses=CaseDetailSerializer)
+    def patch(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = CaseUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        case = services.case_update(actor=request.user, case=case, **serializer.validated_data)
+        return Response(CaseDetailSerializer(case).data)
+
+
+class CaseActionApi(APIView):
+    """``POST /api/cases/<number>/<action>/``: a lifecycle transition, ``assign``, ``split`` or ``close``."""
+
+    @extend_schema(request=TransitionSerializer, responses=CaseDetailSerializer)
+    def post(self, request: Request, number: str, action: str) -> Response:
+        if action not in services.ACTIONS:
+            raise Http404("No such action.")
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.case_act(actor=request.user, case=case, name=action, data=serializer.validated_data)
+        code = status.HTTP_201_CREATED if action == "split" else status.HTTP_200_OK
+        return Response(CaseDetailSerializer(result).data, status=code)
+
+
+class CaseTimelineApi(APIView):
+    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    def get(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        entries = selectors.case_timeline_for_user(user=request.user, case=case)
+        return Response(TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(request=TimelineEntrySerializer, responses={201: TimelineEntrySerializer})
+    def post(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = TimelineEntrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = services.timeline_add(
+            actor=request.user,
+            case=case,
+            body=serializer.validated_data["body"],
+            internal=serializer.validated_data.get("internal", False),
+        )
+        return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class CaseScopeApi(APIView):
+    """``GET`` every scope version (newest first); ``POST`` a new version."""
+
+    @extend_schema(responses=ScopeVersionSerializer(many=True))
+    def get(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        versions = case.scope_versions.select_related("author").prefetch_related("acknowledgements__author")
+        return Response(ScopeVersionSerializer(versions, many=True).data)
+
+    @extend_schema(request=ScopeVersionSerializer, responses={201: ScopeVersionSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = ScopeVersionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.scope_save(actor=request.user, case=case, **serializer.validated_data)
+        return Response(ScopeVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class CaseScopeAnswerApi(APIView):
+    """The customer accepts the current scope or objects to it with a comment."""
+
+    @extend_schema(request=ScopeAnswerSerializer, responses={201: ScopeAnswerSerializer})
+    def post(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = ScopeAnswerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.scope_acknowledge(actor=request.user, case=case, **serializer.validated_data)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class CaseSummaryApi(APIView):
+    """Every version of the closing summary, newest first."""
+
+    @extend_schema(responses=CaseSummarySerializer(many=True))
+    def get(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        return Response(CaseSummarySerializer(case.summaries.select_related("author"), many=True).data)
+
+
+class CaseAuditApi(APIView):
+    """The audit trail of a case (support staff only)."""
+
+    @extend_schema(responses=AuditEventSerializer(many=True))
+    def get(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        if not request.user.is_support_staff:
+            raise PermissionDenied("The audit trail is for support staff.")
+        return Response(AuditEventSerializer(selectors.case_audit_trail(case=case), many=True).data)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation, User
+from cases.models import ResolutionType, Severity
+
+
+class CaseCreateForm(forms.Form):
+    organisation = forms.ModelChoiceField(queryset=Organisation.objects.none(), label=_("Organisation"))
+    title = forms.CharField(max_length=200, label=_("Title"))
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, label=_("Description"))
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM, label=_("Severity"))
+    product = forms.CharField(max_length=120, required=False, label=_("Product / area"))
+    external_reference = forms.CharField(max_length=120, required=False, label=_("External reference"))
+    customer_contact = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, label=_("Customer contact")
+    )
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("Owner"))
+
+    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        organisations = Organisation.objects.all()
+        if user.is_account_manager:
+            organisations = organisations.filter(account_managers=user)
+        self.fields["organisation"].queryset = organisations
+        self.fields["customer_contact"].queryset = User.objects.filter(
+            role=User.Role.CUSTOMER, is_active=True, organisation__in=organisations
+        ).select_related("organisation")
+        self.fields["customer_contact"].label_from_instance = lambda u: f"{u} ({u.organisation})"
+        self.fields["owner"].queryset = User.objects.filter(
+            role__in=[User.Role.ENGINEER, User.Role.MANAGER], is_active=True
+        )
+        if user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
+            self.fields["owner"].initial = user.pk
+
+
+class ScopeForm(forms.Form):
+    problem_definition = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem definition"))
+    scope = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label=_("Scope and closure criteria"))
+    next_steps = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Next steps"))
+
+
+class ScopeAnswerForm(forms.Form):
+    accepted = forms.TypedChoiceField(
+        choices=[("1", _("Accept")), ("0", _("Object"))], coerce=lambda value: value == "1", label=_("Decision")
+    )
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=_("Message"))
+    internal = forms.BooleanField(required=False, label=_("Internal note (not shown to the customer)"))
+
+
+class TransitionForm(forms.Form):
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("Message"))
+
+
+class AssignForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), label=_("New owner"))
+    reason = forms.CharField(max_length=500, required=False, label=_("Reason"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(
+            role__in=[User.Role.ENGINEER, User.Role.MANAGER], is_active=True
+        ).order_by("username")
+
+
+class CloseForm(forms.Form):
+    problem_description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem description"))
+    analysis = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label=_("Analysis"))
+    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Resolution"))
+    resolution_type = forms.ChoiceField(choices=ResolutionType.choices, label=_("Resolution type"))
+
+
+class SplitForm(forms.Form):
+    title = forms.CharField(max_length=200, label=_("Title of the new case"))
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Description"))

@@ -1,0 +1,130 @@
+"""``python manage.py seed_demo``: demo organisations, users and cases (DESIGN.md "Demo data")."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Organisation, User
+from cases import services
+from cases.models import Case, ResolutionType, Severity
+
+REFERENCE_TITLE = "Windows 10 终端频繁蓝屏 (0xBE, 0x1A, 0xC2, 0x7E)"
+
+
+class Command(BaseCommand):
+    help = "Create demo users, organisations and cases (idempotent; refused when DEBUG is off)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("seed_demo creates users with a known password: it runs only with DEBUG on.")
+        password = os.environ.get("DEMO_PASSWORD", "portal-demo")
+        with transaction.atomic():
+            users = self._users(password)
+        if not Case.objects.filter(title=REFERENCE_TITLE).exists():
+            self._cases(users)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/"))
+        for name in ("engineer", "manager", "tam", "alice", "bob"):
+            self.stdout.write(f"  {name:<9} password: {password}   ({users[name].get_role_display()})")
+
+    def _users(self, password: str) -> dict[str, User]:
+        contoso, _ = Organisation.objects.get_or_create(slug="contoso", defaults={"name": "Contoso Manufacturing"})
+        fabrikam, _ = Organisation.objects.get_or_create(slug="fabrikam", defaults={"name": "Fabrikam Finance"})
+        specs = [
+            ("engineer", User.Role.ENGINEER, None, "Wei", "Zhang", "zh-hans"),
+            ("manager", User.Role.MANAGER, None, "Maria", "Garcia", "en"),
+            ("tam", User.Role.ACCOUNT_MANAGER, None, "Tom", "Ashford", "en"),
+            ("alice", User.Role.CUSTOMER, contoso, "Alice", "Li", "zh-hans"),
+            ("bob", User.Role.CUSTOMER, fabrikam, "Bob", "Smith", "en"),
+        ]
+        users: dict[str, User] = {}
+        for username, role, organisation, first, last, language in specs:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "role": role,
+                    "organisation": organisation,
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.com",
+                    "language": language,
+                },
+            )
+            user.set_password(password)
+            user.save()
+            users[username] = user
+        contoso.account_managers.add(users["tam"])
+        fabrikam.account_managers.add(users["tam"])
+        return users
+
+    def _cases(self, users: dict[str, User]) -> None:
+        engineer, manager = users["engineer"], users["manager"]
+        contoso, fabrikam = users["alice"].organisation, users["bob"].organisation
+        reference = services.case_create(
+            actor=users["tam"],
+            organisation=contoso,
+            title=REFERENCE_TITLE,
+            description="客户多台 Windows 10 终端出现蓝屏，错误代码包括 0xBE、0x1A、0xC2、0x7E。请协助分析原因。",
+            severity=Severity.HIGH,
+            product="Windows 10 / Kernel",
+            external_reference="TAM-2023-0310",
+            customer_contact=users["alice"],
+            owner=engineer,
+        )
+        services.scope_save(
+            actor=engineer,
+            case=reference,
+            problem_definition="终端在使用过程中出现蓝屏 (bug check 0xBE 等)，需要确定原因。",
+            scope="本案例在以下情况关闭：问题解决；确认为设计行为；确认为第三方责任。多个问题将拆分为多个案例。",
+            next_steps="请收集 C:\\Windows\\Minidump 下的转储文件、C:\\Windows\\MEMORY.DMP 以及系统事件日志 (System.evtx)，并上传到本案例。",
+        )
+        services.case_transition(actor=engineer, case=reference, name="send_scope")
+
+        scoping = services.case_create(
+            actor=engineer,
+            organisation=contoso,
+            title="Outlook add-in crashes after update",
+            severity=Severity.MEDIUM,
+            customer_contact=users["alice"],
+            owner=engineer,
+        )
+        services.timeline_add(actor=engineer, case=scoping, body="Asked the customer for the WER report.", internal=True)
+
+        investigating = services.case_create(
+            actor=manager,
+            organisation=fabrikam,
+            title="Server reboots unexpectedly at night",
+            severity=Severity.CRITICAL,
+            customer_contact=users["bob"],
+            owner=engineer,
+        )
+        services.scope_save(
+            actor=engineer,
+            case=investigating,
+            problem_definition="The file server restarts without a blue screen around 02:00.",
+            scope="Closed when the cause is found and fixed, or shown to be outside our product.",
+            next_steps="Upload the System event log and C:\\Windows\\MEMORY.DMP.",
+        )
+        services.case_transition(actor=engineer, case=investigating, name="send_scope")
+        services.case_transition(actor=engineer, case=investigating, name="start_investigation")
+
+        closed = services.case_create(
+            actor=manager,
+            organisation=fabrikam,
+            title="VPN client blue screen 0xD1 on laptops",
+            severity=Severity.HIGH,
+            customer_contact=users["bob"],
+            owner=engineer,
+        )
+        services.case_close(
+            actor=engineer,
+            case=closed,
+            problem_description="Laptops showed DRIVER_IRQL_NOT_LESS_OR_EQUAL (0xD1) after connecting to the VPN.",
+            analysis="All six dumps fault in the VPN client's filter driver; no other common module.",
+            resolution="Vendor update 5.2.1 installed; no crash for two weeks, confirmed by phone.",
+            resolution_type=ResolutionType.THIRD_PARTY,
+        )

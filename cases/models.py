@@ -1,0 +1,190 @@
+"""Cases, their versioned scope, timeline, audit trail and closing summary (DESIGN.md)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+
+
+class State(models.TextChoices):
+    NEW = "new", _("New")
+    SCOPING = "scoping", _("Scoping")
+    AWAITING_CUSTOMER = "awaiting_customer", _("Awaiting customer")
+    INVESTIGATING = "investigating", _("Investigating")
+    PENDING_CONFIRMATION = "pending_confirmation", _("Pending confirmation")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATES = frozenset(state for state in State.values if state != State.CLOSED)
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class ResolutionType(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    BY_DESIGN = "by_design", _("By design")
+    THIRD_PARTY = "third_party", _("Third party")
+    SPLIT = "split", _("Split into other cases")
+    NO_RESPONSE = "no_response", _("No response")
+    DUPLICATE = "duplicate", _("Duplicate")
+
+
+class CaseNumberCounter(models.Model):
+    """One row per prefix; locked while a number is taken so concurrent creations never collide."""
+
+    prefix = models.CharField(max_length=8, primary_key=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+
+class Case(models.Model):
+    number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="cases")
+    customer_contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contact_cases",
+        verbose_name=_("customer contact"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_cases",
+        verbose_name=_("owner"),
+    )
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    product = models.CharField(_("product / area"), max_length=120, blank=True)
+    external_reference = models.CharField(_("external reference"), max_length=120, blank=True)
+    state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.NEW)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("split from")
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    scoped_at = models.DateTimeField(_("scoped"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["state", "-opened_at"]),
+            models.Index(fields=["organisation", "-opened_at"]),
+            models.Index(fields=["owner", "-opened_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != State.CLOSED
+
+
+class ScopeVersion(models.Model):
+    """The engineer's scope as sent to the customer; every edit is a new version."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="scope_versions")
+    version = models.PositiveIntegerField()
+    problem_definition = models.TextField(_("problem definition"))
+    scope = models.TextField(_("scope and closure criteria"))
+    next_steps = models.TextField(_("next steps"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["case", "version"], name="unique_scope_version")]
+
+    def __str__(self) -> str:
+        return f"{self.case.number} scope v{self.version}"
+
+
+class ScopeAcknowledgement(models.Model):
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted")
+        OBJECTED = "objected", _("Objected")
+
+    scope_version = models.ForeignKey(ScopeVersion, on_delete=models.CASCADE, related_name="acknowledgements")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TimelineEntry(models.Model):
+    class Kind(models.TextChoices):
+        NOTE = "note", _("Internal note")
+        MESSAGE = "message", _("Message")
+        SYSTEM = "system", _("Event")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    internal = models.BooleanField(default=False)
+    body = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CaseSummary(models.Model):
+    """The closing summary; a new version each time it is rewritten (history kept)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="summaries")
+    version = models.PositiveIntegerField()
+    problem_description = models.TextField(_("problem description"))
+    analysis = models.TextField(_("analysis"))
+    resolution = models.TextField(_("resolution"))
+    resolution_type = models.CharField(_("resolution type"), max_length=20, choices=ResolutionType.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["case", "version"], name="unique_summary_version")]
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, to which case, and from which state. Written by services only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=24, blank=True)
+    to_state = models.CharField(max_length=24, blank=True)
+    customer_visible = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,132 @@
+"""API shapes of cases (DESIGN.md field names are a contract: more may be added, none renamed)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import Organisation, User
+from cases.models import (
+    AuditEvent,
+    Case,
+    CaseSummary,
+    ResolutionType,
+    ScopeAcknowledgement,
+    ScopeVersion,
+    Severity,
+    TimelineEntry,
+)
+
+
+class CaseListSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["number", "title", "state", "severity", "organisation", "owner", "opened_at", "closed_at"]
+
+
+class CaseDetailSerializer(CaseListSerializer):
+    customer_contact = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta(CaseListSerializer.Meta):
+        fields = [
+            *CaseListSerializer.Meta.fields,
+            "description",
+            "product",
+            "external_reference",
+            "customer_contact",
+            "parent",
+            "first_response_at",
+            "scoped_at",
+            "updated_at",
+        ]
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", queryset=Organisation.objects.all())
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
+    product = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    external_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+    customer_contact = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(role=User.Role.CUSTOMER), required=False, allow_null=True
+    )
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]),
+        required=False,
+        allow_null=True,
+    )
+
+
+class CaseUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    product = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    external_reference = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+
+class TransitionSerializer(serializers.Serializer):
+    """Body of ``POST /api/cases/<number>/<transition>/``; which fields count depends on the action."""
+
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+    owner = serializers.CharField(required=False, allow_blank=True, default="", help_text="assign: username")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", help_text="assign: reason")
+    title = serializers.CharField(required=False, allow_blank=True, default="", help_text="split: child title")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    problem_description = serializers.CharField(required=False, allow_blank=True, default="")
+    analysis = serializers.CharField(required=False, allow_blank=True, default="")
+    resolution = serializers.CharField(required=False, allow_blank=True, default="")
+    resolution_type = serializers.ChoiceField(choices=ResolutionType.choices, required=False, allow_blank=True)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "internal", "body", "author", "created_at"]
+        read_only_fields = ["id", "kind", "author", "created_at"]
+
+
+class ScopeAcknowledgementSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ScopeAcknowledgement
+        fields = ["decision", "comment", "author", "created_at"]
+
+
+class ScopeVersionSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledgements = ScopeAcknowledgementSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ScopeVersion
+        fields = ["version", "problem_definition", "scope", "next_steps", "author", "created_at", "acknowledgements"]
+        read_only_fields = ["version", "author", "created_at", "acknowledgements"]
+
+
+class ScopeAnswerSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CaseSummarySerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CaseSummary
+        fields = ["version", "problem_description", "analysis", "resolution", "resolution_type", "author", "created_at"]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor", "from_state", "to_state", "data", "created_at"]

@@ -1,0 +1,480 @@
+"""Every change to a case goes through one function here (STYLE.md rules 2 and 4).
+
+Each function checks the actor's role and the case's state, writes in one transaction, records an audit
+event, and queues notifications after the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Organisation, User
+from cases.errors import InvalidInput, InvalidState, NotAllowed
+from cases.models import (
+    OPEN_STATES,
+    AuditEvent,
+    Case,
+    CaseNumberCounter,
+    CaseSummary,
+    ResolutionType,
+    ScopeAcknowledgement,
+    ScopeVersion,
+    Severity,
+    State,
+    TimelineEntry,
+)
+
+CASE_NUMBER_PREFIX = "CAS"
+_SUFFIX_ALPHABET = string.ascii_uppercase + string.digits
+
+
+# -- roles ---------------------------------------------------------------------------------------------
+
+
+def _can_work_on(actor: User) -> bool:
+    """Engineers and managers run cases; account managers follow them and may not change their state."""
+    return actor.is_active and (actor.is_superuser or actor.role in {User.Role.ENGINEER, User.Role.MANAGER})
+
+
+def _require_case_worker(actor: User) -> None:
+    if not _can_work_on(actor):
+        raise NotAllowed(_("Only support engineers and managers can do this."))
+
+
+def _require_visible(actor: User, case: Case) -> None:
+    # Services are also called from admin and commands: check visibility here too, not only in views.
+    from cases.selectors import case_visible_queryset
+
+    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+        raise NotAllowed(_("You cannot act on this case."))
+
+
+def _require_state(case: Case, allowed: frozenset[str] | set[str], action: str) -> None:
+    if case.state not in allowed:
+        raise InvalidState(
+            _("%(action)s is not possible while the case is %(state)s.")
+            % {"action": action, "state": case.get_state_display()}
+        )
+
+
+def _audit(
+    *,
+    case: Case | None,
+    actor: User | None,
+    action: str,
+    from_state: str = "",
+    to_state: str = "",
+    customer_visible: bool = False,
+    data: dict[str, object] | None = None,
+) -> AuditEvent:
+    event = AuditEvent.objects.create(
+        case=case,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        customer_visible=customer_visible,
+        data=data or {},
+    )
+    if case is not None:
+        from cases.tasks import notify_case_event
+
+        transaction.on_commit(lambda: notify_case_event.delay(event.pk))
+    return event
+
+
+def _set_state(case: Case, to_state: str, *, actor: User, action: str, data: dict[str, object] | None = None) -> None:
+    from_state = case.state
+    case.state = to_state
+    now = timezone.now()
+    fields = ["state", "updated_at"]
+    if to_state == State.CLOSED:
+        case.closed_at = now
+        fields.append("closed_at")
+    elif from_state == State.CLOSED:
+        case.closed_at = None
+        fields.append("closed_at")
+    case.save(update_fields=fields)
+    _audit(
+        case=case,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        customer_visible=True,
+        data=data,
+    )
+
+
+def _mark_first_response(case: Case, actor: User) -> None:
+    if case.first_response_at is None and actor.is_support_staff:
+        case.first_response_at = timezone.now()
+        case.save(update_fields=["first_response_at", "updated_at"])
+
+
+def _locked(case: Case) -> Case:
+    """Re-read the case under a row lock so two actions on one case run one after the other."""
+    return Case.objects.select_for_update().get(pk=case.pk)
+
+
+# -- creation and assignment ------------------------------------------------------------------------------
+
+
+def case_number_next() -> str:
+    """A new ``CAS-NNNNN-XXXXXX`` number: a locked counter for the digits, a random suffix for the rest."""
+    CaseNumberCounter.objects.get_or_create(prefix=CASE_NUMBER_PREFIX)
+    with transaction.atomic():
+        counter = CaseNumberCounter.objects.select_for_update().get(prefix=CASE_NUMBER_PREFIX)
+        counter.value += 1
+        counter.save(update_fields=["value"])
+    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(6))
+    return f"{CASE_NUMBER_PREFIX}-{counter.value % 100_000:05d}-{suffix}"
+
+
+def case_create(
+    *,
+    actor: User,
+    organisation: Organisation,
+    title: str,
+    description: str = "",
+    severity: str = Severity.MEDIUM,
+    product: str = "",
+    external_reference: str = "",
+    customer_contact: User | None = None,
+    owner: User | None = None,
+    parent: Case | None = None,
+) -> Case:
+    """Open a case in state ``new``. Engineers and managers for any organisation, account managers for
+    the organisations they look after."""
+    if actor.is_account_manager:
+        if not organisation.account_managers.filter(pk=actor.pk).exists():
+            raise NotAllowed(_("You can open cases only for the organisations you look after."))
+    else:
+        _require_case_worker(actor)
+    if not title.strip():
+        raise InvalidInput(_("A case needs a title."))
+    if severity not in Severity.values:
+        raise InvalidInput(_("Unknown severity."))
+    if customer_contact is not None and customer_contact.organisation_id != organisation.pk:
+        raise InvalidInput(_("The customer contact must belong to the case's organisation."))
+    if owner is not None and not _can_work_on(owner):
+        raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
+    with transaction.atomic():
+        case = Case.objects.create(
+            number=case_number_next(),
+            title=title.strip(),
+            description=description,
+            organisation=organisation,
+            customer_contact=customer_contact,
+            owner=owner,
+            severity=severity,
+            product=product,
+            external_reference=external_reference,
+            parent=parent,
+            opened_by=actor,
+        )
+        _audit(
+            case=case,
+            actor=actor,
+            action="case_opened",
+            to_state=case.state,
+            customer_visible=True,
+            data={"owner": owner.username if owner else None, "parent": parent.number if parent else None},
+        )
+    return case
+
+
+def case_update(*, actor: User, case: Case, **fields: str) -> Case:
+    """Edit the descriptive fields of an open case (title, description, severity, product, reference)."""
+    _require_case_worker(actor)
+    editable = {"title", "description", "severity", "product", "external_reference"}
+    unknown = set(fields) - editable
+    if unknown:
+        raise InvalidInput(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
+    if "severity" in fields and fields["severity"] not in Severity.values:
+        raise InvalidInput(_("Unknown severity."))
+    if "title" in fields and not fields["title"].strip():
+        raise InvalidInput(_("A case needs a title."))
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, OPEN_STATES, _("Editing"))
+        changes = {name: [getattr(case, name), value] for name, value in fields.items() if getattr(case, name) != value}
+        for name, (_old, value) in changes.items():
+            setattr(case, name, value)
+        if changes:
+            case.save(update_fields=[*changes, "updated_at"])
+            _audit(case=case, actor=actor, action="case_updated", data={"changes": changes})
+    return case
+
+
+def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Case:
+    """Assign or reassign the case; taking it from another engineer needs a reason."""
+    _require_case_worker(actor)
+    if not _can_work_on(owner):
+        raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, OPEN_STATES, _("Assigning"))
+        previous = case.owner
+        if previous == owner:
+            raise InvalidInput(_("The case is already assigned to %s.") % owner)
+        if previous is not None and not reason.strip():
+            raise InvalidInput(_("Reassigning a case needs a reason."))
+        case.owner = owner
+        case.save(update_fields=["owner", "updated_at"])
+        _audit(
+            case=case,
+            actor=actor,
+            action="case_reassigned" if previous else "case_assigned",
+            data={"from": previous.username if previous else None, "to": owner.username, "reason": reason},
+        )
+    return case
+
+
+# -- scope ------------------------------------------------------------------------------------------------
+
+
+def scope_save(*, actor: User, case: Case, problem_definition: str, scope: str, next_steps: str) -> ScopeVersion:
+    """Write a new version of the scope. A new case moves to ``scoping``."""
+    _require_case_worker(actor)
+    if not (problem_definition.strip() and scope.strip() and next_steps.strip()):
+        raise InvalidInput(_("The scope needs a problem definition, a scope with closure criteria and next steps."))
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, OPEN_STATES, _("Editing the scope"))
+        latest = case.scope_versions.first()
+        version = ScopeVersion.objects.create(
+            case=case,
+            version=(latest.version + 1) if latest else 1,
+            problem_definition=problem_definition,
+            scope=scope,
+            next_steps=next_steps,
+            author=actor,
+        )
+        _audit(case=case, actor=actor, action="scope_saved", data={"version": version.version})
+        if case.state == State.NEW:
+            _set_state(case, State.SCOPING, actor=actor, action="scoping_started")
+    return version
+
+
+def scope_acknowledge(*, actor: User, case: Case, accepted: bool, comment: str = "") -> ScopeAcknowledgement:
+    """The customer accepts the latest scope version, or objects to it with a comment."""
+    if not actor.is_customer:
+        raise NotAllowed(_("Only the customer can accept or object to the scope."))
+    _require_visible(actor, case)
+    if not accepted and not comment.strip():
+        raise InvalidInput(_("Please say what you object to."))
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, OPEN_STATES, _("Answering the scope"))
+        scope = case.scope_versions.first()
+        if scope is None or case.state in {State.NEW, State.SCOPING}:
+            raise InvalidState(_("The engineer has not sent a scope yet."))
+        decision = ScopeAcknowledgement.Decision.ACCEPTED if accepted else ScopeAcknowledgement.Decision.OBJECTED
+        acknowledgement = ScopeAcknowledgement.objects.create(
+            scope_version=scope, decision=decision, comment=comment, author=actor
+        )
+        _audit(
+            case=case,
+            actor=actor,
+            action=f"scope_{decision}",
+            customer_visible=True,
+            data={"version": scope.version, "comment": comment},
+        )
+    return acknowledgement
+
+
+# -- timeline ---------------------------------------------------------------------------------------------
+
+
+def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) -> TimelineEntry:
+    """Add a message (customer-visible) or an internal note (staff only) to the case."""
+    if not body.strip():
+        raise InvalidInput(_("The message is empty."))
+    if internal and not actor.is_support_staff:
+        raise NotAllowed(_("Only support staff can write internal notes."))
+    _require_visible(actor, case)
+    with transaction.atomic():
+        case = _locked(case)
+        entry = TimelineEntry.objects.create(
+            case=case,
+            kind=TimelineEntry.Kind.NOTE if internal else TimelineEntry.Kind.MESSAGE,
+            internal=internal,
+            body=body,
+            author=actor,
+        )
+        if not internal:
+            _mark_first_response(case, actor)
+        _audit(
+            case=case,
+            actor=actor,
+            action="note_added" if internal else "message_added",
+            customer_visible=not internal,
+            data={"entry": entry.pk},
+        )
+    return entry
+
+
+# -- transitions ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    sources: frozenset[str]
+    target: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        Transition("start_scoping", "Start scoping", frozenset({State.NEW}), State.SCOPING),
+        Transition("send_scope", "Send scope", frozenset({State.NEW, State.SCOPING}), State.AWAITING_CUSTOMER),
+        Transition(
+            "start_investigation",
+            "Start investigation",
+            frozenset({State.SCOPING, State.AWAITING_CUSTOMER}),
+            State.INVESTIGATING,
+        ),
+        Transition("request_customer", "Wait for customer", frozenset({State.INVESTIGATING}), State.AWAITING_CUSTOMER),
+        Transition(
+            "propose_resolution", "Propose resolution", frozenset({State.INVESTIGATING}), State.PENDING_CONFIRMATION
+        ),
+        Transition(
+            "resume_investigation", "Resume investigation", frozenset({State.PENDING_CONFIRMATION}), State.INVESTIGATING
+        ),
+        Transition("close", "Close", OPEN_STATES, State.CLOSED),
+        Transition("reopen", "Reopen", frozenset({State.CLOSED}), State.INVESTIGATING),
+    )
+}
+
+
+def transitions_allowed(*, actor: User, case: Case) -> list[Transition]:
+    """The transitions this actor may take from the case's state, for showing only allowed actions."""
+    if not _can_work_on(actor):
+        return []
+    return [t for t in TRANSITIONS.values() if case.state in t.sources]
+
+
+def case_transition(*, actor: User, case: Case, name: str, message: str = "") -> Case:
+    """Move the case along the lifecycle; ``close`` and ``split`` have their own services."""
+    if name == "close":
+        raise InvalidInput(_("Closing needs a summary: use the close form."))
+    transition = TRANSITIONS.get(name)
+    if transition is None:
+        raise InvalidInput(_("Unknown action: %s") % name)
+    _require_case_worker(actor)
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, transition.sources, _(transition.label))
+        if name == "send_scope":
+            if not case.scope_versions.exists():
+                raise InvalidState(_("Write the scope before sending it."))
+            case.scoped_at = case.scoped_at or timezone.now()
+            case.save(update_fields=["scoped_at", "updated_at"])
+            _mark_first_response(case, actor)
+        if name in {"propose_resolution", "reopen"} and not message.strip():
+            raise InvalidInput(
+                _("Describe the proposed resolution.") if name == "propose_resolution" else _("Say why the case is reopened.")
+            )
+        _set_state(case, transition.target, actor=actor, action=name, data={"message": message} if message else None)
+        if message.strip():
+            TimelineEntry.objects.create(
+                case=case, kind=TimelineEntry.Kind.MESSAGE, internal=False, body=message, author=actor
+            )
+    return case
+
+
+def case_close(
+    *,
+    actor: User,
+    case: Case,
+    problem_description: str,
+    analysis: str,
+    resolution: str,
+    resolution_type: str,
+) -> CaseSummary:
+    """Close an open case with its summary (problem, analysis, resolution) and a resolution type."""
+    _require_case_worker(actor)
+    if resolution_type not in ResolutionType.values:
+        raise InvalidInput(_("Choose a resolution type."))
+    if not (problem_description.strip() and analysis.strip() and resolution.strip()):
+        raise InvalidInput(_("Closing needs a summary: problem description, analysis and resolution."))
+    with transaction.atomic():
+        case = _locked(case)
+        _require_state(case, OPEN_STATES, _("Closing"))
+        if resolution_type == ResolutionType.SPLIT and not case.children.exists():
+            raise InvalidState(_("Split the case into new cases before closing it as split."))
+        latest = case.summaries.first()
+        summary = CaseSummary.objects.create(
+            case=case,
+            version=(latest.version + 1) if latest else 1,
+            problem_description=problem_description,
+            analysis=analysis,
+            resolution=resolution,
+            resolution_type=resolution_type,
+            author=actor,
+        )
+        _set_state(
+            case,
+            State.CLOSED,
+            actor=actor,
+            action="close",
+            data={"resolution_type": resolution_type, "summary_version": summary.version},
+        )
+    return summary
+
+
+def case_split(*, actor: User, case: Case, title: str, description: str = "") -> Case:
+    """Open a child case for a separate problem found in this one (scope rule: one problem per case)."""
+    _require_case_worker(actor)
+    _require_state(case, OPEN_STATES, _("Splitting"))
+    with transaction.atomic():
+        child = case_create(
+            actor=actor,
+            organisation=case.organisation,
+            title=title,
+            description=description,
+            severity=case.severity,
+            product=case.product,
+            external_reference=case.external_reference,
+            customer_contact=case.customer_contact,
+            owner=case.owner,
+            parent=case,
+        )
+        _audit(case=case, actor=actor, action="case_split", customer_visible=True, data={"child": child.number})
+    return child
+
+
+ACTIONS = frozenset({*TRANSITIONS, "assign", "split"})
+
+
+def case_act(*, actor: User, case: Case, name: str, data: dict[str, str]) -> Case:
+    """One entry point for the actions named in ``/api/cases/<number>/<action>/`` and the case page."""
+    if name == "close":
+        case_close(
+            actor=actor,
+            case=case,
+            problem_description=data.get("problem_description", ""),
+            analysis=data.get("analysis", ""),
+            resolution=data.get("resolution", ""),
+            resolution_type=data.get("resolution_type", ""),
+        )
+    elif name == "assign":
+        owner = User.objects.filter(username=data.get("owner", ""), is_active=True).first()
+        if owner is None:
+            raise InvalidInput(_("No such user to assign the case to."))
+        case_assign(actor=actor, case=case, owner=owner, reason=data.get("reason", ""))
+    elif name == "split":
+        return case_split(actor=actor, case=case, title=data.get("title", ""), description=data.get("description", ""))
+    else:
+        case_transition(actor=actor, case=case, name=name, message=data.get("message", ""))
+    case.refresh_from_db()
+    return case

@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import views as account_views
+from cases.api_urls import action_urlpatterns as case_action_urls
+from cases.api_urls import urlpatterns as case_api_urls
+from config.api_auth import TokenCreateApi
+from config.health import healthz
+
+api_urlpatterns = [
+    path("token/", TokenCreateApi.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *case_api_urls,
+    path("", include("uploads.api_urls")),
+    path("", include("analysis.api_urls")),
+    *case_action_urls,
+]
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("api/", include((api_urlpatterns, "api"))),
+    path("", include("uploads.urls")),
+    path("", include("analysis.urls")),
+    path("", include("cases.urls")),
+]

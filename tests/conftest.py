@@ -1,0 +1,108 @@
+"""Personas (STYLE.md rule 9): the case's customer, another organisation's customer, and staff."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from cases import services
+from cases.models import Case
+from tests.factories import CustomerFactory, OrganisationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    """Each test writes uploads, spool files and broker messages under its own temporary folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "uploads"},
+        },
+    }
+    settings.UPLOAD_SPOOL_DIR = tmp_path / "spool"
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Contoso", slug="contoso")
+
+
+@pytest.fixture
+def other_organisation(db):
+    return OrganisationFactory(name="Fabrikam", slug="fabrikam")
+
+
+@pytest.fixture
+def customer(organisation) -> User:
+    """A customer of the case's organisation."""
+    return CustomerFactory(username="alice", organisation=organisation)
+
+
+@pytest.fixture
+def other_customer(other_organisation) -> User:
+    """A customer of another organisation: must never see the case."""
+    return CustomerFactory(username="bob", organisation=other_organisation)
+
+
+@pytest.fixture
+def engineer(db) -> User:
+    return UserFactory(username="engineer", role=User.Role.ENGINEER)
+
+
+@pytest.fixture
+def other_engineer(db) -> User:
+    return UserFactory(username="engineer2", role=User.Role.ENGINEER)
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return UserFactory(username="manager", role=User.Role.MANAGER)
+
+
+@pytest.fixture
+def account_manager(organisation) -> User:
+    tam = UserFactory(username="tam", role=User.Role.ACCOUNT_MANAGER)
+    organisation.account_managers.add(tam)
+    return tam
+
+
+@pytest.fixture
+def case(organisation, customer, engineer) -> Case:
+    """An open case of the customer's organisation, owned by the engineer, in state ``new``."""
+    return services.case_create(
+        actor=engineer,
+        organisation=organisation,
+        title="Blue screens 0xBE on Windows 10",
+        customer_contact=customer,
+        owner=engineer,
+    )
+
+
+@pytest.fixture
+def scoped_case(case, engineer) -> Case:
+    """The case with a scope sent: ``awaiting_customer``."""
+    services.scope_save(
+        actor=engineer,
+        case=case,
+        problem_definition="Terminals crash with 0xBE.",
+        scope="Closed when solved, by design, or third party.",
+        next_steps="Upload the minidumps and the System log.",
+    )
+    return services.case_transition(actor=engineer, case=case, name="send_scope")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def login_api(api_client):
+    def _login(user: User | None) -> APIClient:
+        if user is not None:
+            api_client.force_authenticate(user)
+        return api_client
+
+    return _login
