@@ -1,0 +1,43 @@
+"""Fixtures of the pipeline tests: stored uploads with real content in the (temporary) uploads storage."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+
+from accounts.models import User
+from cases.models import Case
+from uploads.models import Upload
+
+SAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "samples"
+
+
+def store_upload(*, case: Case, content: bytes, filename: str, uploaded_by: User | None = None) -> Upload:
+    """An upload in state ``stored`` whose bytes are in the uploads storage, as the tus side leaves it."""
+    storage = storages["uploads"]
+    name = storage.save(f"{case.number}/{filename}", ContentFile(content))
+    return Upload.objects.create(
+        case=case,
+        uploaded_by=uploaded_by,
+        filename=filename,
+        size=len(content),
+        offset=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        state=Upload.State.STORED,
+        storage_name=name,
+    )
+
+
+@pytest.fixture
+def make_upload(case, customer) -> Callable[..., Upload]:
+    def _make(
+        content: bytes = b"not a dump", filename: str = "file.bin", on_case: Case | None = None
+    ) -> Upload:  # noqa: E501
+        return store_upload(case=on_case or case, content=content, filename=filename, uploaded_by=customer)
+
+    return _make
