@@ -44,7 +44,11 @@ class User(AbstractUser):
         help_text=_("Customers only: the organisation whose cases they see."),
     )
     language = models.CharField(
-        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, help_text=_("Empty: the browser's.")
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: the browser's."),
     )
 
     class Meta:

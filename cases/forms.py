@@ -10,7 +10,9 @@ from cases.models import ResolutionType, Severity
 class CaseCreateForm(forms.Form):
     organisation = forms.ModelChoiceField(queryset=Organisation.objects.none(), label=_("Organisation"))
     title = forms.CharField(max_length=200, label=_("Title"))
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, label=_("Description"))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), required=False, label=_("Description")
+    )
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM, label=_("Severity"))
     product = forms.CharField(max_length=120, required=False, label=_("Product / area"))
     external_reference = forms.CharField(max_length=120, required=False, label=_("External reference"))
@@ -37,14 +39,18 @@ class CaseCreateForm(forms.Form):
 
 
 class ScopeForm(forms.Form):
-    problem_definition = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem definition"))
+    problem_definition = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem definition")
+    )
     scope = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label=_("Scope and closure criteria"))
     next_steps = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Next steps"))
 
 
 class ScopeAnswerForm(forms.Form):
     accepted = forms.TypedChoiceField(
-        choices=[("1", _("Accept")), ("0", _("Object"))], coerce=lambda value: value == "1", label=_("Decision")
+        choices=[("1", _("Accept")), ("0", _("Object"))],
+        coerce=lambda value: value == "1",
+        label=_("Decision"),
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
 
@@ -70,7 +76,9 @@ class AssignForm(forms.Form):
 
 
 class CloseForm(forms.Form):
-    problem_description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem description"))
+    problem_description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), label=_("Problem description")
+    )
     analysis = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label=_("Analysis"))
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Resolution"))
     resolution_type = forms.ChoiceField(choices=ResolutionType.choices, label=_("Resolution type"))
@@ -78,4 +86,6 @@ class CloseForm(forms.Form):
 
 class SplitForm(forms.Form):
     title = forms.CharField(max_length=200, label=_("Title of the new case"))
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Description"))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Description")
+    )

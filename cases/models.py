@@ -65,12 +65,19 @@ class Case(models.Model):
         related_name="owned_cases",
         verbose_name=_("owner"),
     )
-    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    severity = models.CharField(
+        _("severity"), max_length=10, choices=Severity.choices, default=Severity.MEDIUM
+    )
     product = models.CharField(_("product / area"), max_length=120, blank=True)
     external_reference = models.CharField(_("external reference"), max_length=120, blank=True)
     state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.NEW)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("split from")
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("split from"),
     )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -105,7 +112,9 @@ class ScopeVersion(models.Model):
     problem_definition = models.TextField(_("problem definition"))
     scope = models.TextField(_("scope and closure criteria"))
     next_steps = models.TextField(_("next steps"))
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,7 +133,9 @@ class ScopeAcknowledgement(models.Model):
     scope_version = models.ForeignKey(ScopeVersion, on_delete=models.CASCADE, related_name="acknowledgements")
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,7 +152,9 @@ class TimelineEntry(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     internal = models.BooleanField(default=False)
     body = models.TextField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -161,7 +174,9 @@ class CaseSummary(models.Model):
     analysis = models.TextField(_("analysis"))
     resolution = models.TextField(_("resolution"))
     resolution_type = models.CharField(_("resolution type"), max_length=20, choices=ResolutionType.choices)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -172,7 +187,9 @@ class CaseSummary(models.Model):
 class AuditEvent(models.Model):
     """Who did what, when, to which case, and from which state. Written by services only."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events")
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -34,7 +34,10 @@ def notification_send(event: AuditEvent) -> int:
     sent = 0
     for user in notification_recipients(event):
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            subject = _("[%(number)s] %(action)s") % {"number": case.number, "action": event.action.replace("_", " ")}
+            subject = _("[%(number)s] %(action)s") % {
+                "number": case.number,
+                "action": event.action.replace("_", " "),
+            }
             link = settings.SITE_URL + reverse("cases:detail", args=[case.number])
             body = _("%(actor)s: %(action)s on case %(number)s (%(title)s).\n\n%(link)s") % {
                 "actor": event.actor or _("The portal"),

@@ -52,7 +52,10 @@ class CaseCreateSerializer(serializers.Serializer):
     product = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     external_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     customer_contact = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(role=User.Role.CUSTOMER), required=False, allow_null=True
+        slug_field="username",
+        queryset=User.objects.filter(role=User.Role.CUSTOMER),
+        required=False,
+        allow_null=True,
     )
     owner = serializers.SlugRelatedField(
         slug_field="username",
@@ -76,12 +79,16 @@ class TransitionSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="")
     owner = serializers.CharField(required=False, allow_blank=True, default="", help_text="assign: username")
     reason = serializers.CharField(required=False, allow_blank=True, default="", help_text="assign: reason")
-    title = serializers.CharField(required=False, allow_blank=True, default="", help_text="split: child title")
+    title = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="split: child title"
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     problem_description = serializers.CharField(required=False, allow_blank=True, default="")
     analysis = serializers.CharField(required=False, allow_blank=True, default="")
     resolution = serializers.CharField(required=False, allow_blank=True, default="")
-    resolution_type = serializers.ChoiceField(choices=ResolutionType.choices, required=False, allow_blank=True)
+    resolution_type = serializers.ChoiceField(
+        choices=ResolutionType.choices, required=False, allow_blank=True
+    )
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -107,7 +114,15 @@ class ScopeVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScopeVersion
-        fields = ["version", "problem_definition", "scope", "next_steps", "author", "created_at", "acknowledgements"]
+        fields = [
+            "version",
+            "problem_definition",
+            "scope",
+            "next_steps",
+            "author",
+            "created_at",
+            "acknowledgements",
+        ]
         read_only_fields = ["version", "author", "created_at", "acknowledgements"]
 
 
@@ -121,7 +136,15 @@ class CaseSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CaseSummary
-        fields = ["version", "problem_description", "analysis", "resolution", "resolution_type", "author", "created_at"]
+        fields = [
+            "version",
+            "problem_description",
+            "analysis",
+            "resolution",
+            "resolution_type",
+            "author",
+            "created_at",
+        ]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -89,7 +89,9 @@ def _audit(
     return event
 
 
-def _set_state(case: Case, to_state: str, *, actor: User, action: str, data: dict[str, object] | None = None) -> None:
+def _set_state(
+    case: Case, to_state: str, *, actor: User, action: str, data: dict[str, object] | None = None
+) -> None:
     from_state = case.state
     case.state = to_state
     now = timezone.now()
@@ -204,7 +206,11 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require_state(case, OPEN_STATES, _("Editing"))
-        changes = {name: [getattr(case, name), value] for name, value in fields.items() if getattr(case, name) != value}
+        changes = {
+            name: [getattr(case, name), value]
+            for name, value in fields.items()
+            if getattr(case, name) != value
+        }
         for name, (_old, value) in changes.items():
             setattr(case, name, value)
         if changes:
@@ -240,11 +246,15 @@ def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Ca
 # -- scope ------------------------------------------------------------------------------------------------
 
 
-def scope_save(*, actor: User, case: Case, problem_definition: str, scope: str, next_steps: str) -> ScopeVersion:
+def scope_save(
+    *, actor: User, case: Case, problem_definition: str, scope: str, next_steps: str
+) -> ScopeVersion:
     """Write a new version of the scope. A new case moves to ``scoping``."""
     _require_case_worker(actor)
     if not (problem_definition.strip() and scope.strip() and next_steps.strip()):
-        raise InvalidInput(_("The scope needs a problem definition, a scope with closure criteria and next steps."))
+        raise InvalidInput(
+            _("The scope needs a problem definition, a scope with closure criteria and next steps.")
+        )
     with transaction.atomic():
         case = _locked(case)
         _require_state(case, OPEN_STATES, _("Editing the scope"))
@@ -276,7 +286,9 @@ def scope_acknowledge(*, actor: User, case: Case, accepted: bool, comment: str =
         scope = case.scope_versions.first()
         if scope is None or case.state in {State.NEW, State.SCOPING}:
             raise InvalidState(_("The engineer has not sent a scope yet."))
-        decision = ScopeAcknowledgement.Decision.ACCEPTED if accepted else ScopeAcknowledgement.Decision.OBJECTED
+        decision = (
+            ScopeAcknowledgement.Decision.ACCEPTED if accepted else ScopeAcknowledgement.Decision.OBJECTED
+        )
         acknowledgement = ScopeAcknowledgement.objects.create(
             scope_version=scope, decision=decision, comment=comment, author=actor
         )
@@ -336,19 +348,29 @@ TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
         Transition("start_scoping", "Start scoping", frozenset({State.NEW}), State.SCOPING),
-        Transition("send_scope", "Send scope", frozenset({State.NEW, State.SCOPING}), State.AWAITING_CUSTOMER),
+        Transition(
+            "send_scope", "Send scope", frozenset({State.NEW, State.SCOPING}), State.AWAITING_CUSTOMER
+        ),
         Transition(
             "start_investigation",
             "Start investigation",
             frozenset({State.SCOPING, State.AWAITING_CUSTOMER}),
             State.INVESTIGATING,
         ),
-        Transition("request_customer", "Wait for customer", frozenset({State.INVESTIGATING}), State.AWAITING_CUSTOMER),
         Transition(
-            "propose_resolution", "Propose resolution", frozenset({State.INVESTIGATING}), State.PENDING_CONFIRMATION
+            "request_customer", "Wait for customer", frozenset({State.INVESTIGATING}), State.AWAITING_CUSTOMER
         ),
         Transition(
-            "resume_investigation", "Resume investigation", frozenset({State.PENDING_CONFIRMATION}), State.INVESTIGATING
+            "propose_resolution",
+            "Propose resolution",
+            frozenset({State.INVESTIGATING}),
+            State.PENDING_CONFIRMATION,
+        ),
+        Transition(
+            "resume_investigation",
+            "Resume investigation",
+            frozenset({State.PENDING_CONFIRMATION}),
+            State.INVESTIGATING,
         ),
         Transition("close", "Close", OPEN_STATES, State.CLOSED),
         Transition("reopen", "Reopen", frozenset({State.CLOSED}), State.INVESTIGATING),
@@ -382,9 +404,13 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
             _mark_first_response(case, actor)
         if name in {"propose_resolution", "reopen"} and not message.strip():
             raise InvalidInput(
-                _("Describe the proposed resolution.") if name == "propose_resolution" else _("Say why the case is reopened.")
+                _("Describe the proposed resolution.")
+                if name == "propose_resolution"
+                else _("Say why the case is reopened.")
             )
-        _set_state(case, transition.target, actor=actor, action=name, data={"message": message} if message else None)
+        _set_state(
+            case, transition.target, actor=actor, action=name, data={"message": message} if message else None
+        )
         if message.strip():
             TimelineEntry.objects.create(
                 case=case, kind=TimelineEntry.Kind.MESSAGE, internal=False, body=message, author=actor
@@ -449,7 +475,9 @@ def case_split(*, actor: User, case: Case, title: str, description: str = "") ->
             owner=case.owner,
             parent=case,
         )
-        _audit(case=case, actor=actor, action="case_split", customer_visible=True, data={"child": child.number})
+        _audit(
+            case=case, actor=actor, action="case_split", customer_visible=True, data={"child": child.number}
+        )
     return child
 
 
@@ -473,7 +501,9 @@ def case_act(*, actor: User, case: Case, name: str, data: dict[str, str]) -> Cas
             raise InvalidInput(_("No such user to assign the case to."))
         case_assign(actor=actor, case=case, owner=owner, reason=data.get("reason", ""))
     elif name == "split":
-        return case_split(actor=actor, case=case, title=data.get("title", ""), description=data.get("description", ""))
+        return case_split(
+            actor=actor, case=case, title=data.get("title", ""), description=data.get("description", "")
+        )
     else:
         case_transition(actor=actor, case=case, name=name, message=data.get("message", ""))
     case.refresh_from_db()

@@ -20,7 +20,11 @@ from cases.notifications import notification_send
 )
 def notify_case_event(audit_event_id: int) -> int:
     """E-mail the people who follow this case event."""
-    event = AuditEvent.objects.select_related("case__organisation", "case__owner", "actor").filter(pk=audit_event_id).first()
+    event = (
+        AuditEvent.objects.select_related("case__organisation", "case__owner", "actor")
+        .filter(pk=audit_event_id)
+        .first()
+    )
     if event is None:
         return 0
     return notification_send(event)

@@ -117,11 +117,13 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
         "timeline": selectors.case_timeline_for_user(user=request.user, case=case),
         "summary": case.summaries.select_related("author").first(),
         "children": case.children.all(),
-        "transitions": [t for t in services.transitions_allowed(actor=request.user, case=case) if t.name != "close"],
-        "can_work": bool(services.transitions_allowed(actor=request.user, case=case)) or (
-            is_staff and not request.user.is_account_manager
-        ),
-        "can_close": case.is_open and any(t.name == "close" for t in services.transitions_allowed(actor=request.user, case=case)),
+        "transitions": [
+            t for t in services.transitions_allowed(actor=request.user, case=case) if t.name != "close"
+        ],
+        "can_work": bool(services.transitions_allowed(actor=request.user, case=case))
+        or (is_staff and not request.user.is_account_manager),
+        "can_close": case.is_open
+        and any(t.name == "close" for t in services.transitions_allowed(actor=request.user, case=case)),
         "is_staff": is_staff,
         "message_form": MessageForm(),
         "scope_form": ScopeForm(
@@ -151,9 +153,15 @@ def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = ScopeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("The scope needs a problem definition, a scope with closure criteria and next steps."))
+        messages.error(
+            request, _("The scope needs a problem definition, a scope with closure criteria and next steps.")
+        )
     else:
-        _run(request, lambda: services.scope_save(actor=request.user, case=case, **form.cleaned_data), _("Scope saved."))
+        _run(
+            request,
+            lambda: services.scope_save(actor=request.user, case=case, **form.cleaned_data),
+            _("Scope saved."),
+        )
     return redirect("cases:detail", number=number)
 
 
@@ -181,7 +189,11 @@ def case_message(request: HttpRequest, number: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("The message is empty."))
     else:
-        _run(request, lambda: services.timeline_add(actor=request.user, case=case, **form.cleaned_data), _("Added to the timeline."))
+        _run(
+            request,
+            lambda: services.timeline_add(actor=request.user, case=case, **form.cleaned_data),
+            _("Added to the timeline."),
+        )
     return redirect("cases:detail", number=number)
 
 
@@ -211,7 +223,11 @@ def case_assign(request: HttpRequest, number: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose an engineer to assign the case to."))
     else:
-        _run(request, lambda: services.case_assign(actor=request.user, case=case, **form.cleaned_data), _("Case assigned."))
+        _run(
+            request,
+            lambda: services.case_assign(actor=request.user, case=case, **form.cleaned_data),
+            _("Case assigned."),
+        )
     return redirect("cases:detail", number=number)
 
 
@@ -223,7 +239,11 @@ def case_split(request: HttpRequest, number: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("The new case needs a title."))
     else:
-        _run(request, lambda: services.case_split(actor=request.user, case=case, **form.cleaned_data), _("New case opened."))
+        _run(
+            request,
+            lambda: services.case_split(actor=request.user, case=case, **form.cleaned_data),
+            _("New case opened."),
+        )
     return redirect("cases:detail", number=number)
 
 
@@ -289,7 +309,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": params,
             "query": query.urlencode(),
-            "engineers": User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]).order_by("username"),
+            "engineers": User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]).order_by(
+                "username"
+            ),
             "organisations": Organisation.objects.all(),
             "resolution_types": ResolutionType.choices,
         },

@@ -30,7 +30,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as error:
-        raise ImproperlyConfigured(f"The environment variable {name} must be an integer, not {value!r}.") from error
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be an integer, not {value!r}."
+        ) from error
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

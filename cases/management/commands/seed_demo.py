@@ -27,13 +27,19 @@ class Command(BaseCommand):
             users = self._users(password)
         if not Case.objects.filter(title=REFERENCE_TITLE).exists():
             self._cases(users)
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/"))
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/")
+        )
         for name in ("engineer", "manager", "tam", "alice", "bob"):
             self.stdout.write(f"  {name:<9} password: {password}   ({users[name].get_role_display()})")
 
     def _users(self, password: str) -> dict[str, User]:
-        contoso, _ = Organisation.objects.get_or_create(slug="contoso", defaults={"name": "Contoso Manufacturing"})
-        fabrikam, _ = Organisation.objects.get_or_create(slug="fabrikam", defaults={"name": "Fabrikam Finance"})
+        contoso, _ = Organisation.objects.get_or_create(
+            slug="contoso", defaults={"name": "Contoso Manufacturing"}
+        )
+        fabrikam, _ = Organisation.objects.get_or_create(
+            slug="fabrikam", defaults={"name": "Fabrikam Finance"}
+        )
         specs = [
             ("engineer", User.Role.ENGINEER, None, "Wei", "Zhang", "zh-hans"),
             ("manager", User.Role.MANAGER, None, "Maria", "Garcia", "en"),
@@ -92,7 +98,9 @@ class Command(BaseCommand):
             customer_contact=users["alice"],
             owner=engineer,
         )
-        services.timeline_add(actor=engineer, case=scoping, body="Asked the customer for the WER report.", internal=True)
+        services.timeline_add(
+            actor=engineer, case=scoping, body="Asked the customer for the WER report.", internal=True
+        )
 
         investigating = services.case_create(
             actor=manager,
