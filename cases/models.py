@@ -43,6 +43,9 @@ class CaseNumberCounter(models.Model):
     prefix = models.CharField(max_length=8, primary_key=True)
     value = models.PositiveBigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.value}"
+
 
 class Case(models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
@@ -141,6 +144,9 @@ class ScopeAcknowledgement(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.decision} of scope {self.scope_version_id}"
+
 
 class TimelineEntry(models.Model):
     class Kind(models.TextChoices):
@@ -182,6 +188,9 @@ class CaseSummary(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [models.UniqueConstraint(fields=["case", "version"], name="unique_summary_version")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} summary v{self.version}"
 
 
 class AuditEvent(models.Model):
