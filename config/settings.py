@@ -162,6 +162,14 @@ UPLOAD_CASE_QUOTA = env_int("UPLOAD_CASE_QUOTA", 256 * 1024**3)
 UPLOAD_ORGANISATION_QUOTA = env_int("UPLOAD_ORGANISATION_QUOTA", 1024**4)
 UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", 72)
 UPLOAD_RETENTION_DAYS = env_int("UPLOAD_RETENTION_DAYS", 90)
+# tus chunk size of the upload page (nginx's client_max_body_size is one chunk plus 1 MiB).
+UPLOAD_CHUNK_SIZE = env_int("UPLOAD_CHUNK_SIZE", 64 * 1024**2)
+# Archive expansion limits (research/reliability.md S12); crash dumps of mostly zeroed memory compress
+# far better than logs, hence a ratio above the usual 100.
+UPLOAD_ARCHIVE_MAX_TOTAL = env_int("UPLOAD_ARCHIVE_MAX_TOTAL", 64 * 1024**3)
+UPLOAD_ARCHIVE_MAX_RATIO = env_int("UPLOAD_ARCHIVE_MAX_RATIO", 200)
+UPLOAD_ARCHIVE_MAX_MEMBERS = env_int("UPLOAD_ARCHIVE_MAX_MEMBERS", 10_000)
+UPLOAD_ARCHIVE_MAX_DEPTH = env_int("UPLOAD_ARCHIVE_MAX_DEPTH", 3)
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
 
 EMAIL_BACKEND = env_str(
@@ -243,7 +251,10 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
+    "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
+}
 ANALYSIS_MAX_ATTEMPTS = 3
 
 SESSION_COOKIE_HTTPONLY = True
