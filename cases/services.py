@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Organisation, User
 from cases.errors import InvalidInput, InvalidState, NotAllowed
@@ -347,33 +348,39 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
-        Transition("start_scoping", "Start scoping", frozenset({State.NEW}), State.SCOPING),
+        Transition("start_scoping", gettext_noop("Start scoping"), frozenset({State.NEW}), State.SCOPING),
         Transition(
-            "send_scope", "Send scope", frozenset({State.NEW, State.SCOPING}), State.AWAITING_CUSTOMER
+            "send_scope",
+            gettext_noop("Send scope"),
+            frozenset({State.NEW, State.SCOPING}),
+            State.AWAITING_CUSTOMER,
         ),
         Transition(
             "start_investigation",
-            "Start investigation",
+            gettext_noop("Start investigation"),
             frozenset({State.SCOPING, State.AWAITING_CUSTOMER}),
             State.INVESTIGATING,
         ),
         Transition(
-            "request_customer", "Wait for customer", frozenset({State.INVESTIGATING}), State.AWAITING_CUSTOMER
+            "request_customer",
+            gettext_noop("Wait for customer"),
+            frozenset({State.INVESTIGATING}),
+            State.AWAITING_CUSTOMER,
         ),
         Transition(
             "propose_resolution",
-            "Propose resolution",
+            gettext_noop("Propose resolution"),
             frozenset({State.INVESTIGATING}),
             State.PENDING_CONFIRMATION,
         ),
         Transition(
             "resume_investigation",
-            "Resume investigation",
+            gettext_noop("Resume investigation"),
             frozenset({State.PENDING_CONFIRMATION}),
             State.INVESTIGATING,
         ),
-        Transition("close", "Close", OPEN_STATES, State.CLOSED),
-        Transition("reopen", "Reopen", frozenset({State.CLOSED}), State.INVESTIGATING),
+        Transition("close", gettext_noop("Close"), OPEN_STATES, State.CLOSED),
+        Transition("reopen", gettext_noop("Reopen"), frozenset({State.CLOSED}), State.INVESTIGATING),
     )
 }
 
