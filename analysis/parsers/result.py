@@ -101,7 +101,8 @@ class ParseResult:
 
     def to_json(self) -> dict[str, Any]:
         """The command line contract's object for this file (lists, not tuples)."""
-        return _jsonable(asdict(self))
+        data: dict[str, Any] = _jsonable(asdict(self))
+        return data
 
 
 def _jsonable(value: Any) -> Any:

@@ -86,7 +86,7 @@ INBOX_DRIVERS: frozenset[str] = frozenset(
     vpci.sys vmsp.sys vmsproxy.sys storport.sys ufx01000.sys ufxsynopsys.sys ufxchipidea.sys
     urschipidea.sys urssynopsys.sys usbser.sys usbfn.sys intelta_ms.sys cht4sx64.sys
     ndisimplatform.sys ndisimplatformmp.sys mslbfoprovider.sys netbt.sys smb.sys
-    """.split()
+    """.split()  # noqa: SIM905 - a word list is easier to review than 400 quoted strings
 )
 
 KERNEL_IMAGES: frozenset[str] = frozenset(
@@ -127,8 +127,13 @@ _add("mfehidk.sys mfefirek.sys mfeavfk.sys mfewfpk.sys mfencbdc.sys mfeelamk.sys
      "Trellix (McAfee)", "Endpoint Security", "antivirus/edr")  # fmt: skip
 _add("tmcomm.sys tmactmon.sys tmevtmgr.sys TMEBC64.sys tmumh.sys tmnciesc.sys tmwfp.sys tmtdi.sys",
      "Trend Micro", "Apex One / OfficeScan", "antivirus/edr")  # fmt: skip
-_add("klif.sys kneps.sys klflt.sys klhk.sys kl1.sys klwfp.sys klim6.sys klbackupdisk.sys klkbdflt.sys "
-     "klgse.sys klpd.sys cm_km.sys", "Kaspersky", "Kaspersky Endpoint Security", "antivirus/edr")
+_add(
+    "klif.sys kneps.sys klflt.sys klhk.sys kl1.sys klwfp.sys klim6.sys klbackupdisk.sys klkbdflt.sys "
+    "klgse.sys klpd.sys cm_km.sys",
+    "Kaspersky",
+    "Kaspersky Endpoint Security",
+    "antivirus/edr",
+)
 _add("ehdrv.sys eamonm.sys epfwwfp.sys edevmon.sys epfw.sys", "ESET", "ESET Endpoint", "antivirus/edr")
 _add("SophosED.sys savonaccess.sys hmpalert.sys sophosntplwf.sys", "Sophos", "Sophos Endpoint",
      "antivirus/edr")  # fmt: skip
@@ -203,7 +208,9 @@ _add("BEDaisy.sys", "BattlEye", "BattlEye", "anti-cheat")
 _add("vgk.sys", "Riot Games", "Vanguard", "anti-cheat")
 _add("mhyprot2.sys mhyprot3.sys", "miHoYo", "mhyprot anti-cheat", "anti-cheat")
 
-SECURITY_CLASSES: frozenset[str] = frozenset({"antivirus/edr", "dlp/isolation", "vpn/filter", "network-capture"})
+SECURITY_CLASSES: frozenset[str] = frozenset(
+    {"antivirus/edr", "dlp/isolation", "vpn/filter", "network-capture"}
+)
 
 
 def base_name(name: str) -> str:
@@ -225,8 +232,22 @@ def is_windows_kernel(name: str) -> bool:
     return lowered in KERNEL_IMAGES or canonical(lowered) in {"nt", "hal"}
 
 
+def _stem_index() -> tuple[frozenset[str], dict[str, VendorInfo]]:
+    # Debugger output names modules without extension ("NETIO", "nvlddmkm"); match those by stem.
+    return frozenset(canonical(name) for name in INBOX_DRIVERS), {
+        canonical(k): v for k, v in _VENDORS.items()
+    }
+
+
+def _has_extension(name: str) -> bool:
+    return "." in base_name(name)
+
+
 def vendor_info(name: str) -> VendorInfo | None:
-    return _VENDORS.get(base_name(name).lower())
+    lowered = base_name(name).lower()
+    if lowered in _VENDORS:
+        return _VENDORS[lowered]
+    return None if _has_extension(lowered) else _VENDOR_STEMS.get(canonical(lowered))
 
 
 def is_inbox(name: str) -> bool:
@@ -234,7 +255,12 @@ def is_inbox(name: str) -> bool:
     if lowered.startswith("dump_"):
         # Crash-dump copies of storage drivers are named dump_<driver>; dump_dumpfve = dumpfve.sys.
         return lowered[5:] in INBOX_DRIVERS
-    return lowered in INBOX_DRIVERS
+    if lowered in INBOX_DRIVERS:
+        return True
+    return not _has_extension(lowered) and canonical(lowered) in _INBOX_STEMS
+
+
+_INBOX_STEMS, _VENDOR_STEMS = _stem_index()
 
 
 def timestamp_is_hash(timestamp: int | None, now: datetime | None = None) -> bool:

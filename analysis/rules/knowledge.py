@@ -27,7 +27,17 @@ SUBTYPE_CODES: dict[int, int] = {
 
 # Parameter index (0-based) holding the faulting instruction address (analysis-spec B.1 D2).
 INSTRUCTION_PARAM: dict[int, int] = {
-    0x0A: 3, 0xD1: 3, 0x1E: 1, 0x3B: 1, 0x7E: 1, 0x8E: 1, 0x50: 2, 0xC5: 3, 0xD5: 2, 0xD6: 2, 0xFC: 0,
+    0x0A: 3,
+    0xD1: 3,
+    0x1E: 1,
+    0x3B: 1,
+    0x7E: 1,
+    0x8E: 1,
+    0x50: 2,
+    0xC5: 3,
+    0xD5: 2,
+    0xD6: 2,
+    0xFC: 0,
 }
 
 # Codes "of the memory family" for the cross-crash memory rule (analysis-spec B.2 X1).

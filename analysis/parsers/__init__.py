@@ -1,0 +1,107 @@
+"""Plain-Python crash parsers (no Django): ``parse_file`` detects a file's kind by content, runs the
+format parser, applies the knowledge tables and the per-file rules, and never raises.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import replace
+
+from analysis.parsers._binary import ParseError
+from analysis.parsers.detect import detect_kind, detect_upload_type
+from analysis.parsers.result import Crash, Event, Finding, Frame, Kind, Module, ParseResult
+
+# Stored on every analysis job; bump on any change to parser output or rules.
+ENGINE_VERSION = "1.0.0"
+
+__all__ = [
+    "ENGINE_VERSION",
+    "Crash",
+    "Event",
+    "Finding",
+    "Frame",
+    "Kind",
+    "Module",
+    "ParseResult",
+    "detect_kind",
+    "detect_upload_type",
+    "parse_file",
+]
+
+# Parser module per kind; evtx, windbg_text and linux_oops are written separately and imported lazily
+# so that a missing or broken one only affects its own kind.
+_PARSERS: dict[str, str] = {
+    "kernel_dump": "analysis.parsers.kernel_dump",
+    "user_dump": "analysis.parsers.user_dump",
+    "evtx": "analysis.parsers.evtx",
+    "windbg_text": "analysis.parsers.windbg_text",
+    "linux_oops": "analysis.parsers.linux_oops",
+}
+
+
+def _load(kind: str) -> Callable[[str], ParseResult] | None:
+    try:
+        module = importlib.import_module(_PARSERS[kind])
+    except ImportError:
+        return None
+    parse = getattr(module, "parse", None)
+    return parse if callable(parse) else None
+
+
+def _raw_parse(path: str, file: str) -> ParseResult:
+    try:
+        kind = detect_kind(path)
+    except OSError as exc:
+        return ParseResult(
+            file=file, kind="unknown", errors=(f"cannot read the file: {exc.strerror or exc}",)
+        )
+    if kind == "archive":
+        return ParseResult(file=file, kind=kind)
+    if kind == "unknown":
+        return ParseResult(
+            file=file,
+            kind=kind,
+            errors=("not a recognised crash dump, event log or crash text (checked by content)",),
+        )
+    parse = _load(kind)
+    if parse is None:
+        return ParseResult(file=file, kind=kind, errors=(f"parser not available for {kind}",))
+    try:
+        result = parse(path)
+    except ParseError as exc:
+        return ParseResult(file=file, kind=kind, errors=(str(exc),))
+    except MemoryError:
+        return ParseResult(file=file, kind=kind, errors=("the file needs more memory than allowed to parse",))
+    except RecursionError:
+        return ParseResult(file=file, kind=kind, errors=("the file is nested too deeply to parse",))
+    except Exception as exc:  # a parser bug or a malformed file must not stop the batch
+        return ParseResult(
+            file=file, kind=kind, errors=(f"could not parse the file ({type(exc).__name__}: {exc})"[:500],)
+        )
+    if not isinstance(result, ParseResult):
+        return ParseResult(file=file, kind=kind, errors=("parser returned no result",))
+    return replace(result, file=file, kind=kind)
+
+
+def parse_file(path: str | os.PathLike[str], display_name: str | None = None) -> ParseResult:
+    """Detect, parse, enrich and apply the per-file rules; errors become ``errors`` entries, never raised.
+
+    ``display_name`` is reported as ``file`` (the upload's original name) instead of the path's basename.
+    """
+    text_path = os.fspath(path)
+    file = display_name or os.path.basename(text_path)
+    result = _raw_parse(text_path, file)
+    # Imported here: analysis.rules imports analysis.parsers.result, which runs this package first.
+    from analysis.rules import file_findings
+    from analysis.rules.enrich import enrich_result
+
+    try:
+        result = enrich_result(result)
+    except Exception as exc:
+        result = replace(result, errors=(*result.errors, f"enrichment failed ({type(exc).__name__}: {exc})"))
+    try:
+        return replace(result, findings=(*result.findings, *file_findings(result)))
+    except Exception as exc:
+        return replace(result, errors=(*result.errors, f"rules failed ({type(exc).__name__}: {exc})"))

@@ -1,0 +1,81 @@
+"""What a file is, from its content (magic bytes and the first 64 KB), never from its name."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from analysis.parsers.result import Kind
+
+SNIFF_BYTES = 64 * 1024
+
+_ARCHIVE_MAGICS = (
+    b"PK\x03\x04",  # zip
+    b"PK\x05\x06",  # empty zip
+    b"PK\x07\x08",  # spanned zip
+    b"7z\xbc\xaf\x27\x1c",
+    b"\x1f\x8b",  # gzip (tar.gz)
+    b"BZh",
+    b"\xfd7zXZ\x00",
+)
+_WINDBG = re.compile(
+    r"!analyze|\bBugCheck\b|\bkd>|BUGCHECK_CODE|BUGCHECK_STR|FAILURE_BUCKET_ID|Bugcheck Analysis"
+    r"|\bArg1: [0-9a-fA-F`]+|\bBUGCHECK_P1\b|Exception Analysis|STACK_TEXT:|\bnt!KeBugCheck",
+    re.IGNORECASE,
+)
+_LINUX = re.compile(r"\bBUG: |\bOops: |Call Trace:|Kernel panic|\bRIP: |Unable to handle kernel")
+
+
+def _sniff(path: str | os.PathLike[str]) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(SNIFF_BYTES)
+
+
+def _as_text(head: bytes) -> str | None:
+    """The sniffed bytes as text, or None when they look binary."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head or b"\x00" in head:
+        return None
+    text = head.decode("utf-8", errors="replace")
+    # Mostly printable characters, else binary junk that happens to have no NUL.
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4096])
+    return text if printable >= 0.95 * min(len(text), 4096) else None
+
+
+def kind_of(head: bytes) -> Kind:
+    """The kind for the first bytes of a file (pure function, for tests and the upload side)."""
+    if head.startswith((b"PAGEDU64", b"PAGEDUMP")):
+        return "kernel_dump"
+    if head.startswith(b"MDMP"):
+        return "user_dump"
+    if head.startswith(b"ElfFile\x00"):
+        return "evtx"
+    if head.startswith(_ARCHIVE_MAGICS) or head[257:262] == b"ustar":
+        return "archive"
+    text = _as_text(head)
+    if text is None:
+        return "unknown"
+    if _WINDBG.search(text):
+        return "windbg_text"
+    if _LINUX.search(text):
+        return "linux_oops"
+    return "unknown"
+
+
+def detect_kind(path: str | os.PathLike[str]) -> Kind:
+    """Kind of the file at ``path`` by content; reads at most 64 KB. Raises OSError if unreadable."""
+    return kind_of(_sniff(path))
+
+
+def detect_upload_type(path: str | os.PathLike[str]) -> str:
+    """Upload type stored by the upload side: kernel_dump, user_dump, evtx, text_log, archive or other."""
+    head = _sniff(path)
+    kind = kind_of(head)
+    if kind in ("kernel_dump", "user_dump", "evtx", "archive"):
+        return kind
+    if kind in ("windbg_text", "linux_oops") or _as_text(head) is not None:
+        return "text_log"
+    return "other"

@@ -1,0 +1,369 @@
+"""Cross-crash rules (analysis-spec B.2): all crashes and events of one case in, patterns out.
+
+Evidence indexes refer to the ``crashes`` sequence the caller passed. Ordering follows B.2: hardware
+(WHEA/0x124) and Driver Verifier verdicts first, one dominant third-party driver before the memory
+pattern, and both the memory pattern and the third-party software suspicion when both hold.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from analysis.parsers.result import Crash, Event, Finding, Module
+from analysis.rules import drivers, knowledge
+from analysis.rules.common import (
+    FULL_DUMP_TYPES,
+    code_of,
+    finding,
+    has_dump_facts,
+    is_not_a_crash,
+    is_third_party,
+    klass_of,
+    security_drivers,
+)
+from analysis.rules.per_crash import COLLECT_KERNEL_DUMP_EN, COLLECT_KERNEL_DUMP_ZH
+
+
+def _dedupe(crashes: Sequence[Crash]) -> list[int]:
+    """Indexes of distinct kernel crashes: a dump and the event of the same crash count once."""
+    seen: dict[tuple[object, ...], int] = {}
+    for index, crash in enumerate(crashes):
+        code = code_of(crash)
+        if code is None or is_not_a_crash(crash):
+            continue
+        params = tuple(knowledge.parse_code(p) for p in crash.parameters)
+        key: tuple[object, ...] = (
+            (code, params) if params and None not in params else (code, crash.crash_time)
+        )
+        if key not in seen or has_dump_facts(crash):
+            seen[key] = index
+    return sorted(seen.values())
+
+
+def case_findings(crashes: Sequence[Crash], events: Sequence[Event]) -> tuple[Finding, ...]:
+    """Findings about the pattern across all of a case's crashes and events."""
+    kernel = _dedupe(crashes)
+    out: list[Finding] = []
+    out += _hardware(crashes, kernel, events)
+    dominant, dominant_names = _same_third_party(crashes, kernel)
+    out += dominant
+    out += _memory_pattern(crashes, kernel, events, dominant_found=bool(dominant))
+    out += _third_party_software(crashes, kernel, dominant_names)
+    out += _repeated_signature(crashes, kernel)
+    out += _clusters(crashes, kernel)
+    out += _missing_dumps(crashes, kernel, events)
+    out += _collect_next(crashes, kernel, out)
+    return tuple(out)
+
+
+def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event]) -> list[Finding]:
+    whea_crashes = [i for i in kernel if code_of(crashes[i]) == 0x124]
+    whea_events = [e for e in events if e.kind == "hardware_error"]
+    if not whea_crashes and not whea_events:
+        return []
+    parts = []
+    parts_zh = []
+    if whea_crashes:
+        parts.append(f"{len(whea_crashes)} WHEA_UNCORRECTABLE_ERROR (0x124) crash(es)")
+        parts_zh.append(f"{len(whea_crashes)} 次 WHEA_UNCORRECTABLE_ERROR（0x124）蓝屏")
+    if whea_events:
+        parts.append(f"{len(whea_events)} WHEA-Logger hardware error event(s)")
+        parts_zh.append(f"{len(whea_events)} 条 WHEA-Logger 硬件错误事件")
+    return [finding(
+        "critical" if whea_crashes else "high", "hardware_whea", "high" if whea_crashes else "medium",
+        whea_crashes,
+        ("Hardware errors reported by the platform",
+         "The logs show " + " and ".join(parts) + ". The CPU, memory controller or a PCIe device reported "
+         "the error itself; this is not a driver verdict.",
+         "Read the WHEA-Logger events for the component (processor core/cache: CPU, thermals, voltage; "
+         "memory: DIMM; PCIe: slot or device), update the BIOS and CPU microcode, remove overclocks and "
+         "undervolts, and run the vendor's hardware diagnostics."),
+        ("平台报告了硬件错误",
+         "日志中有" + "和".join(parts_zh) + "。错误由 CPU、内存控制器或 PCIe 设备自身报告，并非驱动问题。",
+         "请查看 WHEA-Logger 事件确定部件（处理器核心/缓存：CPU、温度、电压；内存：内存条；PCIe：插槽或设备），"
+         "更新 BIOS 与 CPU 微码，取消超频/降压，并运行厂商硬件诊断。"),
+    )]  # fmt: skip
+
+
+def _implicated(crash: Crash) -> str | None:
+    """The third-party module a crash points at: culprit, else the first third-party stack module."""
+    if crash.culprit_module and is_third_party(crash, crash.culprit_module):
+        return drivers.base_name(crash.culprit_module)
+    return None
+
+
+def _same_third_party(crashes: Sequence[Crash], kernel: list[int]) -> tuple[list[Finding], set[str]]:
+    counts: Counter[str] = Counter()
+    where: dict[str, list[int]] = {}
+    for i in kernel:
+        name = _implicated(crashes[i])
+        if name:
+            key = drivers.canonical(name)
+            counts[key] += 1
+            where.setdefault(key, []).append(i)
+    out = []
+    names: set[str] = set()
+    for key, count in counts.most_common(1):
+        if count >= 2 and count >= 0.6 * len(kernel):
+            names.add(key)
+            name = drivers.base_name(crashes[where[key][0]].culprit_module or key)
+            out.append(finding(
+                "high", "same_third_party_driver", "high" if count >= 3 else "medium", where[key],
+                (f"{name} is at fault in {count} of {len(kernel)} crashes",
+                 f"The same third-party driver {name} is the culprit in {count} of {len(kernel)} crashes.",
+                 f"Update {name} or roll it back; if no fixed version exists, uninstall its product or "
+                 "disable its service and watch; send the dumps to its vendor. Driver Verifier on this "
+                 f"driver alone (verifier /standard /driver {name}) confirms it."),
+                (f"{count}/{len(kernel)} 次蓝屏均由 {name} 导致",
+                 f"同一个第三方驱动 {name} 在 {len(kernel)} 次蓝屏中的 {count} 次被判定为责任模块。",
+                 f"请更新或回退 {name}；如无修复版本，卸载其所属产品或停用其服务后观察，并将转储发给厂商。"
+                 f"可仅对该驱动启用 Driver Verifier（verifier /standard /driver {name}）加以证实。"),
+            ))  # fmt: skip
+    return out, names
+
+
+def _memory_pattern(
+    crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event], *, dominant_found: bool
+) -> list[Finding]:
+    if len(kernel) < 3 or dominant_found:
+        return []
+    codes = [code_of(crashes[i]) or 0 for i in kernel]
+    culprits = {
+        drivers.canonical(crashes[i].culprit_module or "") for i in kernel if crashes[i].culprit_module
+    }
+    memory = [i for i in kernel if knowledge.is_memory_family(code_of(crashes[i]) or 0)]
+    if len(set(codes)) < 3 and len(culprits) < 3:
+        return []
+    if len(memory) * 2 <= len(kernel):
+        return []
+    names = ", ".join(f"0x{c:X}" for c in sorted(set(codes)))
+    diag = [e for e in events if e.kind == "memory_diagnostic"]
+    failed = [e for e in diag if _diagnostic_failed(e)]
+    if failed:
+        return [finding(
+            "critical", "memory_hardware_fault", "high", memory,
+            ("The memory diagnostic found errors",
+             f"{len(kernel)} crashes with {len(set(codes))} different codes ({names}), and the Windows "
+             "Memory Diagnostic reported hardware errors.",
+             "Replace or reseat the memory: test the modules one by one, remove XMP/overclock, update the "
+             "BIOS; contact the hardware vendor if under warranty."),
+            ("内存诊断发现错误",
+             f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同代码（{names}），且 Windows 内存诊断报告了硬件错误。",
+             "请更换或重新插拔内存：逐条测试内存条，取消 XMP/超频，更新 BIOS；在保修期内可联系硬件厂商。"),
+        )]  # fmt: skip
+    clean = " A memory diagnostic result in the log reports no errors; a clean pass does not rule out " \
+        "intermittent faults, so run an extended test." if diag else ""  # fmt: skip
+    clean_zh = (
+        "日志中已有内存诊断结果且未发现错误；但一次通过不能排除间歇性故障，请进行扩展测试。" if diag else ""
+    )
+    return [finding(
+        "high", "memory_diagnostic", "medium", memory,
+        ("Many different memory-related crashes: test the memory",
+         f"{len(kernel)} crashes with {len(set(codes))} different bug check codes ({names}); {len(memory)} are "
+         "memory-related and no single third-party driver explains them. Varied codes point to memory "
+         "or other hardware rather than one driver." + clean,
+         "Run the Windows Memory Diagnostic (mdsched.exe, restart now), then read its result in Event "
+         "Viewer > Windows Logs > System, source MemoryDiagnostics-Results. If it is clean but crashes "
+         "continue: an extended test over several passes (e.g. MemTest86), test the modules one by one, "
+         "disable XMP/overclocking and update the BIOS."),
+        ("多次不同的内存相关蓝屏：请检测内存",
+         f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同错误代码（{names}），其中 {len(memory)} 次与内存相关，"
+         "且无单一第三方驱动可以解释。代码各不相同，更可能是内存或其他硬件问题，而非某个驱动。" + clean_zh,
+         "请执行 mdsched 命令运行 Windows 内存诊断（立即重启并检查），之后在“事件查看器 > Windows 日志 > 系统”中"
+         "查看来源为 MemoryDiagnostics-Results 的结果。如结果正常但仍蓝屏：进行多轮扩展测试（如 MemTest86）、"
+         "逐条测试内存条、关闭 XMP/超频并更新 BIOS。"),
+    )]  # fmt: skip
+
+
+def _diagnostic_failed(event: Event) -> bool:
+    text = " ".join(str(v) for v in (event.message, *event.data.values()) if v).lower()
+    if "no errors" in text or "未检测到错误" in text:
+        return False
+    return "error" in text or event.data.get("result") in ("failed", "errors")
+
+
+_CLASS_ORDER = ("dlp/isolation", "antivirus/edr", "vpn/filter", "network-capture")
+
+
+def _third_party_software(crashes: Sequence[Crash], kernel: list[int], dominant: set[str]) -> list[Finding]:
+    with_lists = [i for i in kernel if crashes[i].modules]
+    if not with_lists:
+        return []
+    common: dict[str, list[int]] = {}
+    records: dict[str, Module] = {}
+    for i in with_lists:
+        for module in security_drivers(crashes[i]):
+            key = drivers.canonical(module.name)
+            common.setdefault(key, []).append(i)
+            records.setdefault(key, module)
+    # Loaded in every crash that has a driver list; one finding for all of them, most relevant class first.
+    keys = [k for k, where in common.items() if len(where) == len(with_lists) and k not in dominant]
+    if not keys:
+        return []
+    keys.sort(key=lambda k: _CLASS_ORDER.index(klass_of(records[k]) or "network-capture"))
+    module = records[keys[0]]
+    klass = klass_of(module) or "security/filter"
+    others = [records[k].name for k in keys[1:]]
+    also = f" Other security/filter drivers in all of them: {', '.join(others)}." if others else ""
+    also_zh = f"其他同样存在的安全/过滤类驱动：{'、'.join(others)}。" if others else ""
+    where = with_lists
+    codes = {code_of(crashes[i]) for i in kernel}
+    mixed = len(codes) >= 2
+    confidence = "medium" if len(where) >= 2 and mixed else "low"
+    scope = (f"loaded in all {len(where)} dumps with a driver list" if len(where) > 1
+             else "loaded in the only dump with a driver list")  # fmt: skip
+    scope_zh = (
+        f"在全部 {len(where)} 个含驱动列表的转储中均已加载"
+        if len(where) > 1
+        else "在唯一含驱动列表的转储中已加载"
+    )
+    mixed_en = f", with {len(codes)} different codes" if mixed else ""
+    mixed_zh = f"，{len(codes)} 种不同代码" if mixed else ""
+    return [finding(
+        "high" if mixed else "medium", "third_party_software", confidence, where,
+        (f"Third-party {klass} driver {module.name} present in the crashes",
+         f"{module.name} ({klass}) is not part of Windows and is {scope} ({len(kernel)} crashes in all"
+         f"{mixed_en}). Such software hooks file, network or session operations and can corrupt memory "
+         "that Windows then trips over; its presence is suspicion, not proof." + also,
+         f"Test without it: disable or uninstall the product that installs {module.name} (clean boot) "
+         f"and watch for crashes; ask its vendor for a current version. If crashes recur with it "
+         f"installed, run Driver Verifier on {module.name} and collect a kernel memory dump."),
+        (f"蓝屏中存在第三方{klass}驱动 {module.name}",
+         f"{module.name}（{klass}）不是 Windows 自带组件，{scope_zh}（共 {len(kernel)} 次蓝屏{mixed_zh}）。"
+         "此类软件会挂钩文件、网络或会话操作，可能破坏随后被 Windows 访问的内存；其存在只是怀疑，并非证据。"
+         + also_zh,
+         f"请在不加载它的情况下验证：停用或卸载安装 {module.name} 的产品（干净启动）后观察是否仍蓝屏，"
+         f"并向厂商索取最新版本。如安装该产品时再次蓝屏，可对 {module.name} 启用 Driver Verifier，"
+         "并收集核心内存转储。"),
+    )]  # fmt: skip
+
+
+def _repeated_signature(crashes: Sequence[Crash], kernel: list[int]) -> list[Finding]:
+    groups: dict[str, list[int]] = {}
+    for i in kernel:
+        key = crashes[i].signatures.get("module")
+        if key and not key.endswith(("| windows-kernel", "| unknown", "| hardware")):
+            groups.setdefault(key, []).append(i)
+    out = []
+    for key, where in groups.items():
+        if len(where) >= 2:
+            out.append(finding(
+                "medium", "repeated_signature", "medium", where,
+                (f"The same crash repeats: {key}",
+                 f"{len(where)} crashes share the signature {key}: a reproducible bug rather than random "
+                 "corruption.",
+                 "Look for a known issue or fix for this module and code; send the dumps to the module's "
+                 "vendor."),
+                (f"同一崩溃重复出现：{key}",
+                 f"{len(where)} 次蓝屏具有相同特征 {key}，更像可复现的软件缺陷而非随机内存损坏。",
+                 "请查找该模块与代码的已知问题或补丁，并将转储提交给模块厂商。"),
+            ))  # fmt: skip
+    return out
+
+
+def _clusters(crashes: Sequence[Crash], kernel: list[int]) -> list[Finding]:
+    out = []
+    power = [i for i in kernel if code_of(crashes[i]) in (0x9F, 0xA0)]
+    if len(power) >= 2:
+        out.append(finding(
+            "high", "power_pattern", "medium", power,
+            ("Repeated power-transition failures",
+             f"{len(power)} crashes during sleep, resume or shutdown (0x9F/0xA0).",
+             "Update the drivers and firmware of network, Bluetooth, storage and graphics devices and the "
+             "BIOS; disable Fast Startup and hybrid sleep as a workaround."),
+            ("电源状态切换反复失败",
+             f"{len(power)} 次蓝屏发生在睡眠、唤醒或关机过程中（0x9F/0xA0）。",
+             "请更新网卡、蓝牙、存储、显卡等设备的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
+        ))  # fmt: skip
+    watchdog = [i for i in kernel if code_of(crashes[i]) == 0x133]
+    if len(watchdog) >= 2:
+        out.append(finding(
+            "high", "dpc_watchdog_pattern", "medium", watchdog,
+            ("Repeated DPC watchdog timeouts",
+             f"{len(watchdog)} DPC_WATCHDOG_VIOLATION (0x133) crashes: a storage, network or graphics "
+             "driver or firmware keeps the CPU too long.",
+             "Update the storage controller driver and SSD firmware first, then network and graphics drivers "
+             "and the BIOS."),
+            ("DPC 看门狗超时反复出现",
+             f"{len(watchdog)} 次 DPC_WATCHDOG_VIOLATION（0x133）：存储、网络或显卡驱动/固件长时间占用 CPU。",
+             "请先更新存储控制器驱动和 SSD 固件，再更新网卡、显卡驱动与 BIOS。"),
+        ))  # fmt: skip
+    storage = [i for i in kernel if code_of(crashes[i]) in knowledge.STORAGE_CODES]
+    if len(storage) >= 2:
+        out.append(finding(
+            "high", "storage_pattern", "medium", storage,
+            ("Repeated disk or file system failures",
+             f"{len(storage)} crashes with storage-related codes.",
+             "Back up the data, run chkdsk /f /r and the disk vendor's diagnostics, check cables and "
+             "controller, update SSD firmware; replace the disk if SMART reports errors."),
+            ("磁盘或文件系统故障反复出现",
+             f"{len(storage)} 次蓝屏的代码与存储相关。",
+             "请先备份数据，运行 chkdsk /f /r 与磁盘厂商诊断工具，检查数据线和控制器，更新 SSD 固件；"
+             "如 SMART 报错请更换磁盘。"),
+        ))  # fmt: skip
+    return out
+
+
+def _missing_dumps(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event]) -> list[Finding]:
+    out = []
+    dumps = [i for i in kernel if has_dump_facts(crashes[i])]
+    shutdowns = [e for e in events if e.kind == "unexpected_shutdown"]
+    settings = [e for e in events if e.kind == "dump_settings"]
+    if (shutdowns and not dumps) or settings:
+        count = len(shutdowns)
+        out.append(finding(
+            "medium", "fix_dump_settings", "medium", [],
+            ("Unexpected shutdowns without crash dumps",
+             f"The System log records {count} unexpected shutdown(s)"
+             + (" and crash-dump configuration errors" if settings else "")
+             + ", and no dump of them was uploaded. A shutdown with no bug check code is a power loss or a "
+             "hard hang, or a crash whose dump could not be written.",
+             "Check the dump settings: Startup and Recovery set to Automatic memory dump, a page file on the "
+             "system drive (system managed), enough free space, and no 'volmgr 46' errors. Check the power "
+             "supply and temperatures for shutdowns without any bug check."),
+            ("发生意外关机但没有转储文件",
+             f"系统日志记录了 {count} 次意外关机" + ("以及转储配置错误" if settings else "")
+             + "，但未上传对应的转储。没有错误代码的关机通常是断电、硬件死锁，或蓝屏后转储未能写出。",
+             "请检查转储设置：“启动和故障恢复”设为“自动内存转储”，系统盘上有分页文件（系统管理大小）且空间充足，"
+             "且无“volmgr 46”错误。对没有任何错误代码的关机，请检查电源与温度。"),
+        ))  # fmt: skip
+    logged = [i for i in kernel if not has_dump_facts(crashes[i])]
+    if logged and len(dumps) < len(kernel):
+        missing = len(kernel) - len(dumps)
+        out.append(finding(
+            "info", "missing_dumps", "high", logged,
+            (f"{missing} crash(es) in the logs have no uploaded dump",
+             f"The event logs record {len(kernel)} distinct bug checks; dumps were uploaded for {len(dumps)}.",
+             r"Upload the files in C:\Windows\Minidump and C:\Windows\MEMORY.DMP (if present) so each crash "
+             "can be read, and keep the dump settings at Automatic memory dump."),
+            (f"日志中有 {missing} 次蓝屏没有上传转储",
+             f"事件日志记录了 {len(kernel)} 次不同的蓝屏，已上传其中 {len(dumps)} 次的转储。",
+             r"请上传 C:\Windows\Minidump 下的文件以及 C:\Windows\MEMORY.DMP（如存在），"
+             "并保持“自动内存转储”设置。"),
+        ))  # fmt: skip
+    return out
+
+
+def _collect_next(crashes: Sequence[Crash], kernel: list[int], so_far: list[Finding]) -> list[Finding]:
+    """What to collect if it recurs: a kernel memory dump (TTD cannot record kernel mode)."""
+    if not kernel:
+        return []
+    has_memory_dump = any(crashes[i].extra.get("dump_type") in FULL_DUMP_TYPES for i in kernel)
+    proven = any(f.code in ("same_third_party_driver", "hardware_whea") for f in so_far)
+    if has_memory_dump or proven or len(kernel) < 2:
+        return []
+    return [finding(
+        "info", "collect_next", "medium", kernel,
+        ("If it recurs: collect a kernel memory dump",
+         "The crashes so far come from minidumps or logs, which cannot show who corrupted memory or what "
+         "other threads were doing. Time Travel Debugging records user-mode processes only and cannot "
+         "trace a kernel crash.",
+         COLLECT_KERNEL_DUMP_EN + " Enable Driver Verifier on the third-party drivers (in groups) if "
+         "crashes continue; use TTD only for a misbehaving user-mode process such as an agent service."),
+        ("如再次发生：请收集核心内存转储",
+         "目前的蓝屏均来自小型转储或日志，无法追溯内存被谁破坏以及其他线程的状态。"
+         "TTD（Time Travel Debugging）仅能录制用户态进程，无法追踪内核蓝屏。",
+         COLLECT_KERNEL_DUMP_ZH + "如仍蓝屏，可分批对第三方驱动启用 Driver Verifier；"
+         "TTD 仅用于排查异常的用户态进程（如代理服务）。"),
+    )]  # fmt: skip

@@ -1,0 +1,404 @@
+"""Per-crash rules (analysis-spec B.1): one crash in, findings about that crash out."""
+
+from __future__ import annotations
+
+from analysis.parsers.result import Crash, Finding
+from analysis.rules import drivers, knowledge
+from analysis.rules.common import (
+    FULL_DUMP_TYPES,
+    code_of,
+    finding,
+    is_third_party,
+    klass_of,
+    label,
+    security_drivers,
+    vendor_text,
+)
+
+# Microsoft subsystems each class of third-party software hooks (analysis-spec B.1 D5 proximity).
+HOOKED_SUBSYSTEMS: dict[str, tuple[str, ...]] = {
+    "dlp/isolation": ("win32k", "win32kbase", "win32kfull", "fltmgr", "ntfs", "cldflt", "smss.exe"),
+    "antivirus/edr": ("fltmgr", "ntfs", "netio", "tcpip", "fwpkclnt", "ci"),
+    "vpn/filter": ("netio", "tcpip", "ndis", "fwpkclnt", "wfplwfs"),
+    "network-capture": ("ndis", "netio", "tcpip"),
+}
+CRITICAL_PROCESSES = frozenset({"smss.exe", "csrss.exe", "wininit.exe", "services.exe", "lsass.exe",
+                                "winlogon.exe"})  # fmt: skip
+# 0x1A subtypes the docs tie to hardware-like corruption (analysis-spec B.1 D6).
+MEMORY_SUBTYPES_1A = frozenset({0x31, 0x3F, 0x403, 0x41790, 0x41792, 0x61941})
+STORAGE_STATUS = {
+    0xC000009C: ("bad blocks on the disk (STATUS_DEVICE_DATA_ERROR)", "磁盘存在坏块"),
+    0xC000016A: ("bad blocks on the disk (STATUS_DISK_OPERATION_FAILED)", "磁盘存在坏块"),
+    0xC000009D: ("the device is not ready: cabling, controller or power (STATUS_DEVICE_NOT_CONNECTED)",
+                 "设备未就绪：请检查数据线、控制器或供电"),
+    0xC0000185: ("I/O device error (STATUS_IO_DEVICE_ERROR)", "I/O 设备错误"),
+}  # fmt: skip
+CLASS_ZH = {
+    "antivirus/edr": "杀毒/EDR",
+    "dlp/isolation": "数据防泄漏/隔离",
+    "vpn/filter": "VPN/网络过滤",
+    "network-capture": "网络抓包",
+}
+
+COLLECT_KERNEL_DUMP_EN = (
+    "Set Startup and Recovery to write an Automatic or Kernel memory dump (page file on the system drive "
+    "at least as large as the kernel memory, enough free disk space), so the next crash keeps all threads "
+    "and pool; on virtual machines also disable automatic restart."
+)
+COLLECT_KERNEL_DUMP_ZH = (
+    "在“启动和故障恢复”中改为写入“自动内存转储”或“核心内存转储”（系统盘分页文件足够大、磁盘空间充足），"
+    "以便下次蓝屏保留全部线程和内存池信息；虚拟机上同时关闭自动重启。"
+)
+
+
+def _ip(value: str | None) -> int | None:
+    return knowledge.parse_code(value[-8:] if value and len(value) > 10 else value)
+
+
+def crash_findings(crash: Crash, index: int) -> list[Finding]:
+    """Findings for one crash; ``index`` is the crash's position in the list the caller holds."""
+    if crash.bugcheck_code is not None:
+        return _kernel(crash, index)
+    if crash.exception_code is not None or crash.process_name and crash.modules:
+        return _user_mode(crash, index)
+    if crash.title:
+        return _linux(crash, index)
+    return []
+
+
+def _kernel(crash: Crash, i: int) -> list[Finding]:
+    code = code_of(crash)
+    if code is None:
+        return []
+    what = label(crash)
+    cats = knowledge.categories(code)
+    if code in knowledge.MANUAL_CODES or "manual" in cats[:1]:
+        return [_manual(what, i)]
+    if "livedump" in cats[:1]:
+        return [_livedump(what, i)]
+    out: list[Finding] = []
+    if knowledge.bugcheck_info(code) is None:
+        out.append(_unknown_code(what, i))
+    out.extend(_culprit_findings(crash, what, i))
+    out.extend(_category_findings(crash, code, what, i))
+    dump_type = crash.extra.get("dump_type")
+    if dump_type == 4 and not is_third_party(crash, crash.culprit_module):
+        out.append(
+            finding(
+                "info", "collect_kernel_dump", "medium", [i],
+                ("A minidump cannot show who corrupted memory",
+                 f"{what}: this is a triage minidump (one thread, no pool); the culprit is not proven by it.",
+                 COLLECT_KERNEL_DUMP_EN + " If it recurs, upload that MEMORY.DMP."),
+                ("小型转储无法追溯内存被谁破坏",
+                 f"{what}：这是小型转储（仅一个线程、无内存池信息），无法据此确定责任模块。",
+                 COLLECT_KERNEL_DUMP_ZH + "如再次蓝屏，请上传该 MEMORY.DMP。"),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _culprit_findings(crash: Crash, what: str, i: int) -> list[Finding]:
+    culprit = crash.culprit_module
+    reason = crash.culprit_reason or ""
+    if culprit and is_third_party(crash, culprit):
+        basis = crash.extra.get("culprit_basis")
+        confidence = {"fault_address": "high", "broken_driver": "high", "stack_scan": "low"}.get(
+            str(basis), "low" if "stack" in reason else "medium"
+        )
+        who = vendor_text(crash, culprit)
+        who_text = f" ({who})" if who else ""
+        return [
+            finding(
+                "high", "third_party_driver", confidence, [i],
+                (f"Third-party driver {culprit} at fault",
+                 f"{what}: {reason}. {culprit}{who_text} is not part of Windows.",
+                 f"Update {culprit} to its vendor's current version (or roll back a recent update of it); if "
+                 f"crashes continue, uninstall the product as a test. To prove it, enable Driver Verifier on "
+                 f"this driver only (verifier /standard /driver {culprit}), collect the next dump, then turn "
+                 "Verifier off (verifier /reset)."),
+                (f"第三方驱动 {culprit} 导致故障",
+                 f"{what}：{reason}。{culprit}{who_text} 不是 Windows 自带组件。",
+                 f"请将 {culprit} 更新到厂商最新版本（或回退最近的更新）；如仍蓝屏，可临时卸载该产品验证。"
+                 f"如需证实，仅对该驱动启用 Driver Verifier（verifier /standard /driver {culprit}），"
+                 "收集下一次转储后关闭 Verifier（verifier /reset）。"),
+            )
+        ]  # fmt: skip
+    out: list[Finding] = []
+    on_stack = []
+    for frame in crash.stack:
+        if frame.module and frame.module not in on_stack and is_third_party(crash, frame.module):
+            on_stack.append(frame.module)
+    if on_stack:
+        names = ", ".join(on_stack[:5])
+        out.append(
+            finding(
+                "medium", "third_party_on_stack", "low", [i],
+                (f"Third-party module on the crash stack: {names}",
+                 f"{what}: {names} appear on the stack of the crashing thread. A module on the stack is "
+                 "context, not proof: it may only have been called or have left an address behind.",
+                 "Check whether the crashes stop when this software is updated or removed; run Driver "
+                 "Verifier on it if the crashes continue."),
+                (f"崩溃线程栈上有第三方模块：{names}",
+                 f"{what}：崩溃线程的栈上出现 {names}。栈上出现仅是线索而非证据，"
+                 "它可能只是被调用过或残留了地址。",
+                 "请验证更新或卸载该软件后是否仍蓝屏；如仍蓝屏，可对其启用 Driver Verifier。"),
+            )
+        )  # fmt: skip
+    out.extend(_security_presence(crash, what, i))
+    return out
+
+
+def _security_presence(crash: Crash, what: str, i: int) -> list[Finding]:
+    loaded = security_drivers(crash)
+    if not loaded:
+        return []
+    touched = {drivers.canonical(f.module) for f in crash.stack if f.module}
+    touched |= {(crash.process_name or "").lower()}
+    if crash.culprit_reason:
+        touched |= {drivers.canonical(word) for word in crash.culprit_reason.replace("+", " ").split()}
+    near = [m for m in loaded if set(HOOKED_SUBSYSTEMS.get(klass_of(m) or "", ())) & touched]
+    names = ", ".join(f"{m.name} ({klass_of(m)})" for m in loaded[:6])
+    names_zh = "、".join(f"{m.name}（{CLASS_ZH.get(klass_of(m) or '', klass_of(m))}）" for m in loaded[:6])
+    if near:
+        detail = (f"{what}: the fault is inside Windows in a subsystem that {near[0].name} hooks "
+                  f"({klass_of(near[0])}); loaded security/filter drivers: {names}.")  # fmt: skip
+        detail_zh = (f"{what}：故障发生在 Windows 内部、且位于 {near[0].name} 所挂钩的子系统；"
+                     f"已加载的安全/过滤类驱动：{names_zh}。")  # fmt: skip
+    else:
+        detail = f"{what}: security/filter drivers loaded at the time of the crash: {names}."
+        detail_zh = f"{what}：蓝屏时已加载的安全/过滤类驱动：{names_zh}。"
+    return [
+        finding(
+            "medium" if near else "low", "third_party_present", "medium" if near else "low", [i],
+            ("Security or filter software loaded", detail,
+             "Such drivers hook file, network or session operations and can corrupt memory that Windows "
+             "later trips over. Test with the product disabled or uninstalled (clean boot), and ask its "
+             "vendor for a current version."),
+            ("已加载安全/过滤类软件", detail_zh,
+             "此类驱动会挂钩文件、网络或会话操作，可能破坏随后被 Windows 访问的内存。"
+             "请在停用或卸载该产品（干净启动）的情况下验证，并向厂商索取最新版本。"),
+        )
+    ]  # fmt: skip
+
+
+def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Finding]:
+    params = crash.parameters
+    out: list[Finding] = []
+    if code in knowledge.HARDWARE_CODES:
+        out.append(finding(
+            "high", "hardware_error", "high", [i],
+            ("The hardware reported a fatal error",
+             f"{what}: this bug check is raised for errors reported by the CPU, memory controller or a "
+             "bus, not for a driver bug.",
+             "Read the WHEA-Logger events in the System log (they name the component), update the BIOS/UEFI "
+             "and CPU microcode, remove any overclock or undervolt (XMP included), check temperatures and "
+             "the power supply, and run the hardware vendor's diagnostics."),
+            ("硬件报告了致命错误",
+             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。",
+             "请查看系统日志中的 WHEA-Logger 事件（其中会指出具体部件），更新 BIOS/UEFI 与 CPU 微码，"
+             "取消超频/降压（包括 XMP），检查温度与电源，并运行硬件厂商的诊断工具。"),
+        ))  # fmt: skip
+    if code == 0x1A and params and _ip(params[0]) in MEMORY_SUBTYPES_1A:
+        flip = _one_bit_apart(params[2] if len(params) > 2 else None, params[3] if len(params) > 3 else None)
+        extra = " Parameters 3 and 4 differ by one bit, a typical RAM error." if flip else ""
+        extra_zh = "参数 3 与参数 4 仅相差一个比特，是典型的内存错误特征。" if flip else ""
+        out.append(finding(
+            "medium", "memory_corruption_evidence", "medium" if flip else "low", [i],
+            ("Memory manager found corrupted page tables",
+             f"{what} subtype {params[0]}: the documentation ties this subtype to hardware-like corruption."
+             + extra,
+             "Run the Windows Memory Diagnostic (mdsched.exe), then read its result in the System log "
+             "(source MemoryDiagnostics-Results); remove any overclock/XMP."),
+            ("内存管理器发现页表损坏",
+             f"{what} 子类型 {params[0]}：文档指出该子类型多与硬件类损坏有关。" + extra_zh,
+             "请运行 Windows 内存诊断（mdsched.exe），并在系统日志（来源 MemoryDiagnostics-Results）中查看"
+             "结果；取消超频/XMP。"),
+        ))  # fmt: skip
+    if code in knowledge.STORAGE_CODES:
+        status = _ip(params[1]) if code in (0x7A, 0x77) and len(params) > 1 else None
+        known = STORAGE_STATUS.get(status or -1)
+        cause = f" I/O status {params[1]}: {known[0]}." if known else ""
+        cause_zh = f"I/O 状态 {params[1]}：{known[1]}。" if known else ""
+        out.append(finding(
+            "high", "storage_error", "medium", [i],
+            ("Disk or file system failure",
+             f"{what}: Windows could not read or trust data from the disk." + cause,
+             "Run chkdsk /f /r on the system drive, check the disk's SMART data with the vendor's tool, "
+             "reseat or replace cables, and update the storage controller driver and SSD firmware."),
+            ("磁盘或文件系统故障",
+             f"{what}：Windows 无法从磁盘读取数据或数据不可信。" + cause_zh,
+             "请对系统盘运行 chkdsk /f /r，用厂商工具检查磁盘 SMART 信息，重新插拔或更换数据线，"
+             "并更新存储控制器驱动和 SSD 固件。"),
+        ))  # fmt: skip
+    if code in (0x9F, 0xA0):
+        out.append(finding(
+            "medium", "power_driver", "medium", [i],
+            ("A driver failed a power transition",
+             f"{what}: a device did not complete a sleep, resume or shutdown request in time"
+             + (" (P2 is the device object)." if params and _ip(params[0]) == 3 else "."),
+             "Update the drivers and firmware of the devices involved (network, Bluetooth, storage, "
+             "graphics) and the BIOS; as a workaround disable Fast Startup and hybrid sleep."),
+            ("驱动未能完成电源状态切换",
+             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。",
+             "请更新相关设备（网卡、蓝牙、存储、显卡）的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
+        ))  # fmt: skip
+    if code == 0x133:
+        out.append(finding(
+            "medium", "dpc_watchdog", "medium", [i],
+            ("A driver held the processor too long (DPC watchdog)",
+             f"{what}: a deferred procedure call or interrupt ran past the watchdog limit; storage, "
+             "network and graphics drivers are the usual cause.",
+             "Update the storage controller driver, SSD firmware, network and graphics drivers and the BIOS; "
+             "a kernel memory dump shows which DPC was running."),
+            ("驱动占用处理器时间过长（DPC 看门狗）",
+             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。",
+             "请更新存储控制器驱动、SSD 固件、网卡和显卡驱动及 BIOS；核心内存转储可显示当时运行的 DPC。"),
+        ))  # fmt: skip
+    if code in knowledge.VERIFIER_CODES:
+        out.append(finding(
+            "high", "driver_verifier", "high", [i],
+            ("Driver Verifier caught a driver",
+             f"{what}: this bug check is raised by Driver Verifier or special pool; the driver it names is "
+             "the culprit" + (f" ({crash.culprit_module})." if crash.culprit_module else "."),
+             "Update or remove the named driver, then switch Driver Verifier off (verifier /reset) so the "
+             "machine stops crashing on purpose."),
+            ("Driver Verifier 捕获到问题驱动",
+             f"{what}：该错误由 Driver Verifier 或特殊池触发，其指出的驱动即为责任方"
+             + (f"（{crash.culprit_module}）。" if crash.culprit_module else "。"),
+             "请更新或移除该驱动，然后关闭 Driver Verifier（verifier /reset），避免系统继续被主动蓝屏。"),
+        ))  # fmt: skip
+    if code in knowledge.GRAPHICS_CODES:
+        out.append(finding(
+            "medium", "graphics_driver", "medium", [i],
+            ("The graphics driver or GPU stopped responding",
+             f"{what}: the display driver did not recover from a GPU timeout.",
+             "Install the GPU vendor's current driver (clean install), remove GPU overclocks, and check "
+             "temperatures and the power supply."),
+            ("显卡驱动或 GPU 停止响应",
+             f"{what}：显示驱动未能从 GPU 超时中恢复。",
+             "请安装显卡厂商最新驱动（清洁安装），取消显卡超频，并检查温度与电源。"),
+        ))  # fmt: skip
+    if code in knowledge.CRITICAL_PROCESS_CODES or (
+        crash.process_name and crash.process_name.lower() in CRITICAL_PROCESSES and code in (0xEF, 0xF4)
+    ):
+        out.append(finding(
+            "high", "critical_process", "medium", [i],
+            ("A critical Windows process died",
+             f"{what}: a process Windows cannot run without ended"
+             + (f" ({crash.process_name})." if crash.process_name else "."),
+             "Check the disk (chkdsk) and system files (sfc /scannow, DISM /Online /Cleanup-Image "
+             "/RestoreHealth); if a user-mode agent injected into that process is suspected, record the "
+             "process with Time Travel Debugging (TTD records user-mode processes only)."),
+            ("Windows 关键进程意外终止",
+             f"{what}：Windows 依赖的关键进程已结束"
+             + (f"（{crash.process_name}）。" if crash.process_name else "。"),
+             "请检查磁盘（chkdsk）和系统文件（sfc /scannow、DISM /Online /Cleanup-Image /RestoreHealth）；"
+             "如怀疑注入该进程的用户态代理程序，可用 TTD 录制该进程（TTD 仅支持用户态进程）。"),
+        ))  # fmt: skip
+    return out
+
+
+def _one_bit_apart(a: str | None, b: str | None) -> bool:
+    x, y = knowledge.parse_code(_low(a)), knowledge.parse_code(_low(b))
+    return x is not None and y is not None and x != y and bin(x ^ y).count("1") == 1
+
+
+def _low(value: str | None) -> str | None:
+    return value[-8:] if value and len(value) > 10 else value
+
+
+def _manual(what: str, i: int) -> Finding:
+    return finding(
+        "info", "manual_crash", "high", [i],
+        ("Crash triggered on purpose", f"{what}: this code is raised on request (keyboard, NMI, power "
+         "button held or a tool), not by a fault.",
+         "Nothing to fix unless nobody meant to trigger it; ask who did, or check the NMI/power button."),
+        ("人为触发的蓝屏", f"{what}：该代码由人为请求触发（键盘组合键、NMI、长按电源键或工具），并非故障。",
+         "除非并非有意触发，否则无需处理；请确认触发来源或检查 NMI/电源键。"),
+    )  # fmt: skip
+
+
+def _livedump(what: str, i: int) -> Finding:
+    return finding(
+        "info", "live_dump", "high", [i],
+        ("Live kernel report, not a crash", f"{what}: Windows wrote this report while it kept running "
+         "(for example after a recovered GPU or network hang); the machine did not blue-screen.",
+         "Treat it as a hint about hangs; look for the device named in the report."),
+        ("实时内核报告，并非蓝屏", f"{what}：这是系统在继续运行时写出的报告（例如 GPU 或网络挂起后已恢复），"
+         "机器并未蓝屏。", "可作为卡顿线索，关注报告中涉及的设备。"),
+    )  # fmt: skip
+
+
+def _unknown_code(what: str, i: int) -> Finding:
+    return finding(
+        "low", "unknown_bugcheck", "high", [i],
+        ("Bug check code not in the knowledge table", f"{what}: the code is not documented in our table; "
+         "it may be new or the value may be damaged.", "Check the code against Microsoft's Bug Check "
+         "Code Reference and the !analyze -v output of the dump."),
+        ("知识库中没有该错误代码", f"{what}：该代码不在知识库中，可能是新代码或数值已损坏。",
+         "请对照微软 Bug Check Code Reference，并查看该转储的 !analyze -v 输出。"),
+    )  # fmt: skip
+
+
+def _user_mode(crash: Crash, i: int) -> list[Finding]:
+    process = crash.process_name or "the process"
+    where = crash.culprit_module or "an unknown module"
+    what = label(crash)
+    if crash.exception_code is None:
+        return [finding(
+            "info", "no_exception", "high", [i],
+            (f"Dump of {process} without an exception",
+             f"This user-mode dump of {process} records no exception: it was written on request or for a "
+             "hang, so it shows a state, not a crash.",
+             "If the process hangs, collect several dumps a few seconds apart (procdump -ma -n 3 -s 5)."),
+            (f"{process} 的转储中没有异常记录",
+             f"{process} 的这个用户态转储没有异常记录：它是按需或因挂起写出的，反映的是状态而非崩溃。",
+             "如进程挂起，请间隔数秒连续收集多个转储（procdump -ma -n 3 -s 5）。"),
+        )]  # fmt: skip
+    origin = next((m for m in crash.modules if m.name == crash.culprit_module), None)
+    owner = ""
+    owner_zh = ""
+    if origin is not None and origin.origin == "microsoft":
+        owner = f" {where} is a Windows module; the caller passing it bad data is the usual culprit."
+        owner_zh = f"{where} 是 Windows 模块，通常是向其传入错误数据的调用方有问题。"
+    return [finding(
+        "medium", "user_mode_crash", "high", [i],
+        (f"{process} crashed ({what})",
+         f"{process} raised {what} at {crash.exception_address} in {where}." + owner,
+         f"Update or repair the application and the vendor of {where}. If it recurs, record the process "
+         "with Time Travel Debugging (TTD works for user-mode processes) or collect a full dump with "
+         "procdump -ma -e."),
+        (f"{process} 崩溃（{what}）",
+         f"{process} 在 {where} 中的地址 {crash.exception_address} 处发生 {what}。" + owner_zh,
+         f"请更新或修复该应用及 {where} 的提供方。如再次发生，可用 TTD（支持用户态进程）录制该进程，"
+         "或用 procdump -ma -e 收集完整转储。"),
+    )]  # fmt: skip
+
+
+def _linux(crash: Crash, i: int) -> list[Finding]:
+    title = crash.title or "kernel oops"
+    module = crash.culprit_module
+    if module:
+        return [finding(
+            "high", "linux_module_at_fault", "medium", [i],
+            (f"Kernel oops in module {module}",
+             f"{title}: the faulting instruction is in module [{module}].",
+             f"Update or remove {module}; if it is out of tree (taint flags O/E/P), reproduce without it "
+             "and report to its vendor with this oops."),
+            (f"模块 {module} 中发生内核 oops",
+             f"{title}：出错指令位于模块 [{module}] 中。",
+             f"请更新或移除 {module}；如其为树外模块（taint 标志 O/E/P），请在不加载该模块时复现，"
+             "并附此 oops 向其厂商报告。"),
+        )]  # fmt: skip
+    return [finding(
+        "medium", "linux_oops", "medium", [i],
+        ("Linux kernel oops", f"{title}: the fault is in the core kernel; no module is named.",
+         "Update the kernel; if it recurs, enable kdump to collect a vmcore and check the hardware "
+         "(memtest, mce/EDAC messages)."),
+        ("Linux 内核 oops", f"{title}：故障位于内核本体，未指出具体模块。",
+         "请升级内核；如再次发生，启用 kdump 收集 vmcore，并检查硬件（memtest、mce/EDAC 日志）。"),
+    )]  # fmt: skip
+
+
+def is_dump_of_memory(crash: Crash) -> bool:
+    return crash.extra.get("dump_type") in FULL_DUMP_TYPES
