@@ -7,6 +7,7 @@ Every variable is listed in .env.example.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -21,6 +22,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, the embedded broker and lo
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    env_str("ALLOWED_HOSTS", required=True)  # stops start-up with a clear message
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
@@ -86,6 +89,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not :memory:, so the pipeline tests' real Celery worker (another process) opens the same
+    # test database; one per test process (and xdist worker) so parallel runs do not delete each other's.
+    _test_db = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", str(VAR_DIR / "test-db" / _test_db))}
+elif env_str("DATABASE_TEST_NAME", ""):
+    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -210,16 +219,20 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery. Each reliability setting has its reason (research/reliability.md section 2).
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
 if not REDIS_URL:
     # Embedded broker: messages are files in a folder that the web process and the worker share.
-    _broker_dir = VAR_DIR / "celery-broker"
+    # It deletes a message when a worker takes it, so a worker killed as a whole loses its unacked
+    # messages: the reconciler (analysis.tasks.jobs_reconcile) publishes such jobs again after their lease.
+    _broker_dir = Path(env_str("CELERY_BROKER_DIR", str(VAR_DIR / "celery-broker")))
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Exchange bindings; kombu's default is "control" in the current directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True  # job state lives on our own rows, not in a result backend
 # A task is acknowledged when it ends, and put back when its worker process dies mid-task; with the
@@ -254,6 +267,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
     "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
+    # Publishes again jobs whose message was lost (died between commit and publish, broker down, worker
+    # killed as a whole on the embedded broker).
+    "analysis-jobs-reconcile": {"task": "analysis.tasks.jobs_reconcile", "schedule": 60.0},
+    # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
+    "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
 }
 ANALYSIS_MAX_ATTEMPTS = 3
 
