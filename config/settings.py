@@ -92,7 +92,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so the pipeline tests' real Celery worker (another process) opens the same
     # test database; one per test process (and xdist worker) so parallel runs do not delete each other's.
     _test_db = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}.sqlite3"
-    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", str(VAR_DIR / "test-db" / _test_db))}
+    (VAR_DIR / "test-db").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("DATABASE_TEST_NAME", str(VAR_DIR / "test-db" / _test_db))
+    }
 elif env_str("DATABASE_TEST_NAME", ""):
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -230,6 +233,7 @@ if not REDIS_URL:
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # Exchange bindings; kombu's default is "control" in the current directory.
         "control_folder": str(_broker_dir / "control"),
