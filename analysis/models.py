@@ -30,10 +30,16 @@ class AnalysisJob(models.Model):
     # Deliveries started; a file that kills its worker is stopped after settings.ANALYSIS_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(_("queued"))
+    # Last time the task message was published (by the on-commit hook or the reconciler).
+    published_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     # Per-job hard time limit in seconds (scaled to the file size): the reconciler's lease on running jobs.
     time_limit = models.PositiveIntegerField(default=0)
+    # A running job belongs to the message that claimed it until its lease (hard limit + margin) runs out:
+    # a redelivery of that same message (worker lost) may take it over, a duplicate message may not.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(_("worker"), max_length=200, blank=True)
     error = models.TextField(_("error"), blank=True)
     engine_version = models.CharField(_("engine version"), max_length=20, blank=True)

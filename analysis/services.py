@@ -1,43 +1,82 @@
-"""Writes of the analysis pipeline: queue a job, record its outcome, re-run it (STYLE.md rules 2, 4, 6).
+"""Writes of the analysis pipeline: queue a job, claim it, record its outcome, re-run it (STYLE.md 2, 4, 6).
 
 The flow: ``job_queue_for_upload`` (inside the uploads side's completion transaction) -> the task
-``analysis.tasks.analyse_upload`` after commit -> ``job_complete`` replaces the upload's rows.
+``analysis.tasks.analyse_upload`` after commit -> ``job_start`` claims the job with a conditional UPDATE ->
+the parsers run outside any transaction -> ``job_complete`` replaces the upload's rows in one short
+transaction and recomputes the case-level findings.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
-from analysis.models import AnalysisJob
+from accounts.models import User
+from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
+from analysis.parsers import result as parsed
+from cases.errors import InvalidState, NotAllowed
+from cases.models import AuditEvent, Case
 from uploads.models import Upload
 
+logger = logging.getLogger(__name__)
+
 GIB = 1024**3
+# A running job whose hard time limit passed this long ago has certainly lost its worker.
+LEASE_MARGIN = timedelta(seconds=30)
+# A queued job not started after this long probably lost its message (publish failed after commit).
+QUEUED_GRACE = timedelta(minutes=2)
+
+# Upload kinds (uploads.models.Upload.Kind) for each parser kind, set when the uploads side left it blank.
+_UPLOAD_KIND = {
+    "kernel_dump": Upload.Kind.KERNEL_DUMP,
+    "user_dump": Upload.Kind.USER_DUMP,
+    "evtx": Upload.Kind.EVTX,
+    "windbg_text": Upload.Kind.TEXT_LOG,
+    "linux_oops": Upload.Kind.TEXT_LOG,
+    "archive": Upload.Kind.ARCHIVE,
+    "unknown": Upload.Kind.OTHER,
+}
+_ANALYSABLE_UPLOAD_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED)
+
+
+# -- queueing ------------------------------------------------------------------------------------------
 
 
 def job_time_limits(*, size: int) -> tuple[int, int]:
     """Soft and hard time limits (seconds) for a file of ``size`` bytes, capped by CELERY_TASK_TIME_LIMIT."""
     cap = settings.CELERY_TASK_TIME_LIMIT
-    soft = (
-        settings.ANALYSIS_SOFT_TIME_LIMIT_BASE + settings.ANALYSIS_SOFT_TIME_LIMIT_PER_GB * max(size, 0) / GIB
-    )
-    soft = min(int(soft), cap - 30)
+    per_gb = settings.ANALYSIS_SOFT_TIME_LIMIT_PER_GB * max(size, 0) / GIB
+    soft = min(int(settings.ANALYSIS_SOFT_TIME_LIMIT_BASE + per_gb), cap - 30)
     return max(soft, 1), min(soft + 30, cap)
 
 
-def _enqueue_on_commit(job: AnalysisJob) -> None:
-    # Never publish inside the transaction: the worker could look for the job before it is committed.
+def job_publish(*, job_id: int, size: int) -> None:
+    """Publish the task message of a job now (call only outside a transaction or from on_commit)."""
     from analysis.tasks import analyse_upload
 
-    soft, hard = job_time_limits(size=job.upload.size)
+    soft, hard = job_time_limits(size=size)
+    AnalysisJob.objects.filter(pk=job_id).update(published_at=timezone.now())
+    analyse_upload.apply_async(args=[job_id], soft_time_limit=soft, time_limit=hard)
+
+
+def _publish_on_commit(job: AnalysisJob, size: int) -> None:
+    # Never publish inside the transaction: the worker could look for the job before it is committed.
+    # If the process dies between COMMIT and publish, the reconciler (jobs_reconcile) publishes it again.
     job_id = job.pk
-    transaction.on_commit(
-        lambda: analyse_upload.apply_async(args=[job_id], soft_time_limit=soft, time_limit=hard)
-    )
+    transaction.on_commit(lambda: job_publish(job_id=job_id, size=size))
 
 
-def job_queue_for_upload(*, upload: Upload, requested_by=None) -> AnalysisJob:
+def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) -> AnalysisJob:
     """Create the upload's analysis job (``queued``) and queue the task after commit.
 
     Idempotent: when the upload already has a queued or running job, that job is returned.
@@ -58,5 +97,398 @@ def job_queue_for_upload(*, upload: Upload, requested_by=None) -> AnalysisJob:
                 )
         except IntegrityError:
             return AnalysisJob.objects.get(upload=upload, state__in=AnalysisJob.ACTIVE_STATES)
-        _enqueue_on_commit(job)
+        _publish_on_commit(job, upload.size)
     return job
+
+
+def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
+    """Analyse an upload again (staff): a new job whose outcome replaces the upload's current rows."""
+    if not actor.is_active or not (actor.is_superuser or actor.is_engineer or actor.is_manager):
+        raise NotAllowed(_("Only support engineers and managers can re-run an analysis."))
+    from cases.selectors import case_visible_queryset
+
+    if not case_visible_queryset(actor).filter(pk=upload.case_id).exists():
+        raise NotAllowed(_("You cannot act on this case."))
+    if upload.state not in _ANALYSABLE_UPLOAD_STATES or not upload.storage_name or upload.content_deleted_at:
+        raise InvalidState(_("This upload has no stored file to analyse."))
+    with transaction.atomic():
+        job = job_queue_for_upload(upload=upload, requested_by=actor)
+        AuditEvent.objects.create(
+            case_id=upload.case_id,
+            actor=actor,
+            action="analysis_rerun",
+            data={"upload": str(upload.pk), "filename": upload.filename, "job": job.pk},
+        )
+    return job
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobClaim:
+    job: AnalysisJob
+    upload: Upload
+    soft_time_limit: int
+
+
+def job_start(*, job_id: int, task_id: str, worker: str) -> JobClaim | None:
+    """Claim a job for this delivery with a conditional UPDATE; ``None`` when there is nothing to run.
+
+    Counts the attempt first, so a file that kills its worker is failed for good after
+    settings.ANALYSIS_MAX_ATTEMPTS deliveries instead of being redelivered forever.
+    """
+    now = timezone.now()
+    claimable = (
+        Q(state=AnalysisJob.State.QUEUED)
+        # The same message again: its worker died (reject on worker lost, or the broker's restore).
+        | Q(state=AnalysisJob.State.RUNNING, task_id=task_id)
+        # Another message (the reconciler's) for a job whose lease ran out: its worker is gone.
+        | Q(state=AnalysisJob.State.RUNNING, lease_expires_at__lt=now)
+    )
+    job = AnalysisJob.objects.select_related("upload").filter(pk=job_id).first()
+    if job is None:
+        return None
+    lease = timedelta(seconds=job.time_limit or settings.CELERY_TASK_TIME_LIMIT) + LEASE_MARGIN
+    claimed = AnalysisJob.objects.filter(
+        claimable, pk=job_id, attempts__lt=settings.ANALYSIS_MAX_ATTEMPTS
+    ).update(
+        state=AnalysisJob.State.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        lease_expires_at=now + lease,
+        task_id=task_id[:64],
+        worker=worker[:200],
+        engine_version=_engine_version(),
+    )
+    if claimed:
+        job.refresh_from_db()
+        soft, _hard = job_time_limits(size=job.upload.size)
+        return JobClaim(job=job, upload=job.upload, soft_time_limit=soft)
+    job.refresh_from_db()
+    if job.state in AnalysisJob.ACTIVE_STATES and job.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+        stuck = (
+            job.state == AnalysisJob.State.QUEUED
+            or job.task_id == task_id
+            or (job.lease_expires_at is not None and job.lease_expires_at < now)
+        )
+        if stuck:
+            job_fail(
+                job_id=job_id,
+                reason=_(
+                    "Analysis stopped after %(attempts)d attempts: each one ended without a result (the worker "
+                    "process was killed, ran out of memory or out of time). The file may be malformed in a way "
+                    "that breaks the parser; it needs manual analysis."
+                )
+                % {"attempts": job.attempts},
+                from_states=AnalysisJob.ACTIVE_STATES,
+            )
+    return None
+
+
+def job_release(*, job_id: int, task_id: str) -> None:
+    """Give a claimed job back to the queue after a transient error; the attempt does not count."""
+    AnalysisJob.objects.filter(pk=job_id, state=AnalysisJob.State.RUNNING, task_id=task_id).update(
+        state=AnalysisJob.State.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None
+    )
+
+
+def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> AnalysisJob | None:
+    """Record a parse result: replace the upload's crashes, events and findings, mark job and upload, and
+    recompute the case-level findings, in one transaction. ``None`` if this delivery lost the job."""
+    now = timezone.now()
+    data = result.to_json()
+    unreadable = bool(result.errors) and not (result.crashes or result.events) and result.kind != "unknown"
+    with transaction.atomic():
+        job = AnalysisJob.objects.select_related("upload").filter(pk=job_id).first()
+        if job is None:
+            return None
+        case = Case.objects.select_for_update().get(pk=job.upload.case_id)  # one recomputation per case
+        finished = AnalysisJob.objects.filter(
+            pk=job_id, state=AnalysisJob.State.RUNNING, task_id=task_id
+        ).update(
+            state=AnalysisJob.State.DONE,
+            finished_at=now,
+            lease_expires_at=None,
+            detected_kind=result.kind,
+            error="; ".join(result.errors)[:2000],
+        )
+        if not finished:
+            return None  # another delivery finished or failed it: its rows stand
+        upload = job.upload
+        _replace_upload_rows(job=job, upload=upload, case=case, data=data)
+        changes: dict[str, Any] = {"state": Upload.State.FAILED if unreadable else Upload.State.ANALYSED}
+        if not upload.kind:
+            changes["kind"] = _UPLOAD_KIND.get(result.kind, Upload.Kind.OTHER)
+        Upload.objects.filter(pk=upload.pk, state__in=_ANALYSABLE_UPLOAD_STATES).update(**changes)
+        case_findings_recompute(case=case)
+    job.refresh_from_db()
+    return job
+
+
+def job_fail(
+    *,
+    job_id: int,
+    reason: str,
+    task_id: str | None = None,
+    from_states: Sequence[str] = (AnalysisJob.State.RUNNING,),
+) -> AnalysisJob | None:
+    """Fail a job for good with an explained reason, shown on the case as an error finding on the upload."""
+    with transaction.atomic():
+        job = AnalysisJob.objects.select_related("upload").filter(pk=job_id).first()
+        if job is None:
+            return None
+        case = Case.objects.select_for_update().get(pk=job.upload.case_id)
+        jobs = AnalysisJob.objects.filter(pk=job_id, state__in=list(from_states))
+        if task_id is not None:
+            jobs = jobs.filter(task_id=task_id)
+        if not jobs.update(
+            state=AnalysisJob.State.FAILED,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            error=reason[:2000],
+        ):
+            return None
+        error_finding = {
+            "severity": "medium",
+            "code": "analysis_failed",
+            "title": _("Analysis failed"),
+            "detail": f"{job.upload.filename}: {reason}",
+            "recommendation": _("An engineer can re-run the analysis or analyse the file by hand."),
+            "confidence": "high",
+            "evidence": [],
+        }
+        _replace_upload_rows(
+            job=job,
+            upload=job.upload,
+            case=case,
+            data={"crashes": [], "events": [], "findings": [error_finding]},
+        )
+        Upload.objects.filter(pk=job.upload_id, state__in=_ANALYSABLE_UPLOAD_STATES).update(
+            state=Upload.State.FAILED
+        )
+        case_findings_recompute(case=case)
+    job.refresh_from_db()
+    return job
+
+
+# -- rows ----------------------------------------------------------------------------------------------
+
+
+def _replace_upload_rows(*, job: AnalysisJob, upload: Upload, case: Case, data: dict[str, Any]) -> None:
+    # Delete then insert in the caller's transaction: readers see the old rows or the new, never a mix,
+    # and UNIQUE(upload, index) turns any double write into an error instead of duplicates.
+    Crash.objects.filter(upload=upload).delete()
+    LogEvent.objects.filter(upload=upload).delete()
+    Finding.objects.filter(upload=upload).delete()
+    crashes = Crash.objects.bulk_create(
+        [
+            _crash_row(job=job, upload=upload, case=case, index=i, raw=raw)
+            for i, raw in enumerate(data["crashes"])
+        ]
+    )
+    _require_ids(crashes)
+    CrashDriver.objects.bulk_create(
+        [
+            CrashDriver(crash=crash, case=case, name=name.lower())
+            for crash in crashes
+            for name in dict.fromkeys(crash.third_party_drivers)
+        ],
+        ignore_conflicts=True,
+    )
+    LogEvent.objects.bulk_create(
+        [_event_row(upload=upload, case=case, index=i, raw=raw) for i, raw in enumerate(data["events"])]
+    )
+    _create_findings(case=case, upload=upload, job=job, items=data["findings"], crashes=crashes)
+
+
+def _require_ids(rows: Sequence[Crash]) -> None:
+    # bulk_create fills primary keys on PostgreSQL and SQLite 3.35+; evidence links need them.
+    if rows and rows[0].pk is None:
+        raise RuntimeError("the database did not return the ids of bulk-created crashes")
+
+
+def _create_findings(
+    *,
+    case: Case,
+    upload: Upload | None,
+    job: AnalysisJob | None,
+    items: Iterable[dict[str, Any]],
+    crashes: list[Crash],
+) -> None:
+    rows: list[Finding] = []
+    evidence: list[list[Crash]] = []
+    for seq, item in enumerate(items):
+        rows.append(
+            Finding(
+                case=case,
+                upload=upload,
+                job=job,
+                seq=seq,
+                severity=item.get("severity") or "info",
+                code=_cut(item.get("code"), 80),
+                title=_cut(item.get("title"), 300),
+                detail=item.get("detail") or "",
+                recommendation=item.get("recommendation") or "",
+                confidence=_cut(item.get("confidence"), 10),
+                title_zh=_cut(item.get("title_zh"), 300),
+                detail_zh=item.get("detail_zh") or "",
+                recommendation_zh=item.get("recommendation_zh") or "",
+            )
+        )
+        evidence.append([crashes[i] for i in item.get("evidence") or () if 0 <= i < len(crashes)])
+    created = Finding.objects.bulk_create(rows)
+    through = Finding.crashes.through
+    through.objects.bulk_create(
+        [
+            through(finding_id=finding.pk, crash_id=crash.pk)
+            for finding, linked in zip(created, evidence, strict=True)
+            for crash in dict.fromkeys(linked)
+        ]
+    )
+
+
+def _crash_row(*, job: AnalysisJob, upload: Upload, case: Case, index: int, raw: dict[str, Any]) -> Crash:
+    signatures = raw.get("signatures") or {}
+    third_party = [
+        module["name"] for module in raw.get("modules") or () if module.get("origin") == "third_party"
+    ]
+    return Crash(
+        job=job,
+        upload=upload,
+        case=case,
+        index=index,
+        crash_time=_parse_time(raw.get("crash_time")),
+        code=_cut(raw.get("bugcheck_code") or raw.get("exception_code"), 20),
+        name=_cut(raw.get("bugcheck_name") or raw.get("exception_name"), 200),
+        parameters=list(raw.get("parameters") or ()),
+        exception_code=_cut(raw.get("exception_code"), 20),
+        exception_name=_cut(raw.get("exception_name"), 200),
+        exception_address=_cut(raw.get("exception_address"), 40),
+        title=_cut(raw.get("title"), 300),
+        os_build=_cut(raw.get("os_build"), 40),
+        architecture=_cut(raw.get("architecture"), 20),
+        process_name=_cut(raw.get("process_name"), 200),
+        culprit_module=_cut(raw.get("culprit_module"), 200),
+        culprit_reason=raw.get("culprit_reason") or "",
+        stack=list(raw.get("stack") or ()),
+        modules=list(raw.get("modules") or ()),
+        third_party_drivers=list(dict.fromkeys(third_party)),
+        signature_coarse=_cut(signatures.get("coarse"), 100),
+        signature_module=_cut(signatures.get("module"), 300),
+        signature_frames=_cut(signatures.get("frames"), 500),
+        raw=raw,
+    )
+
+
+def _event_row(*, upload: Upload, case: Case, index: int, raw: dict[str, Any]) -> LogEvent:
+    return LogEvent(
+        upload=upload,
+        case=case,
+        index=index,
+        event_id=int(raw.get("event_id") or 0),
+        provider=_cut(raw.get("provider"), 200),
+        time=_cut(raw.get("time"), 40),
+        kind=_cut(raw.get("kind"), 40),
+        message=raw.get("message") or "",
+        data=raw.get("data") or {},
+    )
+
+
+def _cut(value: object, length: int) -> str:
+    return "" if value is None else str(value)[:length]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _engine_version() -> str:
+    from analysis.parsers import ENGINE_VERSION
+
+    return ENGINE_VERSION
+
+
+# -- case level ----------------------------------------------------------------------------------------
+
+
+def case_findings_recompute(*, case: Case) -> list[Finding]:
+    """Replace the case-level findings with the cross-crash rules over every crash and event of the case.
+
+    Call inside a transaction holding the case row lock, so two jobs of one case do not interleave.
+    """
+    from analysis.rules import case_findings
+
+    crashes = list(Crash.objects.filter(case=case).order_by("upload__created_at", "upload_id", "index"))
+    events = list(LogEvent.objects.filter(case=case).order_by("upload__created_at", "upload_id", "index"))
+    findings = case_findings([_crash_from_json(c.raw) for c in crashes], [_event_from_row(e) for e in events])
+    Finding.objects.filter(case=case, upload__isnull=True).delete()
+    _create_findings(
+        case=case, upload=None, job=None, items=[asdict(item) for item in findings], crashes=crashes
+    )
+    return list(Finding.objects.filter(case=case, upload__isnull=True))
+
+
+def _crash_from_json(raw: dict[str, Any]) -> parsed.Crash:
+    """The parser's Crash rebuilt from its stored JSON, for the cross-crash rules."""
+    known = {field.name for field in fields(parsed.Crash)}
+    values = {key: value for key, value in raw.items() if key in known}
+    values["parameters"] = tuple(values.get("parameters") or ())
+    values["stack"] = tuple(_build(parsed.Frame, frame) for frame in values.get("stack") or ())
+    values["modules"] = tuple(_build(parsed.Module, module) for module in values.get("modules") or ())
+    values["unloaded_modules"] = tuple(
+        _build(parsed.Module, module) for module in values.get("unloaded_modules") or ()
+    )
+    values["signatures"] = dict(values.get("signatures") or {})
+    values["extra"] = dict(values.get("extra") or {})
+    return parsed.Crash(**values)
+
+
+def _build(cls: type, raw: dict[str, Any]) -> Any:
+    names = {field.name for field in fields(cls)}
+    return cls(**{key: value for key, value in raw.items() if key in names})
+
+
+def _event_from_row(row: LogEvent) -> parsed.Event:
+    return parsed.Event(
+        event_id=row.event_id,
+        provider=row.provider,
+        time=row.time or None,
+        kind=row.kind,
+        message=row.message or None,
+        data=row.data,
+    )
+
+
+# -- reconciler ----------------------------------------------------------------------------------------
+
+
+def jobs_reconcile(*, now: datetime | None = None) -> list[int]:
+    """Publish again the jobs whose message was lost: queued and unpublished for over two minutes, or
+    running past their lease (hard time limit + margin). Returns the job ids published."""
+    now = now or timezone.now()
+    stale_queued = Q(state=AnalysisJob.State.QUEUED) & (
+        Q(published_at__lt=now - QUEUED_GRACE)
+        | Q(published_at__isnull=True, queued_at__lt=now - QUEUED_GRACE)
+    )
+    expired = Q(state=AnalysisJob.State.RUNNING, lease_expires_at__lt=now)
+    jobs = list(AnalysisJob.objects.filter(stale_queued | expired).values_list("pk", "upload__size")[:500])
+    published: list[int] = []
+    for job_id, size in jobs:
+        try:
+            job_publish(job_id=job_id, size=size)
+        except Exception:  # the broker is down: the next run tries again
+            logger.exception("could not publish analysis job %s", job_id)
+            break
+        published.append(job_id)
+    if published:
+        logger.warning("reconciler published %d analysis jobs again: %s", len(published), published)
+    return published
