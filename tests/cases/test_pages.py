@@ -191,3 +191,28 @@ def test_healthz_reports_database_and_broker(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok" and response.json()["broker"] == "ok"
+
+
+def test_admin_edit_goes_through_the_service_and_is_audited(client, case, engineer):
+    from cases.models import AuditEvent
+
+    engineer.is_staff = engineer.is_superuser = True
+    engineer.save()
+    client.force_login(engineer)
+    url = f"/admin/cases/case/{case.pk}/change/"
+    assert client.get(url).status_code == 200
+    data = {
+        "title": "Renamed in admin",
+        "description": "",
+        "severity": "low",
+        "product": "",
+        "external_reference": "",
+        "scope_versions-TOTAL_FORMS": 0,
+        "scope_versions-INITIAL_FORMS": 0,
+        "summaries-TOTAL_FORMS": 0,
+        "summaries-INITIAL_FORMS": 0,
+    }
+    assert client.post(url, data).status_code == 302
+    case.refresh_from_db()
+    assert case.title == "Renamed in admin" and case.state == State.NEW
+    assert AuditEvent.objects.filter(case=case, action="case_updated").exists()
