@@ -75,6 +75,12 @@ _TAINT_MODULE_FLAGS = {
     "C": "staging_modules",
 }
 _PANIC_MERGE_LINES = 120
+# Panic reasons that are the consequence of the oops or lockup printed just before them.
+_PANIC_CONSEQUENCE = re.compile(
+    r"not syncing: (?:Fatal exception|Oops|Attempted to kill|softlockup|hard LOCKUP|hung_task|panic_on_warn"
+    r"|Fatal Machine check|Machine check|Kernel stack is corrupted|stack-protector)",
+    re.I,
+)
 _MAX_MODULES = 1000
 _MAX_FRAMES = 256
 
@@ -148,6 +154,7 @@ def parse_text(text: str) -> tuple[list[Crash], list[str]]:
                 current is not None
                 and "panic" not in current.extra
                 and index - current.last <= _PANIC_MERGE_LINES
+                and _PANIC_CONSEQUENCE.search(body)
             ):
                 # "Kernel panic - not syncing: Fatal exception" is the end of the oops above it.
                 current.extra["panic"] = body
@@ -264,7 +271,8 @@ def _cpu_line(oops: _Oops, body: str) -> bool:
         cpu, pid, comm, taint, flags, version = match.groups()
         oops.process = comm
         oops.extra.update({"cpu": int(cpu), "pid": int(pid), "kernel_version": version})
-        letters = [] if taint == "Not tainted" else (flags or "").split()
+        # One column per taint flag, blank when unset: "P           OE" is P, O and E.
+        letters = [] if taint == "Not tainted" else [c for c in flags or "" if c != " "]
         oops.extra["tainted"] = " ".join(letters)
         oops.extra["tainted_flags"] = letters
     return True
