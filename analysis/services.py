@@ -17,9 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
@@ -216,6 +217,8 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
         if not finished:
             return None  # another delivery finished or failed it: its rows stand
         upload = job.upload
+        if result.kind == "unknown":
+            data["findings"] = _unsupported_findings(upload, data["findings"])
         _replace_upload_rows(job=job, upload=upload, case=case, data=data)
         changes: dict[str, Any] = {"state": Upload.State.FAILED if unreadable else Upload.State.ANALYSED}
         if not upload.kind:
@@ -224,6 +227,36 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
         case_findings_recompute(case=case)
     job.refresh_from_db()
     return job
+
+
+def _bilingual(message: str, **values: object) -> tuple[str, str]:
+    """A message of ours in the source language and in Chinese (stored; the page picks one)."""
+    english = _(message) % values if values else _(message)
+    with translation.override("zh-hans"):
+        chinese = _(message) % values if values else _(message)
+    return english, chinese
+
+
+def _unsupported_findings(upload: Upload, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The rules say the type is not recognised; the case page must also say it was not analysed and what
+    # the upload side detected, so an engineer knows to look at the file by hand.
+    detected = upload.kind or Upload.Kind.OTHER
+    base = next((item for item in findings if item.get("code") == "unsupported_type"), {})
+    title, title_zh = _bilingual(
+        gettext_noop("Not analysed: unsupported type (detected: %(type)s)"), type=detected
+    )
+    item = {
+        **base,
+        "severity": base.get("severity") or "low",
+        "code": "unsupported_type",
+        "title": title,
+        "title_zh": title_zh,
+        "detail": base.get("detail") or upload.filename,
+        "recommendation": base.get("recommendation") or "",
+        "confidence": base.get("confidence") or "high",
+        "evidence": [],
+    }
+    return [item, *(other for other in findings if other.get("code") != "unsupported_type")]
 
 
 def job_fail(
@@ -249,12 +282,18 @@ def job_fail(
             error=reason[:2000],
         ):
             return None
+        title, title_zh = _bilingual(gettext_noop("Analysis failed"))
+        advice, advice_zh = _bilingual(
+            gettext_noop("An engineer can re-run the analysis or analyse the file by hand.")
+        )
         error_finding = {
             "severity": "medium",
             "code": "analysis_failed",
-            "title": _("Analysis failed"),
+            "title": title,
+            "title_zh": title_zh,
             "detail": f"{job.upload.filename}: {reason}",
-            "recommendation": _("An engineer can re-run the analysis or analyse the file by hand."),
+            "recommendation": advice,
+            "recommendation_zh": advice_zh,
             "confidence": "high",
             "evidence": [],
         }

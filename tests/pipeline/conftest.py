@@ -41,3 +41,28 @@ def make_upload(case, customer) -> Callable[..., Upload]:
         return store_upload(case=on_case or case, content=content, filename=filename, uploaded_by=customer)
 
     return _make
+
+
+def sample(relative: str) -> Path:
+    """A file of ../shared/samples; the test skips (with the reason) when the folder is absent."""
+    path = SAMPLES_DIR / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared samples live beside the project)")
+    return path
+
+
+KERNEL_DUMP = "kernel_dump/rizin-testbins__triage_x64.dmp"
+SYSTEM_LOG = "evtx/python-evtx__system.evtx"
+USER_DUMP = "user_dump/breakpad__null_read_av.dmp"
+
+
+@pytest.fixture
+def kernel_dump_upload(make_upload) -> Upload:
+    path = sample(KERNEL_DUMP)
+    return make_upload(content=path.read_bytes(), filename="Mini022121-01.dmp")
+
+
+@pytest.fixture
+def system_log_upload(make_upload) -> Upload:
+    path = sample(SYSTEM_LOG)
+    return make_upload(content=path.read_bytes(), filename="System.evtx")
