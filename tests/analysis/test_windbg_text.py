@@ -515,6 +515,17 @@ def test_empty_and_random_bytes(tmp_path: Path) -> None:
     assert isinstance(result.errors, tuple)
 
 
+def test_oversized_text_is_read_up_to_the_cap_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analysis.parsers import _textio
+
+    monkeypatch.setattr(_textio, "MAX_TEXT_BYTES", len(X86.encode()) - 10)
+    result = parse_text_file(tmp_path, X86)
+    assert any(e.startswith("text truncated: only the first") for e in result.errors)
+    assert only_crash(result).culprit_module == "olddrv"  # IMAGE_NAME at the cut end is dropped
+
+
 def test_unreadable_path_is_an_error(tmp_path: Path) -> None:
     result = windbg_text.parse(tmp_path / "missing.txt")
     assert result.crashes == () and result.errors[0].startswith("cannot read the file")

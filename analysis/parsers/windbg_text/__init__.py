@@ -30,7 +30,10 @@ def parse(path: str | os.PathLike[str]) -> ParseResult:
         text, errors = read_text(path)
     except OSError as exc:
         return ParseResult(file=name, kind="windbg_text", errors=(f"cannot read the file: {exc}",))
-    crashes, more = parse_text(text)
+    try:
+        crashes, more = parse_text(text)
+    except Exception as exc:  # a parser bug must come back as an error, not kill the job
+        return ParseResult(file=name, kind="windbg_text", errors=(*errors, f"internal parser error: {exc!r}"))
     return ParseResult(file=name, kind="windbg_text", crashes=tuple(crashes), errors=tuple(errors + more))
 
 
