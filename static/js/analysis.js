@@ -1,0 +1,106 @@
+// Analysis panel of the case page: live job status while anything is pending, crash table sorting.
+// The page works without this file (status as of page load, crashes in time order).
+(() => {
+  "use strict";
+  const POLL_MS = 2500;
+  let timer = null;
+
+  const panel = () => document.getElementById("analysis");
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = String(seconds % 60).padStart(2, "0");
+    return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  }
+
+  function applyStatus(root, data) {
+    for (const item of data.uploads) {
+      const row = root.querySelector(`tr[data-upload="${CSS.escape(item.id)}"]`);
+      if (!row) continue;
+      const state = row.querySelector(".js-state");
+      if (state) {
+        state.textContent = item.label;
+        state.className = `state job-${item.state} js-state`;
+      }
+      const elapsed = row.querySelector(".js-elapsed");
+      if (elapsed) elapsed.textContent = duration(item.elapsed);
+      const error = row.querySelector(".js-error");
+      if (error && item.error) error.textContent = item.error;
+      const rerun = row.querySelector(".js-rerun");
+      if (rerun) rerun.disabled = item.state === "queued" || item.state === "running";
+    }
+  }
+
+  async function replacePanel(root) {
+    const response = await fetch(root.dataset.panelUrl, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) return;
+    const holder = document.createElement("div");
+    holder.innerHTML = await response.text(); // same-origin fragment rendered by Django (escaped); scripts do not run
+    const fresh = holder.querySelector("#analysis");
+    if (fresh) root.replaceWith(fresh);
+  }
+
+  async function poll() {
+    timer = null;
+    const root = panel();
+    if (!root || document.hidden) return schedule();
+    try {
+      const response = await fetch(root.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const data = await response.json();
+        applyStatus(root, data);
+        if (data.version !== root.dataset.version) {
+          // A job finished or a new upload appeared: fetch the panel once so crashes and findings show.
+          await replacePanel(root);
+        }
+        const current = panel();
+        if (current) current.dataset.pending = data.pending ? "1" : "0";
+      }
+    } catch (error) {
+      // Network hiccup: try again at the next tick.
+    }
+    schedule();
+  }
+
+  function schedule() {
+    const root = panel();
+    if (!root || timer !== null) return;
+    const live = root.querySelector(".js-live");
+    const pending = root.dataset.pending === "1";
+    if (live) live.hidden = !pending;
+    if (pending) timer = window.setTimeout(poll, POLL_MS);
+  }
+
+  function sortCrashes(button) {
+    const table = button.closest("table");
+    const ascending = button.dataset.order !== "asc";
+    button.dataset.order = ascending ? "asc" : "desc";
+    const bodies = Array.from(table.querySelectorAll("tbody.crash"));
+    // Unknown times ("") always last, whatever the direction.
+    bodies.sort((a, b) => {
+      const x = a.dataset.time;
+      const y = b.dataset.time;
+      if (!x || !y) return (x ? 0 : 1) - (y ? 0 : 1);
+      return ascending ? x.localeCompare(y) : y.localeCompare(x);
+    });
+    for (const body of bodies) table.appendChild(body);
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".js-sort-time");
+    if (button) sortCrashes(button);
+  });
+
+  // Uploads finishing elsewhere (another tab, the upload page) start the polling again when shown.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) schedule();
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", schedule);
+  } else {
+    schedule();
+  }
+})();
