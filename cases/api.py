@@ -68,7 +68,7 @@ class CaseDetailApi(APIView):
 class CaseActionApi(APIView):
     """``POST /api/cases/<number>/<action>/``: a lifecycle transition, ``assign``, ``split`` or ``close``."""
 
-    @extend_schema(request=TransitionSerializer, responses=CaseDetailSerializer)
+    @extend_schema(request=TransitionSerializer, responses=CaseDetailSerializer, operation_id="cases_action")
     def post(self, request: Request, number: str, action: str) -> Response:
         if action not in services.ACTIONS:
             raise Http404("No such action.")

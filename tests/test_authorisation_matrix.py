@@ -1,0 +1,157 @@
+"""Every route x every role, generated from the URL configuration: a new route without a rule fails.
+
+Expected answers: a status code, or "login" for a redirect to the sign-in page. Another organisation's
+customer always gets 404 on case routes, never 403 (nothing leaks that the case exists).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+ROLES = ("anonymous", "customer", "other_customer", "engineer", "manager", "account_manager")
+ANON_API = 401  # token authentication makes DRF answer 401 with a WWW-Authenticate header
+
+
+def _all(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def _case_page(customer, staff=200, other=404, tam=None):
+    return {
+        "anonymous": "login",
+        "customer": customer,
+        "other_customer": other,
+        "engineer": staff,
+        "manager": staff,
+        "account_manager": staff if tam is None else tam,
+    }
+
+
+def _case_api(customer, staff=200, tam=None, anonymous=ANON_API):
+    return {
+        "anonymous": anonymous,
+        "customer": customer,
+        "other_customer": 404,
+        "engineer": staff,
+        "manager": staff,
+        "account_manager": staff if tam is None else tam,
+    }
+
+
+# url name -> (method, url kwargs, body, expected per role)
+RULES: dict[str, tuple[str, dict, dict, dict]] = {
+    "home": ("get", {}, {}, {**_all(302), "anonymous": "login"}),
+    "healthz": ("get", {}, {}, _all(200)),
+    "accounts:login": ("get", {}, {}, _all(200)),
+    "accounts:logout": ("post", {}, {}, _all("login")),
+    "accounts:password_change": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:password_change_done": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:language": ("post", {}, {"language": "en"}, _all(302)),
+    "api:token": ("post", {}, {}, _all(400)),
+    "api:schema": ("get", {}, {}, _all(200)),  # the schema is public: it describes paths, holds no data
+    "api:docs": ("get", {}, {}, _all(200)),
+    "api:case-list": ("get", {}, {}, {**_all(200), "anonymous": ANON_API}),
+    "api:case-detail": ("get", {"number": "CASE"}, {}, _case_api(200)),
+    "api:case-timeline": ("get", {"number": "CASE"}, {}, _case_api(200)),
+    "api:case-scope": ("get", {"number": "CASE"}, {}, _case_api(200)),
+    "api:case-scope-answer": ("post", {"number": "CASE"}, {"accepted": True}, _case_api(201, staff=403)),
+    "api:case-summary": ("get", {"number": "CASE"}, {}, _case_api(200)),
+    "api:case-audit": ("get", {"number": "CASE"}, {}, _case_api(403)),
+    "api:case-action": (
+        "post",
+        {"number": "CASE", "action": "start_investigation"},
+        {},
+        _case_api(403, staff=200, tam=403),
+    ),
+    "cases:list": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "cases:new": ("get", {}, {}, {**_all(200), "anonymous": "login", "customer": 403, "other_customer": 403}),
+    "cases:detail": ("get", {"number": "CASE"}, {}, _case_page(200)),
+    "cases:scope": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    "cases:scope_answer": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    "cases:message": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    "cases:assign": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    "cases:split": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    "cases:close": ("get", {"number": "CASE"}, {}, _case_page(403)),
+    "cases:action": (
+        "post",
+        {"number": "CASE", "action": "start_investigation"},
+        {},
+        _case_page(302, staff=302),
+    ),
+    "cases:review": ("get", {}, {}, {**_all(403), "anonymous": "login", "manager": 200}),
+    "cases:reports": ("get", {}, {}, {**_all(403), "anonymous": "login", "manager": 200}),
+}
+
+
+def _named_routes(patterns=None, namespace=""):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _named_routes(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern):
+            yield f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed {pattern.pattern}>"
+
+
+def test_every_route_has_a_rule():
+    missing = sorted(set(_named_routes()) - set(RULES))
+    assert missing == [], f"routes without an authorisation rule: {missing}"
+
+
+@pytest.fixture
+def people(customer, other_customer, engineer, manager, account_manager):
+    return {
+        "anonymous": None,
+        "customer": customer,
+        "other_customer": other_customer,
+        "engineer": engineer,
+        "manager": manager,
+        "account_manager": account_manager,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_route_answers_each_role_as_expected(name, people, scoped_case, client, rule_overrides):
+    from django.urls import reverse
+
+    from cases import services
+
+    method, kwargs, body, expected = rule_overrides.get(name, RULES[name])
+    kwargs = {key: scoped_case.number if value == "CASE" else value for key, value in kwargs.items()}
+    kwargs = {key: rule_overrides.resolve(value, scoped_case) for key, value in kwargs.items()}
+    url = reverse(name, kwargs=kwargs)
+    answers = {}
+    for role, user in people.items():
+        # Some actions change the case: each role starts from the same scoped case.
+        scoped_case.refresh_from_db()
+        if scoped_case.state != "awaiting_customer":
+            scoped_case.state = "awaiting_customer"
+            scoped_case.save(update_fields=["state"])
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        response = (
+            getattr(client, method)(url, body, content_type="application/json")
+            if (name.startswith("api:") and method != "get")
+            else getattr(client, method)(url, body)
+        )
+        got = response.status_code
+        if got == 302 and response["Location"].startswith("/accounts/login/"):
+            got = "login"
+        answers[role] = got
+    assert answers == expected, f"{name} {url}"
+    assert services  # imported for side effects of app loading in some rules
+
+
+class _Overrides(dict):
+    """Rules other test modules contribute for their apps' routes (see tests/*/matrix.py)."""
+
+    def resolve(self, value, case):
+        return value(case) if callable(value) else value
+
+
+@pytest.fixture
+def rule_overrides():
+    return _Overrides()
