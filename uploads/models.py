@@ -36,7 +36,12 @@ class Upload(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="uploads"
     )
     parent = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="members", help_text=_("Archive")
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="members",
+        help_text=_("Archive"),
     )
     filename = models.CharField(_("file name"), max_length=255)
     size = models.BigIntegerField(_("size"), help_text=_("Declared length in bytes (Upload-Length)."))
@@ -50,7 +55,9 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Partial uploads are removed after this."))
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Partial uploads are removed after this.")
+    )
     content_deleted_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Retention removed the file; the record stays.")
     )

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+"""Included at the site root before cases.urls (``/cases/<number>/upload/`` is a contract path)."""
+
+from django.urls import path
+
+from uploads import views
+
+app_name = "uploads"
+
+urlpatterns = [
+    path("cases/<str:number>/upload/", views.upload_page, name="page"),
+    path("cases/<str:number>/upload/rows/", views.upload_rows, name="rows"),
+    path("uploads/<uuid:upload_id>/download/", views.upload_download, name="download"),
+]

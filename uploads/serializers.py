@@ -1,0 +1,50 @@
+"""API shapes of uploads (DESIGN.md field names are a contract: more may be added, none renamed).
+
+The analysis side extends :class:`UploadSerializer` with the job state."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from uploads.models import Upload
+from uploads.services import STORED_STATES
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    archive_path = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = [
+            "id",
+            "filename",
+            "size",
+            "sha256",
+            "state",
+            "kind",
+            "uploaded_by",
+            "created_at",
+            "completed_at",
+            "case",
+            "offset",
+            "parent",
+            "archive_path",
+            "rejection_reason",
+            "expires_at",
+            "content_deleted_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_archive_path(self, upload: Upload) -> str | None:
+        return upload.metadata.get("archive_path")
+
+    def get_download_url(self, upload: Upload) -> str | None:
+        if upload.state not in STORED_STATES or not upload.storage_name or upload.content_deleted_at:
+            return None
+        return reverse("api:upload_download", args=[upload.pk])

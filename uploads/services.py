@@ -1,0 +1,471 @@
+"""Every write to uploads goes through a function here (STYLE.md rules 2 and 4).
+
+Keyword-only, typed; each checks the actor and the case, writes in one transaction, records an audit
+event, and runs side effects (tasks, storage deletes) after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Organisation, User
+from cases.errors import InvalidInput
+from cases.models import AuditEvent, Case
+from cases.selectors import case_visible_queryset
+from cases.services import _audit
+from uploads import files
+from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
+from uploads.locking import upload_lock_release_files, upload_writer
+from uploads.models import Upload
+
+logger = logging.getLogger(__name__)
+
+# States whose file is complete and in the uploads storage.
+STORED_STATES = frozenset(
+    {Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED, Upload.State.REJECTED}
+)
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def _record(*, case: Case, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
+    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox)."""
+    return AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
+
+
+def _is_staff(actor: User) -> bool:
+    return actor.is_superuser or actor.is_support_staff
+
+
+def _require_visible(actor: User, case: Case) -> None:
+    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+        raise UploadRefused(_("You cannot act on this case."))
+
+
+def _expiry(now: datetime) -> datetime:
+    return now + timedelta(hours=settings.UPLOAD_EXPIRY_HOURS)
+
+
+def _queue_analysis(upload: Upload) -> None:
+    """Hand a stored file to the analysis pipeline (job row now, task after commit)."""
+    try:
+        from analysis.services import job_queue_for_upload
+    except ImportError:  # the pipeline is not installed in this tree yet
+        logger.warning("analysis.services.job_queue_for_upload is missing; upload %s not queued", upload.pk)
+        return
+    job_queue_for_upload(upload=upload)
+
+
+def _queue_expansion(upload: Upload) -> None:
+    from uploads.tasks import upload_expand_archive
+
+    upload_id = str(upload.pk)
+    transaction.on_commit(lambda: upload_expand_archive.delay(upload_id))
+
+
+# -- quotas -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    case_used: int
+    case_limit: int
+    organisation_used: int
+    organisation_limit: int
+
+    @property
+    def available(self) -> int:
+        return max(0, min(self.case_limit - self.case_used, self.organisation_limit - self.organisation_used))
+
+
+def upload_quota_usage(*, case: Case) -> QuotaUsage:
+    """Bytes reserved or stored for the case and its organisation; files removed by expiry or retention
+    no longer count."""
+    live = Upload.objects.filter(content_deleted_at__isnull=True)
+    case_used = live.filter(case=case).aggregate(total=Sum("size"))["total"] or 0
+    org_used = (
+        live.filter(case__organisation_id=case.organisation_id).aggregate(total=Sum("size"))["total"] or 0
+    )
+    org_limit = case.organisation.quota_bytes
+    return QuotaUsage(
+        case_used=case_used,
+        case_limit=settings.UPLOAD_CASE_QUOTA,
+        organisation_used=org_used,
+        organisation_limit=org_limit if org_limit is not None else settings.UPLOAD_ORGANISATION_QUOTA,
+    )
+
+
+def _require_quota(*, case: Case, size: int) -> None:
+    usage = upload_quota_usage(case=case)
+    if usage.case_used + size > usage.case_limit:
+        raise UploadTooLarge(
+            _("This file (%(size)s) does not fit in the case's quota: %(left)s left of %(limit)s.")
+            % {
+                "size": filesizeformat(size),
+                "left": filesizeformat(max(0, usage.case_limit - usage.case_used)),
+                "limit": filesizeformat(usage.case_limit),
+            }
+        )
+    if usage.organisation_used + size > usage.organisation_limit:
+        raise UploadTooLarge(
+            _("This file (%(size)s) does not fit in your organisation's quota: %(left)s left of %(limit)s.")
+            % {
+                "size": filesizeformat(size),
+                "left": filesizeformat(max(0, usage.organisation_limit - usage.organisation_used)),
+                "limit": filesizeformat(usage.organisation_limit),
+            }
+        )
+
+
+# -- tus lifecycle ----------------------------------------------------------------------------------------
+
+
+def upload_create(
+    *, actor: User, case: Case, filename: str, size: int, metadata: dict[str, str] | None = None
+) -> Upload:
+    """Start a tus upload: checks the case is open, the size and both quotas, then reserves the bytes.
+
+    Quota is reserved by the new row itself (its declared size counts at once); the organisation row is
+    locked while the sums are taken so two creations cannot both squeeze into the last gigabyte."""
+    _require_visible(actor, case)
+    if not case.is_open:
+        raise UploadRefused(
+            _("This case is closed: it no longer accepts uploads. Ask your engineer to reopen it.")
+        )
+    if size < 0:
+        raise InvalidInput(_("Upload-Length must be a whole number of bytes."))
+    if size > settings.UPLOAD_MAX_SIZE:
+        raise UploadTooLarge(
+            _("This file is %(size)s; the largest file accepted is %(max)s.")
+            % {"size": filesizeformat(size), "max": filesizeformat(settings.UPLOAD_MAX_SIZE)}
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        Organisation.objects.select_for_update().filter(pk=case.organisation_id).first()
+        _require_quota(case=case, size=size)
+        upload = Upload.objects.create(
+            case=case,
+            uploaded_by=actor,
+            filename=files.filename_sanitise(filename),
+            size=size,
+            offset=0,
+            metadata={key: value for key, value in (metadata or {}).items() if key != "filename"},
+            expires_at=_expiry(now),
+        )
+    files.spool_path(upload.pk).touch()
+    if size == 0:
+        with upload_writer(upload.pk) as locked:
+            upload = upload_complete(upload=locked, sha256=None)
+    return upload
+
+
+def upload_chunk_accepted(*, upload: Upload, old_offset: int, new_offset: int) -> Upload:
+    """Record bytes already written and synced at ``old_offset``..``new_offset`` and push the expiry back.
+
+    A conditional UPDATE, so a row whose offset moved meanwhile is never overwritten."""
+    now = timezone.now()
+    expires_at = _expiry(now)
+    with transaction.atomic():
+        updated = Upload.objects.filter(pk=upload.pk, offset=old_offset, state=Upload.State.RECEIVING).update(
+            offset=new_offset, expires_at=expires_at, updated_at=now
+        )
+    if updated != 1:
+        raise UploadConflict(_("The upload changed while this chunk was written; ask for its offset again."))
+    upload.offset = new_offset
+    upload.expires_at = expires_at
+    return upload
+
+
+def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
+    """Finish an upload whose bytes are all in the spool: whole-file SHA-256, type by content, move to the
+    uploads storage, state ``stored`` and, in the same transaction, the analysis job (or the archive
+    expansion) queued for after the commit. ``sha256`` is the running hash when the caller kept it."""
+    path = files.spool_path(upload.pk)
+    if upload.offset != upload.size:
+        raise UploadConflict(_("The upload is not complete yet."))
+    digest = sha256 or files.file_sha256(path)
+    kind = files.detect_type(path)
+    name = files.store_file(
+        source=path, name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
+    )
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            upload.sha256 = digest
+            upload.kind = kind
+            upload.storage_name = name
+            upload.state = Upload.State.STORED
+            upload.completed_at = now
+            upload.expires_at = None
+            upload.save(
+                update_fields=[
+                    "sha256",
+                    "kind",
+                    "storage_name",
+                    "state",
+                    "completed_at",
+                    "expires_at",
+                    "updated_at",
+                ]
+            )
+            _audit(
+                case=upload.case,
+                actor=upload.uploaded_by,
+                action="upload_stored",
+                customer_visible=True,
+                data={
+                    "upload": str(upload.pk),
+                    "filename": upload.filename,
+                    "size": upload.size,
+                    "sha256": digest,
+                },
+            )
+            if kind == Upload.Kind.ARCHIVE:
+                _queue_expansion(upload)
+            else:
+                _queue_analysis(upload)
+    except Exception:
+        # The row still says ``receiving``: put the bytes back where a retried completion finds them.
+        local = files.local_path(name)
+        if local is None:
+            files.upload_storage().delete(name)
+        elif Path(local).exists():
+            Path(local).replace(path)
+        raise
+    upload_lock_release_files(upload.pk)
+    return upload
+
+
+def upload_terminate(*, actor: User, upload: Upload) -> None:
+    """tus termination: drop an unfinished upload and its partial file; its reserved quota is freed.
+
+    Only the uploader or support staff may; stored files are evidence of the case and stay."""
+    _require_visible(actor, upload.case)
+    if upload.uploaded_by_id != actor.pk and not _is_staff(actor):
+        raise UploadRefused(_("Only the person who started this upload can cancel it."))
+    if upload.state != Upload.State.RECEIVING:
+        raise UploadRefused(_("This upload is complete; stored files are kept with the case."))
+    with upload_writer(upload.pk) as locked, transaction.atomic():
+        _record(
+            case=locked.case,
+            actor=actor,
+            action="upload_terminated",
+            data={"upload": str(locked.pk), "filename": locked.filename, "offset": locked.offset},
+        )
+        upload_id = locked.pk
+        locked.delete()
+        transaction.on_commit(lambda: _remove_spool(upload_id))
+
+
+def _remove_spool(upload_id: object) -> None:
+    files.spool_path(upload_id).unlink(missing_ok=True)
+    upload_lock_release_files(upload_id)
+
+
+def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None = None) -> None:
+    """Refuse a PATCH that cannot go ahead: someone else's, finished, expired or on a closed case."""
+    now = now or timezone.now()
+    if upload.state != Upload.State.RECEIVING:
+        if upload.content_deleted_at is not None:
+            raise UploadGone(_("This upload expired before it was finished; start it again."))
+        raise UploadConflict(_("This upload is already complete."))
+    if upload.expires_at is not None and upload.expires_at <= now:
+        raise UploadGone(_("This upload expired before it was finished; start it again."))
+    if not upload.case.is_open:
+        raise UploadRefused(
+            _("This case is closed: it no longer accepts uploads. Ask your engineer to reopen it.")
+        )
+    if upload.uploaded_by_id != actor.pk:
+        raise UploadRefused(_("Only the person who started this upload can continue it."))
+
+
+# -- downloads --------------------------------------------------------------------------------------------
+
+
+def upload_open_for_download(*, actor: User, upload: Upload) -> File:
+    """Open a stored file for streaming to ``actor`` and record the download in the audit trail."""
+    _require_visible(actor, upload.case)
+    if upload.content_deleted_at is not None:
+        raise UploadGone(
+            _("This file was deleted by the retention policy; its name, size and SHA-256 remain.")
+        )
+    if upload.state not in STORED_STATES or not upload.storage_name:
+        raise UploadConflict(_("This upload is not complete yet."))
+    handle = files.upload_storage().open(upload.storage_name, "rb")
+    _record(
+        case=upload.case,
+        actor=actor,
+        action="upload_downloaded",
+        data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256},
+    )
+    return handle
+
+
+# -- archives ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MemberFile:
+    """A file expanded from an archive, waiting in the spool; ``parent`` indexes an earlier member (a
+    nested archive) or is None for the archive itself."""
+
+    path: Path
+    archive_path: str
+    size: int
+    sha256: str
+    kind: str
+    parent: int | None
+
+
+def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[Upload]:
+    """Turn the expanded members of an archive into stored uploads of the same case, in one transaction,
+    each queued for analysis (nested archives are recorded, their own members under them)."""
+    created: list[Upload] = []
+    stored_names: list[str] = []
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            for member in members:
+                parent = archive if member.parent is None else created[member.parent]
+                upload = Upload.objects.create(
+                    case=archive.case,
+                    uploaded_by=archive.uploaded_by,
+                    parent=parent,
+                    filename=files.filename_sanitise(member.archive_path),
+                    size=member.size,
+                    offset=member.size,
+                    sha256=member.sha256,
+                    kind=member.kind,
+                    state=Upload.State.STORED,
+                    completed_at=now,
+                    metadata={"archive_path": member.archive_path},
+                )
+                name = files.store_file(
+                    source=member.path,
+                    name=files.storage_name_for(case_number=archive.case.number, upload_id=upload.pk),
+                )
+                stored_names.append(name)
+                upload.storage_name = name
+                upload.save(update_fields=["storage_name"])
+                created.append(upload)
+                if member.kind != Upload.Kind.ARCHIVE:
+                    _queue_analysis(upload)
+            archive.metadata = {**archive.metadata, "members": len(members)}
+            archive.save(update_fields=["metadata", "updated_at"])
+            _audit(
+                case=archive.case,
+                actor=None,
+                action="upload_archive_expanded",
+                customer_visible=True,
+                data={"upload": str(archive.pk), "filename": archive.filename, "members": len(members)},
+            )
+    except Exception:
+        storage = files.upload_storage()
+        for name in stored_names:
+            storage.delete(name)
+        raise
+    return created
+
+
+def upload_archive_reject(*, archive: Upload, reason: str) -> Upload:
+    """Keep a hostile or unreadable archive as ``rejected`` with the reason shown to the customer."""
+    with transaction.atomic():
+        archive.state = Upload.State.REJECTED
+        archive.rejection_reason = reason
+        archive.save(update_fields=["state", "rejection_reason", "updated_at"])
+        _audit(
+            case=archive.case,
+            actor=None,
+            action="upload_rejected",
+            customer_visible=True,
+            data={"upload": str(archive.pk), "filename": archive.filename, "reason": reason},
+        )
+    return archive
+
+
+# -- housekeeping -----------------------------------------------------------------------------------------
+
+
+def upload_expire_abandoned(*, now: datetime | None = None) -> int:
+    """Remove the partial files of uploads past their expiry; the row stays as ``rejected`` with the
+    reason and an audit entry. Uploads being written right now are skipped."""
+    now = now or timezone.now()
+    expired_ids = list(
+        Upload.objects.filter(state=Upload.State.RECEIVING, expires_at__lte=now).values_list("pk", flat=True)
+    )
+    done = 0
+    for upload_id in expired_ids:
+        try:
+            with upload_writer(upload_id) as upload, transaction.atomic():
+                if upload.state != Upload.State.RECEIVING or not upload.expires_at or upload.expires_at > now:
+                    continue
+                upload.state = Upload.State.REJECTED
+                upload.rejection_reason = _("Abandoned: not finished before %(when)s.") % {
+                    "when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+                }
+                upload.content_deleted_at = now
+                upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
+                _record(
+                    case=upload.case,
+                    actor=None,
+                    action="upload_expired",
+                    data={"upload": str(upload.pk), "filename": upload.filename, "offset": upload.offset},
+                )
+                transaction.on_commit(lambda upload_id=upload.pk: _remove_spool(upload_id))
+                done += 1
+        except Exception as error:  # a row being written or deleted right now is left for the next sweep
+            logger.info("expiry skipped upload %s: %s", upload_id, error)
+    return done
+
+
+def upload_retention_date(*, case: Case) -> datetime | None:
+    """When the case's files will be deleted, or None while the case is open."""
+    if case.closed_at is None:
+        return None
+    return case.closed_at + timedelta(days=settings.UPLOAD_RETENTION_DAYS)
+
+
+def upload_retention_apply(*, now: datetime | None = None) -> int:
+    """Delete the files of cases closed more than UPLOAD_RETENTION_DAYS ago, keeping name, size and
+    SHA-256; one audit entry per file, the storage delete after the commit."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.UPLOAD_RETENTION_DAYS)
+    due = Upload.objects.filter(
+        case__state="closed", case__closed_at__lte=cutoff, content_deleted_at__isnull=True
+    ).exclude(storage_name="")
+    storage = files.upload_storage()
+    done = 0
+    for upload in due.select_related("case").iterator():
+        with transaction.atomic():
+            updated = Upload.objects.filter(pk=upload.pk, content_deleted_at__isnull=True).update(
+                content_deleted_at=now, updated_at=now
+            )
+            if not updated:
+                continue
+            _record(
+                case=upload.case,
+                actor=None,
+                action="upload_content_deleted",
+                data={
+                    "upload": str(upload.pk),
+                    "filename": upload.filename,
+                    "size": upload.size,
+                    "sha256": upload.sha256,
+                    "reason": "retention",
+                },
+            )
+            transaction.on_commit(lambda name=upload.storage_name: storage.delete(name))
+            done += 1
+    return done

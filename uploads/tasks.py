@@ -1,0 +1,38 @@
+"""Celery tasks of uploads: thin, take ids, call services (STYLE.md rule 5)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from uploads import archives, services
+
+# Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
+# storage and database errors are retried.
+_TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+
+
+@shared_task(
+    autoretry_for=_TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    acks_late=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def upload_expand_archive(upload_id: str) -> str:
+    """Expand a stored archive into member uploads, or mark it rejected with the reason."""
+    return archives.archive_expand(upload_id=upload_id).state
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=300, time_limit=330)
+def upload_expire_sweep() -> int:
+    """Beat: remove the partial files of abandoned uploads past their expiry (audited)."""
+    return services.upload_expire_abandoned()
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=600, time_limit=660)
+def upload_retention_sweep() -> int:
+    """Beat: delete files UPLOAD_RETENTION_DAYS after their case closed, keeping the metadata (audited)."""
+    return services.upload_retention_apply()

@@ -1,0 +1,231 @@
+"""tus 1.0.0 server side: header parsing and the streamed PATCH (core, creation, termination, checksum,
+expiration). Reference: tus-resumable-upload-protocol ``protocol.md`` (1.0.x).
+
+A chunk goes from the request to the spool file in large blocks, written at its offset with ``pwrite``,
+hashed as it goes, synced before the new offset is acknowledged; a failed or mismatched chunk is cut
+back off the file. Views stay thin: they parse headers here and call :func:`tus_patch`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from cases.errors import InvalidInput
+from uploads import files, services
+from uploads.errors import ChecksumMismatch, UnsupportedMediaType, UploadConflict, UploadTooLarge
+from uploads.locking import upload_writer
+from uploads.models import Upload
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination,checksum,expiration"
+CHECKSUM_ALGORITHMS = ("sha1", "sha256")
+PATCH_CONTENT_TYPE = "application/offset+octet-stream"
+# gunicorn hands the body over in 8 KiB recv() calls whatever we ask; 1 MiB blocks keep Python's
+# per-call overhead small without holding much memory (measured in bench/upload.py).
+BLOCK_SIZE = 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    digest: bytes
+
+
+def header_int(value: str | None, name: str) -> int:
+    if value is None or not value.strip().isdigit():
+        raise InvalidInput(_("%(header)s must be a non-negative whole number.") % {"header": name})
+    return int(value)
+
+
+def metadata_parse(value: str | None) -> dict[str, str]:
+    """``Upload-Metadata``: comma-separated ``key base64(value)`` pairs; bad pairs are a 400."""
+    result: dict[str, str] = {}
+    if not value:
+        return result
+    for pair in value.split(","):
+        parts = pair.strip().split(" ")
+        if not parts[0]:
+            continue
+        if len(parts) > 2:
+            raise InvalidInput(_("Upload-Metadata is not valid."))
+        try:
+            decoded = base64.b64decode(parts[1], validate=True).decode("utf-8") if len(parts) == 2 else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidInput(_("Upload-Metadata is not valid.")) from None
+        result[parts[0][:64]] = decoded[:1024]
+    return result
+
+
+def checksum_parse(value: str | None) -> Checksum | None:
+    """``Upload-Checksum: <algorithm> <base64 digest>``; an unknown algorithm is a 400 (spec)."""
+    if not value:
+        return None
+    algorithm, _sep, encoded = value.strip().partition(" ")
+    algorithm = algorithm.lower()
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise InvalidInput(_("Checksum algorithm not supported; use sha256 or sha1."))
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        raise InvalidInput(_("Upload-Checksum is not valid base64.")) from None
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise InvalidInput(
+            _("Upload-Checksum has the wrong length for %(algorithm)s.") % {"algorithm": algorithm}
+        )
+    return Checksum(algorithm=algorithm, digest=digest)
+
+
+# -- running whole-file hash ------------------------------------------------------------------------------
+# hashlib state cannot be saved to the database, so each process keeps the SHA-256 of the bytes it has
+# acknowledged, keyed by upload and offset. Acknowledged bytes never change, so a state whose offset
+# equals the upload's offset is exactly the hash of its file; any other case (another worker took a
+# chunk, a restart) falls back to re-reading the file once at completion.
+_RUNNING: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+_RUNNING_LOCK = threading.Lock()
+_RUNNING_MAX = 256
+
+
+def _running_take(upload_id: str, offset: int) -> Any | None:
+    with _RUNNING_LOCK:
+        entry = _RUNNING.pop(upload_id, None)
+    if offset == 0:
+        return hashlib.sha256()
+    if entry is not None and entry[0] == offset:
+        return entry[1]
+    return None
+
+
+def _running_keep(upload_id: str, offset: int, state: Any) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING[upload_id] = (offset, state)
+        while len(_RUNNING) > _RUNNING_MAX:
+            _RUNNING.popitem(last=False)
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, position: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, position)
+        view = view[written:]
+        position += written
+
+
+def tus_patch(
+    *,
+    actor: User,
+    upload_id: str,
+    case_id: int,
+    content_type: str,
+    offset: int,
+    length: int | None,
+    checksum: Checksum | None,
+    stream: Readable,
+) -> Upload:
+    """Append one chunk at ``offset`` as the upload's only writer; complete the upload when it is full.
+
+    Raises 409 (wrong offset, busy), 410 (expired), 403 (closed case, someone else's), 413 (past the
+    declared length) or 460 (checksum mismatch; the chunk is discarded and the offset unchanged)."""
+    if content_type.split(";")[0].strip().lower() != PATCH_CONTENT_TYPE:
+        raise UnsupportedMediaType(_("A tus PATCH must have Content-Type: application/offset+octet-stream."))
+    with upload_writer(upload_id) as upload:
+        if upload.case_id != case_id:
+            from django.http import Http404
+
+            raise Http404("No such upload.")
+        services.upload_check_writable(actor=actor, upload=upload)
+        if offset != upload.offset:
+            raise UploadConflict(
+                _("Upload-Offset %(sent)s does not match the server's offset %(server)s.")
+                % {"sent": offset, "server": upload.offset}
+            )
+        if length is not None and offset + length > upload.size:
+            raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+        key = str(upload.pk)
+        running = _running_take(key, offset)
+        try:
+            end, running_after = _stream_to_spool(
+                upload=upload, offset=offset, length=length, checksum=checksum, stream=stream, running=running
+            )
+        except BaseException:
+            if running is not None:
+                _running_keep(key, offset, running)
+            raise
+        running = running_after
+        if end == offset:
+            return upload
+        services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
+        if end == upload.size:
+            return services.upload_complete(upload=upload, sha256=running.hexdigest() if running else None)
+        if running is not None:
+            _running_keep(key, end, running)
+        return upload
+
+
+def _stream_to_spool(
+    *,
+    upload: Upload,
+    offset: int,
+    length: int | None,
+    checksum: Checksum | None,
+    stream: Readable,
+    running: Any | None,
+) -> tuple[int, Any | None]:
+    """Copy the body to the spool file at ``offset``; returns the new synced end and the advanced running
+    hash. On any failure the file is cut back to ``offset``."""
+    chunk_hash = hashlib.new(checksum.algorithm) if checksum else None
+    # Hash into a copy (cheap: a few hundred bytes): a failed chunk must not advance the kept state.
+    work = running.copy() if running is not None else None
+    limit = upload.size - offset
+    position = offset
+    fd = os.open(files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        try:
+            while True:
+                want = BLOCK_SIZE if length is None else min(BLOCK_SIZE, offset + length - position)
+                if want <= 0:
+                    break
+                try:
+                    block = stream.read(want)
+                except OSError:  # the client went away mid-chunk: keep what arrived (see below)
+                    break
+                if not block:
+                    break
+                if position + len(block) - offset > limit:
+                    raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+                _pwrite_all(fd, block, position)
+                if chunk_hash is not None:
+                    chunk_hash.update(block)
+                if work is not None:
+                    work.update(block)
+                position += len(block)
+            # A short body cannot be verified: discard it rather than keep unverifiable bytes.
+            short = length is not None and position - offset != length
+            if (
+                chunk_hash is not None
+                and checksum is not None
+                and (short or chunk_hash.digest() != checksum.digest)
+            ):
+                raise ChecksumMismatch(
+                    _("The chunk's checksum does not match; it was discarded, send it again.")
+                )
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, offset)
+            raise
+    finally:
+        os.close(fd)
+    return position, work

@@ -1,0 +1,111 @@
+"""Server-rendered pages of uploads: the customers' upload page and downloads (STYLE.md rule 1)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from cases.errors import DomainError
+from cases.selectors import case_get_for_user
+from uploads import selectors, services
+from uploads.files import content_disposition
+from uploads.models import Upload
+
+DOWNLOAD_BLOCK = 1024 * 1024
+
+
+def download_response(*, actor: User, upload: Upload) -> HttpResponseBase:
+    """The stored file, streamed as an attachment that no browser will render or sniff."""
+    handle = services.upload_open_for_download(actor=actor, upload=upload)
+    response = FileResponse(handle, content_type="application/octet-stream")
+    response.block_size = DOWNLOAD_BLOCK
+    response["Content-Disposition"] = content_disposition(upload.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponseBase:
+    upload = selectors.upload_get_for_user(user=request.user, upload_id=upload_id)
+    try:
+        return download_response(actor=request.user, upload=upload)
+    except DomainError as error:
+        return HttpResponse(error.message, status=error.status_code, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+def upload_page(request: HttpRequest, number: str) -> HttpResponse:
+    """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads."""
+    case = case_get_for_user(user=request.user, number=number)
+    uploads = selectors.upload_list_for_case(case=case)
+    tus_url = request.build_absolute_uri(reverse("api:upload_tus", args=[case.number]))
+    token_url = request.build_absolute_uri(reverse("api:token"))
+    command = render_to_string(
+        "uploads/cli_command.txt",
+        {
+            "username": request.user.get_username(),
+            "token_url": token_url,
+            "tus_url": tus_url,
+            "case_number": number,
+        },
+    )
+    return render(
+        request,
+        "uploads/page.html",
+        {
+            "case": case,
+            "uploads": uploads,
+            "quota": services.upload_quota_usage(case=case),
+            "retention_date": services.upload_retention_date(case=case),
+            "retention_days": settings.UPLOAD_RETENTION_DAYS,
+            "expiry_hours": settings.UPLOAD_EXPIRY_HOURS,
+            "max_size": settings.UPLOAD_MAX_SIZE,
+            "chunk_size": settings.UPLOAD_CHUNK_SIZE,
+            "tus_url": tus_url,
+            "command": command,
+            "strings": _page_strings(),
+            "list_url": reverse("api:upload_list", args=[case.number]),
+            "csrf_token_value": get_token(request),
+            "can_upload": case.is_open,
+        },
+    )
+
+
+@login_required
+def upload_rows(request: HttpRequest, number: str) -> HttpResponse:
+    """The rows of the uploads table, for the upload page to refresh after a file is stored."""
+    case = case_get_for_user(user=request.user, number=number)
+    return render(request, "uploads/_rows.html", {"uploads": selectors.upload_list_for_case(case=case)})
+
+
+def _page_strings() -> dict[str, str]:
+    """Messages of static/js/upload.js, translated here (the script has no catalogue of its own)."""
+    return {
+        "queued": _("Waiting"),
+        "hashing": _("Checking the chunk"),
+        "uploading": _("%(done)s of %(total)s · %(speed)s/s · %(left)s left"),
+        "paused": _("Paused at %(done)s of %(total)s"),
+        "resuming": _("Resuming from %(done)s"),
+        "retrying": _("Connection lost; retrying in %(seconds)s s"),
+        "verifying": _("Verifying the file on the server"),
+        "done": _("Stored · SHA-256 %(sha256)s"),
+        "cancelled": _("Cancelled"),
+        "too_large": _("This file is larger than the %(max)s allowed per file."),
+        "session": _("Your session has ended: sign in again, then drop the file again to resume."),
+        "refused": _("Refused: %(reason)s"),
+        "failed": _("The upload failed: %(reason)s"),
+        "checksum": _("A chunk arrived damaged and is sent again."),
+        "empty": _("Drop files, not folders."),
+        "cancel_confirm": _("Cancel this upload? The part already sent is discarded."),
+    }
