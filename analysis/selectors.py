@@ -135,3 +135,43 @@ def _counted(counts, numbers) -> dict[str, tuple[int, list[str]]]:  # type: igno
         if len(links[key]) < SEEN_ELSEWHERE_LINKS:
             links[key].append(number)
     return {key: (n, links.get(key, [])) for key, n in counts}
+
+
+# A heartbeat is written every 30 s; three missed ones mean no analysis worker is taking tasks.
+HEARTBEAT_STALE_SECONDS = 90
+
+
+def worker_health() -> dict[str, object]:
+    """Analysis workers' state for /healthz: heartbeat age and the jobs waiting; two cheap reads."""
+    import json
+
+    from django.core.cache import cache
+
+    from analysis.services import HEARTBEAT_KEY, cache_is_shared, heartbeat_file
+
+    payload: dict[str, str] | None = None
+    if cache_is_shared():
+        payload = cache.get(HEARTBEAT_KEY)
+    else:
+        try:
+            payload = json.loads(heartbeat_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            payload = None
+    counts = dict(
+        AnalysisJob.objects.filter(state__in=AnalysisJob.ACTIVE_STATES)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    jobs = {"queued": counts.get("queued", 0), "running": counts.get("running", 0)}
+    if not payload:
+        return {"state": "unknown", "detail": "no heartbeat yet (is beat running?)", "jobs": jobs}
+    seen = datetime.fromisoformat(payload["at"])
+    age = int((timezone.now() - seen).total_seconds())
+    return {
+        "state": "ok" if age <= HEARTBEAT_STALE_SECONDS else "stale",
+        "last_seen": payload["at"],
+        "age_seconds": age,
+        "worker": payload.get("worker", ""),
+        "jobs": jobs,
+    }

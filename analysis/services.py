@@ -8,13 +8,17 @@ transaction and recomputes the case-level findings.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
@@ -518,7 +522,8 @@ def jobs_reconcile(*, now: datetime | None = None) -> list[int]:
         Q(published_at__lt=now - QUEUED_GRACE)
         | Q(published_at__isnull=True, queued_at__lt=now - QUEUED_GRACE)
     )
-    expired = Q(state=AnalysisJob.State.RUNNING, lease_expires_at__lt=now)
+    orphaned = _orphaned_running_jobs(now)
+    expired = Q(state=AnalysisJob.State.RUNNING, lease_expires_at__lt=now) | Q(pk__in=orphaned)
     jobs = list(AnalysisJob.objects.filter(stale_queued | expired).values_list("pk", "upload__size")[:500])
     published: list[int] = []
     for job_id, size in jobs:
@@ -531,3 +536,71 @@ def jobs_reconcile(*, now: datetime | None = None) -> list[int]:
     if published:
         logger.warning("reconciler published %d analysis jobs again: %s", len(published), published)
     return published
+
+
+# A claim becomes visible in the workers' active lists a moment after the UPDATE: leave new claims alone.
+ORPHAN_GRACE = timedelta(seconds=15)
+
+
+def live_task_ids() -> set[str] | None:
+    """Ids of the tasks the workers are executing now (a control broadcast, 1 s); ``None`` if none answer."""
+    from config.celery import app
+
+    try:
+        replies = app.control.inspect(timeout=1.0).active()
+    except Exception:  # broker unreachable: cannot tell a dead worker from an unreachable one
+        return None
+    if not replies:
+        return None
+    return {task["id"] for tasks in replies.values() for task in tasks or ()}
+
+
+def _orphaned_running_jobs(now: datetime) -> list[int]:
+    # A worker killed as a whole leaves its jobs running until their lease ends (minutes on a big file),
+    # and on Redis its messages come back only after the visibility timeout. When the workers answer and
+    # none of them is executing a running job's message, that job is orphaned: end its lease now.
+    running = list(
+        AnalysisJob.objects.filter(
+            state=AnalysisJob.State.RUNNING, lease_expires_at__gte=now, started_at__lt=now - ORPHAN_GRACE
+        ).values_list("pk", "task_id")
+    )
+    if not running:
+        return []
+    live = live_task_ids()
+    if live is None:
+        return []
+    orphaned: list[int] = []
+    for job_id, task_id in running:
+        if task_id not in live and AnalysisJob.objects.filter(
+            pk=job_id, state=AnalysisJob.State.RUNNING, task_id=task_id
+        ).update(lease_expires_at=now):
+            orphaned.append(job_id)
+    return orphaned
+
+
+# -- worker heartbeat ----------------------------------------------------------------------------------
+
+HEARTBEAT_KEY = "analysis:worker-heartbeat"
+
+
+def heartbeat_file() -> Path:
+    return Path(settings.VAR_DIR) / "analysis-worker-heartbeat.json"
+
+
+def cache_is_shared() -> bool:
+    """A local-memory cache is per process: the web process would never see the worker's heartbeat."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    return not backend.endswith(("LocMemCache", "DummyCache"))
+
+
+def worker_heartbeat_record(*, worker: str) -> dict[str, str]:
+    """Note that an analysis worker just ran a task: in the shared cache, or a file on the embedded setup."""
+    payload = {"at": timezone.now().isoformat(), "worker": worker[:200]}
+    if cache_is_shared():
+        cache.set(HEARTBEAT_KEY, payload, timeout=None)
+    else:
+        target = heartbeat_file()
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(temporary, target)  # atomic: /healthz never reads half a file
+    return payload

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.core.cache import cache
 from django.core.files.storage import Storage, storages
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analysis import services
@@ -31,7 +29,6 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 5
 RETRY_BACKOFF_MAX = 600
 COPY_CHUNK = 8 * 1024 * 1024
-WORKER_HEARTBEAT_KEY = "analysis:worker-heartbeat"
 
 
 class TransientError(Exception):
@@ -155,7 +152,5 @@ def jobs_reconcile() -> int:
 
 @shared_task(name="analysis.tasks.worker_heartbeat", soft_time_limit=10, time_limit=20)
 def worker_heartbeat() -> str:
-    """Written by a worker of the analysis queue: /healthz reads its age to tell if workers are alive."""
-    now = timezone.now().isoformat()
-    cache.set(WORKER_HEARTBEAT_KEY, now, timeout=None)
-    return now
+    """Beat, every 30 s, run by an analysis worker: /healthz reads its age to tell if workers take tasks."""
+    return services.worker_heartbeat_record(worker=worker_heartbeat.request.hostname or "unknown")["at"]

@@ -218,11 +218,27 @@ def test_reconciler_publishes_lost_and_expired_jobs(make_upload):
     AnalysisJob.objects.filter(pk=running.pk).update(
         state="running", lease_expires_at=now + timedelta(minutes=1)
     )
-    with mock.patch("analysis.tasks.analyse_upload.apply_async") as apply_async:
+    orphan = _queue(make_upload(filename="e.bin"))
+    AnalysisJob.objects.filter(pk=orphan.pk).update(
+        state="running",
+        task_id="dead",
+        lease_expires_at=now + timedelta(minutes=1),
+        started_at=now - timedelta(minutes=1),
+    )
+    AnalysisJob.objects.filter(pk=running.pk).update(task_id="alive", started_at=now - timedelta(minutes=1))
+    with (
+        mock.patch("analysis.tasks.analyse_upload.apply_async") as apply_async,
+        mock.patch("analysis.services.live_task_ids", return_value={"alive"}),
+    ):
         published = services.jobs_reconcile(now=now)
-    assert sorted(published) == sorted([lost.pk, expired.pk])
-    assert fresh.pk not in published
-    assert apply_async.call_count == 2
-    # A published job is not published again at the next run.
-    with mock.patch("analysis.tasks.analyse_upload.apply_async"):
-        assert services.jobs_reconcile(now=now + timedelta(seconds=60)) == [expired.pk]
+    assert sorted(published) == sorted([lost.pk, expired.pk, orphan.pk])
+    assert fresh.pk not in published and running.pk not in published
+    assert apply_async.call_count == 3
+    # A published job is not published again at the next run (the expired ones are, until taken).
+    with (
+        mock.patch("analysis.tasks.analyse_upload.apply_async"),
+        mock.patch("analysis.services.live_task_ids", return_value=None),
+    ):
+        assert sorted(services.jobs_reconcile(now=now + timedelta(seconds=60))) == sorted(
+            [expired.pk, orphan.pk]
+        )
