@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -178,10 +179,8 @@ def test_one_gib_upload_keeps_server_memory_flat(live_server, case, token, tmp_p
     with open(path, "wb") as handle:
         for _ in range(1024):
             handle.write(block)
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
-    except OSError:
-        pass
     before = _rss_kib()
     result = subprocess.run(
         [
