@@ -1,6 +1,7 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as account_views
 from cases.api_urls import action_urlpatterns as case_action_urls
@@ -8,10 +9,16 @@ from cases.api_urls import urlpatterns as case_api_urls
 from config.api_auth import TokenCreateApi
 from config.health import healthz
 
+# Swagger UI sets inline style attributes; only this page relaxes style-src for them.
+docs_view = csp_update({"style-src": ["'unsafe-inline'"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api:schema")
+)
+
 api_urlpatterns = [
     path("token/", TokenCreateApi.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file, so the CSP needs no inline script.
+    path("docs/", docs_view, name="docs"),
     *case_api_urls,
     path("", include("uploads.api_urls")),
     path("", include("analysis.api_urls")),
