@@ -257,7 +257,6 @@ if not REDIS_URL:
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # Exchange bindings; kombu's default is "control" in the current directory.
         "control_folder": str(_broker_dir / "control"),
