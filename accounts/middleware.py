@@ -1,19 +1,16 @@
-"""Use the signed-in user's chosen language before the browser's."""
+"""Use the signed-in user's chosen language, and hold staff at the second factor until they pass it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 
 
 class UserLanguageMiddleware:
-    """Sets the language cookie value LocaleMiddleware reads, from the user's setting if they have one.
-
-    Runs before AuthenticationMiddleware, so it reads the user lazily from the session on demand only
-    when there is a session cookie.
-    """
+    """Sets the language cookie value LocaleMiddleware reads, from the user's setting if they have one."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -24,3 +21,39 @@ class UserLanguageMiddleware:
             if language:
                 request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = language
         return self.get_response(request)
+
+
+# Paths a signed-in user may reach before passing the second factor.
+_OPEN_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/accounts/language/", "/static/", "/healthz")
+
+
+class TwoFactorMiddleware:
+    """A session signed in with a password only is held at the code page when the user has an
+    authenticator, or at the set-up page when their role requires one. Token-authenticated API calls
+    are not session sign-ins and are handled by the token endpoint."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and (user.is_support_staff or user.is_superuser)  # customers never have a second factor
+            and not request.path.startswith(_OPEN_PREFIXES)
+        ):
+            from accounts.two_factor import two_factor_device, two_factor_required
+
+            if not user.is_verified():
+                if two_factor_device(user) is not None:
+                    return self._hold(request, "accounts:two_factor_verify")
+                if two_factor_required(user):
+                    return self._hold(request, "accounts:two_factor_setup")
+        return self.get_response(request)
+
+    @staticmethod
+    def _hold(request: HttpRequest, url_name: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": "Two-factor verification required."}, status=403)
+        return redirect(url_name)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import invitation_views, views
 
 app_name = "accounts"
 
@@ -21,4 +21,9 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("language/", views.language_set, name="language"),
+    path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
+    path("invitations/case/<str:number>/", invitation_views.invitation_new, name="invitation_new"),
+    path("invitations/<int:pk>/revoke/", invitation_views.invitation_revoke, name="invitation_revoke"),
+    path("invitations/accept/<str:token>/", invitation_views.invitation_accept, name="invitation_accept"),
 ]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+
+import segno
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from accounts import two_factor
+from cases.errors import DomainError
 
 
 @require_POST
@@ -38,3 +46,51 @@ def lockout(
     """What a locked-out sign-in sees (django-axes): a clear message and when to try again."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
+
+
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Staff add an authenticator app: scan the code, type the current six digits."""
+    if request.method == "POST":
+        try:
+            two_factor.two_factor_enrolment_confirm(
+                request=request, user=request.user, code=request.POST.get("code", "")
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Two-factor sign-in is on."))
+            return redirect("cases:list")
+    try:
+        device = two_factor.two_factor_enrolment_start(user=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("cases:list")
+    qr = segno.make(device.config_url, error="m")
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {
+            "qr_data_uri": qr.svg_data_uri(scale=5),
+            "secret": base64.b32encode(device.bin_key).decode(),
+            "required": two_factor.two_factor_required(request.user),
+        },
+    )
+
+
+@login_required
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in for staff with an authenticator."""
+    if request.method == "POST":
+        try:
+            two_factor.two_factor_verify(
+                request=request, user=request.user, code=request.POST.get("code", "")
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            target = request.GET.get("next", "")
+            if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+                target = settings.LOGIN_REDIRECT_URL
+            return redirect(target)
+    return render(request, "accounts/two_factor_verify.html")

@@ -1,19 +1,34 @@
-"""``POST /api/token/``: username and password in, ``{"token": ...}`` out, for ``Authorization: Token``.
-``DELETE /api/token/`` revokes the caller's own token (sign-in with it or the session)."""
+"""``POST /api/token/``: username and password (and ``otp`` for staff with an authenticator) in,
+``{"token": ...}`` out, for ``Authorization: Token``. ``DELETE /api/token/`` revokes the caller's token."""
 
 from __future__ import annotations
 
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from accounts import two_factor
 
 
 class TokenCreateApi(ObtainAuthToken):
     def get_permissions(self):  # type: ignore[no-untyped-def]
         return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        # A token must not be a way around the second factor.
+        if two_factor.two_factor_device(user) is not None:
+            two_factor.two_factor_check(user=user, code=str(request.data.get("otp", "")))
+        elif two_factor.two_factor_required(user):
+            raise PermissionDenied("Set up two-factor sign-in in the portal before asking for a token.")
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
     def delete(self, request: Request) -> Response:
         Token.objects.filter(user=request.user).delete()
