@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-
-from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidInput, NotAllowed
