@@ -48,6 +48,13 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "accounts:password_change": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:password_change_done": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:language": ("post", {}, {"language": "en"}, _all(302)),
+    "accounts:two_factor_setup": (
+        "get",
+        {},
+        {},
+        {**_all(200), "anonymous": "login", "customer": 302, "other_customer": 302},
+    ),
+    "accounts:two_factor_verify": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "api:token": ("post", {}, {}, _all(400)),
     "api:schema": ("get", {}, {}, _all(200)),  # the schema is public: it describes paths, holds no data
     "api:docs": ("get", {}, {}, _all(200)),
