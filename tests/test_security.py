@@ -123,3 +123,13 @@ def test_seed_demo_refuses_when_debug_is_off(tmp_path):
         timeout=120,
     )
     assert result.returncode != 0 and "DEBUG" in result.stderr
+
+
+def test_sign_ins_and_failures_are_audited(client, customer):
+    from cases.models import AuditEvent
+
+    client.post("/accounts/login/", {"username": "alice", "password": "wrong-password"})
+    client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    failed = AuditEvent.objects.get(action="login_failed")
+    assert failed.data["username"] == "alice" and "wrong-password" not in str(failed.data)
+    assert AuditEvent.objects.filter(action="login", actor=customer).exists()
