@@ -106,6 +106,5 @@ def _page_strings() -> dict[str, str]:
         "refused": _("Refused: %(reason)s"),
         "failed": _("The upload failed: %(reason)s"),
         "checksum": _("A chunk arrived damaged and is sent again."),
-        "empty": _("Drop files, not folders."),
         "cancel_confirm": _("Cancel this upload? The part already sent is discarded."),
     }
