@@ -84,7 +84,7 @@ def _audit(
         data=data or {},
     )
     if case is not None:
-        from cases.tasks import notify_case_event
+        from communications.tasks import notify_case_event
 
         transaction.on_commit(lambda: notify_case_event.delay(event.pk))
     return event

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cases",
     "uploads",
     "analysis",
+    "communications",
 ]
 
 MIDDLEWARE = [

@@ -33,5 +33,6 @@ urlpatterns = [
     path("api/", include((api_urlpatterns, "api"))),
     path("", include("uploads.urls")),
     path("", include("analysis.urls")),
+    path("", include("communications.urls")),
     path("", include("cases.urls")),
 ]

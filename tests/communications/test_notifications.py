@@ -4,7 +4,7 @@ import pytest
 
 from cases import services
 from cases.models import AuditEvent
-from cases.tasks import notify_case_event
+from communications.tasks import notify_case_event
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,319 @@
+"""Writes of the communications app: sending documents, e-mail deliveries, notifications, preferences and
+evidence requests (STYLE.md rules 2 and 4: one transaction each, side effects after the commit)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from smtplib import SMTPException
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from cases import services as case_services
+from cases.errors import InvalidInput, NotAllowed
+from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.selectors import case_current_scope, case_visible_queryset
+from communications import notifications
+from communications.documents import LANGUAGES, case_page_url, placeholders_in
+from communications.evidence import PRESETS
+from communications.models import (
+    DocumentKind,
+    EmailDelivery,
+    EvidenceItem,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    SentDocument,
+)
+from communications.selectors import user_is_case_worker
+from uploads.models import Upload
+
+logger = logging.getLogger(__name__)
+
+# Errors worth another attempt later: the mail server or the network, not the message.
+TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
+    SMTPException,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
+
+def _require_case_worker(actor: User, case: Case) -> None:
+    if not user_is_case_worker(actor):
+        raise NotAllowed(_("Only support engineers and managers can do this."))
+    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+        raise NotAllowed(_("You cannot act on this case."))
+
+
+def _queue_deliveries(ids: list[int]) -> None:
+    from communications.tasks import email_deliver
+
+    for delivery_id in ids:
+        transaction.on_commit(lambda delivery_id=delivery_id: email_deliver.delay(delivery_id))
+
+
+# -- documents ---------------------------------------------------------------------------------------------
+
+
+def document_send(
+    *, actor: User, case: Case, kind: str, language: str, subject: str, body: str
+) -> SentDocument:
+    """Send an edited document to the customer: a customer-visible timeline message, a record of the
+    document, and an e-mail to the customer contact queued after the commit. Sending the scope of a case
+    still being scoped also moves it to ``awaiting_customer``."""
+    _require_case_worker(actor, case)
+    if kind not in DocumentKind.values:
+        raise InvalidInput(_("Unknown document."))
+    if language not in LANGUAGES:
+        raise InvalidInput(_("Unknown language."))
+    subject, body = subject.strip(), body.strip()
+    if not subject or not body:
+        raise InvalidInput(_("The document needs a subject and a text."))
+    left = placeholders_in(subject + "\n" + body)
+    if left:
+        raise InvalidInput(_("Replace the parts in [[double brackets]] before sending: %s") % left[0])
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if not case.is_open and kind != DocumentKind.SUMMARY:
+            raise InvalidInput(_("The case is closed: only its summary can still be sent."))
+        if kind == DocumentKind.SCOPE and case.state in {State.NEW, State.SCOPING}:
+            case = case_services.case_transition(actor=actor, case=case, name="send_scope")
+        entry = TimelineEntry.objects.create(
+            case=case,
+            kind=TimelineEntry.Kind.MESSAGE,
+            internal=False,
+            body=f"{subject}\n\n{body}",
+            author=actor,
+        )
+        document = SentDocument.objects.create(
+            case=case,
+            kind=kind,
+            language=language,
+            subject=subject,
+            body=body,
+            scope_version=case_current_scope(case=case) if kind == DocumentKind.SCOPE else None,
+            timeline_entry=entry,
+            author=actor,
+        )
+        if case.first_response_at is None:
+            case.first_response_at = timezone.now()
+            case.save(update_fields=["first_response_at", "updated_at"])
+        contact = case.customer_contact
+        delivery_ids: list[int] = []
+        if contact is not None and contact.is_active and contact.email:
+            context = {"document": document, "link": case_page_url(case)}
+            delivery = EmailDelivery.objects.create(
+                case=case,
+                recipient=contact,
+                to=contact.email,
+                subject=subject[:250],
+                body_text=render_to_string("communications/email/document.txt", context),
+                body_html=render_to_string("communications/email/document.html", context),
+                document=document,
+            )
+            delivery_ids.append(delivery.pk)
+        case_services._audit(
+            case=case,
+            actor=actor,
+            action="document_sent",
+            customer_visible=True,
+            data={"document": document.pk, "kind": kind, "language": language, "entry": entry.pk},
+        )
+        _queue_deliveries(delivery_ids)
+    return document
+
+
+# -- e-mail deliveries -------------------------------------------------------------------------------------
+
+
+def delivery_send(*, delivery_id: int) -> bool:
+    """Send one pending e-mail; ``True`` if sent now. Connection and SMTP errors propagate (the task
+    retries them) after the attempt is counted on the row."""
+    delivery = EmailDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None or delivery.state != EmailDelivery.State.PENDING:
+        return False  # a redelivered task message after the e-mail went out: never send twice
+    message = EmailMultiAlternatives(
+        subject=delivery.subject, body=delivery.body_text, from_email=None, to=[delivery.to]
+    )
+    if delivery.body_html:
+        message.attach_alternative(delivery.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as error:
+        EmailDelivery.objects.filter(pk=delivery_id).update(
+            attempts=delivery.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        raise
+    EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
+        state=EmailDelivery.State.SENT, attempts=delivery.attempts + 1, sent_at=timezone.now()
+    )
+    return True
+
+
+def delivery_mark_failed(*, delivery_id: int, error: str) -> EmailDelivery | None:
+    """After the last attempt: mark the e-mail not delivered and say so on the case's timeline (staff only)."""
+    with transaction.atomic():
+        delivery = EmailDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.state != EmailDelivery.State.PENDING:
+            return delivery
+        delivery.state = EmailDelivery.State.FAILED
+        delivery.last_error = error[:2000]
+        delivery.save(update_fields=["state", "last_error"])
+        if delivery.case_id is not None:
+            with translation.override(settings.LANGUAGE_CODE):
+                body = _(
+                    "E-mail not delivered to %(to)s after %(attempts)s attempts: “%(subject)s” (%(error)s)"
+                ) % {
+                    "to": delivery.to,
+                    "attempts": delivery.attempts,
+                    "subject": delivery.subject,
+                    "error": error[:300],
+                }
+            # Internal: the customer cannot act on it, and the address may be a colleague's.
+            TimelineEntry.objects.create(
+                case_id=delivery.case_id, kind=TimelineEntry.Kind.SYSTEM, internal=True, body=body
+            )
+    logger.warning("e-mail %s to %s not delivered: %s", delivery_id, delivery.to, error)
+    return delivery
+
+
+# -- notifications -----------------------------------------------------------------------------------------
+
+
+def _preferences(users: list[User], kind: str) -> dict[int, tuple[bool, bool]]:
+    rows = NotificationPreference.objects.filter(user__in=users, kind=kind)
+    return {row.user_id: (row.email, row.portal) for row in rows}
+
+
+def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
+    """Create the portal notifications and pending e-mails of one case event for everyone who follows it
+    and has not turned the kind off. Idempotent: a second run finds the rows of the first."""
+    users = notifications.notification_recipients(event)
+    if not users:
+        return []
+    kind = notifications.notification_kind(event)
+    chosen = _preferences(users, kind)
+    deliveries: list[EmailDelivery] = []
+    for user in users:
+        wants_email, wants_portal = chosen.get(user.pk, (True, True))
+        if wants_portal:
+            Notification.objects.get_or_create(
+                recipient=user, event=event, defaults={"case_id": event.case_id, "kind": kind}
+            )
+        if wants_email and user.email:
+            existing = EmailDelivery.objects.filter(event=event, to=user.email).first()
+            if existing is None:
+                content = notifications.notification_email(event, user)
+                try:
+                    with transaction.atomic():
+                        existing = EmailDelivery.objects.create(
+                            case_id=event.case_id,
+                            recipient=user,
+                            to=user.email,
+                            subject=content.subject,
+                            body_text=content.text,
+                            body_html=content.html,
+                            event=event,
+                        )
+                except IntegrityError:  # a concurrent run of the same event made it first
+                    existing = EmailDelivery.objects.get(event=event, to=user.email)
+            deliveries.append(existing)
+    return deliveries
+
+
+def notification_send(*, event: AuditEvent) -> tuple[int, list[int]]:
+    """Fan the event out and send its pending e-mails now; returns how many were sent and the ids of
+    those that met a transient error (the caller queues them for retries of their own)."""
+    sent, retry = 0, []
+    for delivery in notification_fan_out(event=event):
+        if delivery.state != EmailDelivery.State.PENDING:
+            continue
+        try:
+            sent += delivery_send(delivery_id=delivery.pk)
+        except TRANSIENT_EMAIL_ERRORS:
+            retry.append(delivery.pk)
+    return sent, retry
+
+
+def notification_mark_read(*, user: User, notification_id: int | None = None) -> int:
+    """Mark one of the user's notifications read, or all of them when no id is given."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=timezone.now())
+
+
+def notification_preferences_save(*, user: User, choices: dict[str, tuple[bool, bool]]) -> None:
+    """Store the user's (e-mail, portal) switches per kind; unknown kinds are refused."""
+    unknown = set(choices) - set(NotificationKind.values)
+    if unknown:
+        raise InvalidInput(_("Unknown notification kinds: %s") % ", ".join(sorted(unknown)))
+    with transaction.atomic():
+        for kind, (email, portal) in choices.items():
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"email": email, "portal": portal}
+            )
+
+
+# -- evidence requests -------------------------------------------------------------------------------------
+
+
+def evidence_item_add(
+    *,
+    actor: User,
+    case: Case,
+    preset: str = "",
+    label: str = "",
+    instructions: str = "",
+    kind: str = "",
+    filename_pattern: str = "",
+) -> EvidenceItem:
+    """Ask the customer for a file: a ready-made request (``preset``) or one written by the engineer."""
+    _require_case_worker(actor, case)
+    if preset:
+        ready = PRESETS.get(preset)
+        if ready is None:
+            raise InvalidInput(_("Unknown ready-made request."))
+        label, instructions = ready.label["en"], ready.instructions["en"]
+        kind, filename_pattern = ready.kind, ready.filename_pattern
+    if not label.strip():
+        raise InvalidInput(_("Say which file is needed."))
+    if kind not in Upload.Kind.values or not kind:
+        raise InvalidInput(_("Choose the type of upload that fulfils the request."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        last = case.evidence_items.order_by("-position").first()
+        item = EvidenceItem.objects.create(
+            case=case,
+            position=(last.position + 1) if last else 0,
+            preset=preset,
+            label=label.strip(),
+            instructions=instructions.strip(),
+            kind=kind,
+            filename_pattern=filename_pattern.strip(),
+            created_by=actor,
+        )
+        case_services._audit(
+            case=case, actor=actor, action="evidence_requested", data={"item": item.pk, "label": item.label}
+        )
+    return item
+
+
+def evidence_item_remove(*, actor: User, item: EvidenceItem) -> None:
+    """Withdraw a request (the customer no longer sees it on the upload page)."""
+    _require_case_worker(actor, item.case)
+    with transaction.atomic():
+        case_services._audit(
+            case=item.case,
+            actor=actor,
+            action="evidence_withdrawn",
+            data={"item": item.pk, "label": item.label},
+        )
+        item.delete()

@@ -1,0 +1,72 @@
+"""Template tags of the communications app: the case panel, the top-bar badge, the evidence checklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+
+from communications.documents import text_to_html
+from communications.models import EvidenceItem
+
+register = template.Library()
+
+
+def _language(context: template.Context) -> str:
+    return "zh-hans" if (get_language() or "").startswith("zh") else "en"
+
+
+@register.inclusion_tag("communications/panel.html", takes_context=True)
+def communications_case_panel(context: template.Context) -> dict[str, Any]:
+    from communications.views import panel_context
+
+    return panel_context(request=context["request"], case=context["case"])
+
+
+@register.inclusion_tag("communications/_checklist.html", takes_context=True)
+def evidence_checklist_for(context: template.Context) -> dict[str, Any]:
+    from communications.selectors import evidence_checklist
+
+    case = context["case"]
+    return {"checklist": evidence_checklist(case=case), "language": _language(context), "case": case}
+
+
+@register.simple_tag(takes_context=True)
+def unread_notifications(context: template.Context) -> int:
+    from communications.selectors import notifications_unread_count
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    return notifications_unread_count(user=user)
+
+
+@register.filter
+def evidence_label(item: EvidenceItem, language: str) -> str:
+    return item.label_in(language)
+
+
+@register.filter
+def evidence_instructions(item: EvidenceItem, language: str) -> str:
+    return item.instructions_in(language)
+
+
+@register.filter
+def continuation(text: str, spaces: int = 3) -> str:
+    """Indent every line after the first, so a multi-line value stays inside its list item."""
+    return ("\n" + " " * int(spaces)).join(str(text).strip().splitlines())
+
+
+@register.filter
+def document_html(text: str) -> SafeString:
+    return text_to_html(text)
+
+
+@register.simple_tag
+def notification_text(notification: Any) -> str:
+    from communications.notifications import event_text
+
+    return event_text(notification.event)

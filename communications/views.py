@@ -1,0 +1,201 @@
+"""Pages of the communications app: authorise through cases.selectors, call one service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases.errors import DomainError
+from cases.models import Case
+from cases.selectors import case_current_scope, case_get_for_user
+from communications import selectors, services
+from communications.documents import LANGUAGES, document_draft, document_language, text_to_html
+from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
+from communications.models import DocumentKind, EmailDelivery, EvidenceItem
+
+LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
+
+
+def _worker_required(request: HttpRequest) -> None:
+    if not selectors.user_is_case_worker(request.user):
+        raise PermissionDenied
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in DocumentKind.values:
+        raise Http404("No such document.")
+    return kind
+
+
+def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
+    """What the communications panel of the case page shows to this viewer."""
+    user = request.user
+    is_worker = selectors.user_is_case_worker(user)
+    is_staff = selectors.user_is_staff(user)
+    deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
+    scope = case_current_scope(case=case)
+    return {
+        "case": case,
+        "request": request,
+        "is_worker": is_worker and case.is_open,
+        "can_send_summary": is_worker,
+        "documents": list(selectors.documents_for_case(case=case)[:20]),
+        "checklist": selectors.evidence_checklist(case=case),
+        "evidence_form": EvidenceForm() if is_worker and case.is_open else None,
+        "deliveries": deliveries,
+        "failed_deliveries": [d for d in deliveries if d.state == EmailDelivery.State.FAILED],
+        "contact_language": LANGUAGE_NAMES[document_language(case=case)],
+        "document_kinds": DocumentKind.choices,
+        "scope_answer": scope.acknowledgements.first() if scope else None,
+        "language": "zh-hans" if (getattr(request, "LANGUAGE_CODE", "") or "").startswith("zh") else "en",
+    }
+
+
+@login_required
+def document_edit(request: HttpRequest, number: str, kind: str) -> HttpResponse:
+    """The draft of a document, generated from the case, ready to edit and send."""
+    case = case_get_for_user(user=request.user, number=number)
+    _worker_required(request)
+    kind = _kind_or_404(kind)
+    draft = document_draft(case=case, kind=kind, language=request.GET.get("lang", ""), author=request.user)
+    form = DocumentForm(initial={"subject": draft.subject, "body": draft.body})
+    return render(
+        request,
+        "communications/document.html",
+        {
+            "case": case,
+            "kind": kind,
+            "kind_label": DocumentKind(kind).label,
+            "kinds": DocumentKind.choices,
+            "draft": draft,
+            "preview": text_to_html(draft.body),
+            "form": form,
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "contact_language": document_language(case=case),
+            "recipient": case.customer_contact,
+        },
+    )
+
+
+@login_required
+@require_POST
+def document_send(request: HttpRequest, number: str, kind: str) -> HttpResponse:
+    case = case_get_for_user(user=request.user, number=number)
+    _worker_required(request)
+    kind = _kind_or_404(kind)
+    language = request.POST.get("language", "")
+    form = DocumentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.document_send(
+                actor=request.user, case=case, kind=kind, language=language, **form.cleaned_data
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Sent to the customer and added to the timeline."))
+            return redirect(reverse("cases:detail", args=[number]) + "#documents")
+    else:
+        messages.error(request, _("The document needs a subject and a text."))
+    # Keep the engineer's edits: show the form again with what they wrote.
+    return render(
+        request,
+        "communications/document.html",
+        {
+            "case": case,
+            "kind": kind,
+            "kind_label": DocumentKind(kind).label,
+            "kinds": DocumentKind.choices,
+            "draft": document_draft(case=case, kind=kind, language=language, author=request.user),
+            "preview": text_to_html(request.POST.get("body", "")),
+            "form": form,
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "contact_language": document_language(case=case),
+            "recipient": case.customer_contact,
+        },
+        status=400,
+    )
+
+
+@login_required
+def document_read(request: HttpRequest, number: str, document_id: int) -> HttpResponse:
+    """A sent document as the customer received it."""
+    case = case_get_for_user(user=request.user, number=number)
+    document = get_object_or_404(selectors.documents_for_case(case=case), pk=document_id)
+    return render(request, "communications/document_read.html", {"case": case, "document": document})
+
+
+@login_required
+@require_POST
+def evidence_add(request: HttpRequest, number: str) -> HttpResponse:
+    case = case_get_for_user(user=request.user, number=number)
+    _worker_required(request)
+    form = EvidenceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say which file is needed."))
+    else:
+        try:
+            services.evidence_item_add(actor=request.user, case=case, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Request added: the customer's upload page lists it."))
+    return redirect(reverse("cases:detail", args=[number]) + "#evidence")
+
+
+@login_required
+@require_POST
+def evidence_remove(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
+    case = case_get_for_user(user=request.user, number=number)
+    _worker_required(request)
+    item = get_object_or_404(EvidenceItem, pk=item_id, case=case)
+    try:
+        services.evidence_item_remove(actor=request.user, item=item)
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect(reverse("cases:detail", args=[number]) + "#evidence")
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.notifications_for_user(user=request.user), 30).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "communications/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    notification = get_object_or_404(selectors.notifications_for_user(user=request.user), pk=notification_id)
+    services.notification_mark_read(user=request.user, notification_id=notification.pk)
+    # The case may have become invisible since (organisation changed): the case page decides, with 404.
+    return redirect("cases:detail", number=notification.case.number)
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    services.notification_mark_read(user=request.user)
+    messages.success(request, _("All notifications marked read."))
+    return redirect("communications:notifications")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    current = selectors.notification_preferences(user=request.user)
+    form = PreferencesForm(request.POST or None, current=current)
+    if request.method == "POST" and form.is_valid():
+        services.notification_preferences_save(user=request.user, choices=form.choices())
+        messages.success(request, _("Your notification settings are saved."))
+        return redirect("communications:preferences")
+    return render(request, "communications/preferences.html", {"form": form})
