@@ -15,6 +15,4 @@ urlpatterns = [
     path("cases/<str:number>/split/", views.case_split, name="split"),
     path("cases/<str:number>/close/", views.case_close, name="close"),
     path("cases/<str:number>/action/<str:action>/", views.case_action, name="action"),
-    path("review/", views.review_queue, name="review"),
-    path("reports/", views.report_dashboard, name="reports"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,12 +10,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Organisation, User
-from cases import reports, selectors, services
+from cases import selectors, services
 from cases.errors import DomainError
 from cases.forms import (
     AssignForm,
@@ -28,18 +26,13 @@ from cases.forms import (
     SplitForm,
     TransitionForm,
 )
-from cases.models import Case, CaseSummary, ResolutionType, Severity, State
+from cases.models import Severity, State
 
 PAGE_SIZE = 25
 
 
 def _staff_required(user: User) -> None:
     if not (user.is_support_staff or user.is_superuser):
-        raise PermissionDenied
-
-
-def _manager_required(user: User) -> None:
-    if not (user.is_manager or user.is_superuser):
         raise PermissionDenied
 
 
@@ -265,71 +258,3 @@ def case_close(request: HttpRequest, number: str) -> HttpResponse:
             messages.success(request, _("Case %s closed.") % case.number)
             return redirect("cases:detail", number=number)
     return render(request, "cases/close.html", {"case": case, "form": form})
-
-
-def _date_param(request: HttpRequest, name: str) -> date | None:
-    value = request.GET.get(name, "")
-    try:
-        parsed = parse_date(value) if value else None
-    except ValueError:
-        parsed = None
-    if value and parsed is None:
-        messages.warning(request, _("Ignored a date that is not YYYY-MM-DD: %s") % value)
-    return parsed
-
-
-@login_required
-def review_queue(request: HttpRequest) -> HttpResponse:
-    """Closed cases' latest summaries, filterable by engineer, organisation, period and resolution type."""
-    _manager_required(request.user)
-    params = request.GET
-    summaries = (
-        CaseSummary.objects.filter(case__state=State.CLOSED)
-        .select_related("case__organisation", "case__owner", "author")
-        .order_by("-created_at")
-    )
-    if params.get("engineer"):
-        summaries = summaries.filter(case__owner__username=params["engineer"])
-    if params.get("organisation"):
-        summaries = summaries.filter(case__organisation__slug=params["organisation"])
-    if params.get("resolution_type"):
-        summaries = summaries.filter(resolution_type=params["resolution_type"])
-    since, until = _date_param(request, "since"), _date_param(request, "until")
-    if since:
-        summaries = summaries.filter(created_at__date__gte=since)
-    if until:
-        summaries = summaries.filter(created_at__date__lte=until)
-    page = Paginator(summaries, PAGE_SIZE).get_page(params.get("page"))
-    query = params.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "cases/review.html",
-        {
-            "page": page,
-            "filters": params,
-            "query": query.urlencode(),
-            "engineers": User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]).order_by(
-                "username"
-            ),
-            "organisations": Organisation.objects.all(),
-            "resolution_types": ResolutionType.choices,
-        },
-    )
-
-
-@login_required
-def report_dashboard(request: HttpRequest) -> HttpResponse:
-    _manager_required(request.user)
-    cases = Case.objects.all()
-    if request.GET.get("organisation"):
-        cases = cases.filter(organisation__slug=request.GET["organisation"])
-    return render(
-        request,
-        "cases/reports.html",
-        {
-            "report": reports.report_overview(cases=cases),
-            "organisations": Organisation.objects.all(),
-            "filters": request.GET,
-        },
-    )

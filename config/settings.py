@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cases",
     "uploads",
     "analysis",
+    "oversight",
     "communications",
 ]
 
@@ -309,6 +310,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
     "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
 }
+    # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.
+    "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
 ANALYSIS_MAX_ATTEMPTS = 3
 
 # Content Security Policy: pages load scripts and styles from our own origin only (no inline code).

@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("analysis.urls")),
     path("", include("communications.urls")),
+    path("", include("oversight.urls")),
     path("", include("cases.urls")),
 ]

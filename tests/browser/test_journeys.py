@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from cases import services
 from cases.models import Case, State
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,23 +51,6 @@ def test_customer_accepts_scope_and_writes_a_message(page, live_server, sign_in,
     page.click("text=Send to the engineer")
     page.wait_for_selector("text=The dumps are uploaded, thank you.")
     assert scoped_case.timeline.filter(body="The dumps are uploaded, thank you.", internal=False).exists()
-
-
-def test_manager_reads_a_summary_in_the_review_queue(page, live_server, sign_in, manager, engineer, case):
-    services.case_close(
-        actor=engineer,
-        case=case,
-        problem_description="0xBE blue screens on terminals.",
-        analysis="The isolation driver SfUemIsoSpace.sys was loaded in every crash.",
-        resolution="Vendor update installed.",
-        resolution_type="third_party",
-    )
-    sign_in("manager")
-    page.click("nav.mainnav >> text=Review")
-    page.select_option("select[name=resolution_type]", "third_party")
-    page.click("text=Filter")
-    page.click("text=Read the summary")
-    assert page.is_visible("text=The isolation driver SfUemIsoSpace.sys was loaded in every crash.")
 
 
 def test_case_page_in_chinese(page, live_server, sign_in, scoped_case, customer):

@@ -1,0 +1,367 @@
+"""Managers' pages: summary review, reports, audit trail, service-level settings (STYLE.md rule 1)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from cases.errors import DomainError
+from cases.selectors import case_get_for_user
+from oversight import charts, reports, selectors, services
+from oversight.documents import summary_pdf
+from oversight.forms import (
+    AuditFilterForm,
+    BusinessCalendarForm,
+    ReportFilterForm,
+    ReviewDecisionForm,
+    ReviewFilterForm,
+    ServiceTargetForm,
+    SummaryRewriteForm,
+)
+from oversight.models import BusinessCalendar, ServiceTarget
+
+PAGE_SIZE = 25
+EXPORT_LIMIT = 100_000
+
+
+def _manager_required(user: User) -> None:
+    if not (user.is_manager or user.is_superuser):
+        raise PermissionDenied
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(filename: str, header: list[str], rows: Iterable[list[object]]) -> StreamingHttpResponse:
+    """Stream the rows as CSV (a BOM first, so spreadsheet programs read Chinese text as UTF-8)."""
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterable[str]:
+        yield "\ufeff" + writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _local(value: object) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# -- review -----------------------------------------------------------------------------------------------
+
+
+def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, object]:
+    form = ReviewFilterForm(request.GET)
+    form.is_valid()
+    summaries = selectors.review_queue(
+        engineer=form.value("engineer") or "",
+        organisation=form.value("organisation") or "",
+        resolution_type=form.value("resolution_type") or "",
+        review_state=form.value("review_state") or "",
+        since=form.value("since"),
+        until=form.value("until"),
+    )
+    return form, summaries
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Closed cases' latest summaries, filterable, each with its checklist and decision."""
+    _manager_required(request.user)
+    form, summaries = _review_summaries(request)
+    if form.errors:
+        messages.warning(request, _("Some filters were ignored: check the dates."))
+    page = Paginator(summaries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "oversight/review.html",
+        {
+            "page": page,
+            "form": form,
+            "query": _query_without_page(request),
+            "decision_form": ReviewDecisionForm(),
+        },
+    )
+
+
+@login_required
+def review_export(request: HttpRequest) -> HttpResponse:
+    """The filtered review queue as CSV."""
+    _manager_required(request.user)
+    _form, summaries = _review_summaries(request)
+    rows = (
+        [
+            s.case.number,
+            s.case.title,
+            s.case.organisation.name,
+            s.case.owner.username if s.case.owner else "",
+            s.get_resolution_type_display(),
+            s.version,
+            _local(s.case.closed_at),
+            s.review.get_decision_display() if hasattr(s, "review") else _("Waiting for review"),
+            s.review.reviewer.username if hasattr(s, "review") and s.review.reviewer else "",
+            s.review.comment if hasattr(s, "review") else "",
+        ]
+        for s in summaries[:EXPORT_LIMIT].iterator(chunk_size=500)
+    )
+    header = [
+        _("Case number"),
+        _("Title"),
+        _("Organisation"),
+        _("Engineer"),
+        _("Resolution type"),
+        _("Summary version"),
+        _("Closed"),
+        _("Review state"),
+        _("Reviewer"),
+        _("Comment"),
+    ]
+    return _csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
+
+
+@login_required
+@require_POST
+def review_decide(request: HttpRequest, number: str) -> HttpResponse:
+    _manager_required(request.user)
+    case = case_get_for_user(user=request.user, number=number)
+    summary = selectors.summary_latest(case=case)
+    if summary is None:
+        raise Http404("No summary.")
+    form = ReviewDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to approve or to return the summary."))
+    else:
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            services.summary_review(
+                actor=request.user,
+                summary=summary,
+                approve=approve,
+                comment=form.cleaned_data["comment"],
+                checklist=form.checklist(),
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _("Summary of %s approved.") % number
+                if approve
+                else _("Summary of %s returned to the engineer.") % number,
+            )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "oversight:review"
+    return redirect(target)
+
+
+@login_required
+def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
+    """The latest summary of a case as PDF, for support staff."""
+    case = case_get_for_user(user=request.user, number=number)
+    if not (request.user.is_support_staff or request.user.is_superuser):
+        raise PermissionDenied
+    summary = selectors.summary_latest(case=case)
+    if summary is None:
+        raise Http404("No summary.")
+    response = HttpResponse(summary_pdf(summary=summary), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{case.number}-summary-v{summary.version}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def summary_rewrite(request: HttpRequest, number: str) -> HttpResponse:
+    case = case_get_for_user(user=request.user, number=number)
+    form = SummaryRewriteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A summary needs a problem description, an analysis and a resolution."))
+    else:
+        try:
+            summary = services.summary_rewrite(actor=request.user, case=case, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Summary v%d saved and sent for review.") % summary.version)
+    return redirect("cases:detail", number=number)
+
+
+# -- reports ----------------------------------------------------------------------------------------------
+
+
+@login_required
+def report_dashboard(request: HttpRequest) -> HttpResponse:
+    _manager_required(request.user)
+    form = ReportFilterForm(request.GET)
+    form.is_valid()
+    default = reports.Period.default(organisation=form.value("organisation") or "")
+    period = reports.Period(
+        since=form.value("since") or default.since,
+        until=form.value("until") or default.until,
+        organisation=default.organisation,
+    )
+    report = reports.report_build(period=period)
+    weeks = [f"{week:%m-%d}" for week, _o, _c in report["weekly"]]
+    context = {
+        "form": form,
+        "report": report,
+        "empty": not (report["opened_total"] or report["closed_total"] or report["backlog_total"]),
+        "weekly_chart": charts.columns(
+            weeks,
+            [[o for _w, o, _c in report["weekly"]], [c for _w, _o, c in report["weekly"]]],
+            title=_("Cases opened and closed per week"),
+        ),
+        "backlog_chart": charts.hbars(report["backlog"], title=_("Backlog by state and age")),
+        "sla_chart": charts.hbars(
+            [(label, [kept, breached]) for label, kept, breached in report["sla"]],
+            title=_("Service levels kept and breached"),
+        ),
+        "resolution_chart": charts.hbars(
+            [(label, [n]) for label, n in report["resolutions"]], title=_("Resolution types")
+        ),
+        "codes_chart": charts.hbars(
+            [(code, [cases]) for code, cases, _n in report["top_codes"]], title=_("Top bug check codes")
+        ),
+        "drivers_chart": charts.hbars(
+            [(name, [cases]) for name, cases, _n in report["top_drivers"]], title=_("Top third-party drivers")
+        ),
+    }
+    return render(request, "oversight/reports.html", context)
+
+
+# -- audit ------------------------------------------------------------------------------------------------
+
+
+def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
+    form = AuditFilterForm(request.GET)
+    form.is_valid()
+    events = selectors.audit_trail(
+        case_number=form.value("case") or "",
+        username=form.value("user") or "",
+        action=form.value("action") or "",
+        since=form.value("since"),
+        until=form.value("until"),
+    )
+    return form, events
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """The audit trail of a case or a user, filterable."""
+    _manager_required(request.user)
+    form, events = _audit_events(request)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "oversight/audit.html",
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without_page(request),
+            "actions": selectors.audit_actions(),
+        },
+    )
+
+
+@login_required
+def audit_export(request: HttpRequest) -> HttpResponse:
+    _manager_required(request.user)
+    _form, events = _audit_events(request)
+    rows = (
+        [
+            _local(e.created_at),
+            e.case.number if e.case else "",
+            e.actor.username if e.actor else "",
+            e.action,
+            e.from_state,
+            e.to_state,
+            "yes" if e.customer_visible else "no",
+            e.data,
+        ]
+        for e in events[:EXPORT_LIMIT].iterator(chunk_size=1000)
+    )
+    header = [
+        _("When"),
+        _("Case"),
+        _("Who"),
+        _("Action"),
+        _("From state"),
+        _("To state"),
+        _("Customer visible"),
+        _("Details"),
+    ]
+    return _csv_response(f"audit-{timezone.localdate():%Y%m%d}.csv", header, rows)
+
+
+# -- service-level settings ---------------------------------------------------------------------------------
+
+
+@login_required
+def service_levels(request: HttpRequest) -> HttpResponse:
+    _manager_required(request.user)
+    return render(
+        request,
+        "oversight/service_levels.html",
+        {
+            "targets": ServiceTarget.objects.select_related("organisation"),
+            "calendars": BusinessCalendar.objects.select_related("organisation").prefetch_related("holidays"),
+        },
+    )
+
+
+@login_required
+def target_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _manager_required(request.user)
+    target = get_object_or_404(ServiceTarget, pk=pk) if pk else ServiceTarget()
+    form = ServiceTargetForm(request.POST or None, instance=target)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.service_target_save(actor=request.user, target=form.instance)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Targets saved."))
+            return redirect("oversight:service_levels")
+    return render(request, "oversight/edit.html", {"form": form, "title": _("Service-level targets")})
+
+
+@login_required
+def calendar_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _manager_required(request.user)
+    calendar = get_object_or_404(BusinessCalendar, pk=pk) if pk else BusinessCalendar()
+    form = BusinessCalendarForm(request.POST or None, instance=calendar)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.business_calendar_save(
+                actor=request.user, calendar=form.instance, holidays=form.cleaned_data["holidays"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Calendar saved."))
+            return redirect("oversight:service_levels")
+    return render(request, "oversight/edit.html", {"form": form, "title": _("Business-hours calendar")})
