@@ -157,11 +157,13 @@ def evidence_add(request: HttpRequest, number: str) -> HttpResponse:
 def evidence_remove(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     _worker_required(request)
-    item = get_object_or_404(EvidenceItem, pk=item_id, case=case)
-    try:
-        services.evidence_item_remove(actor=request.user, item=item)
-    except DomainError as error:
-        messages.error(request, error.message)
+    # Already withdrawn (a second click, or a colleague): nothing left to do.
+    item = EvidenceItem.objects.filter(pk=item_id, case=case).first()
+    if item is not None:
+        try:
+            services.evidence_item_remove(actor=request.user, item=item)
+        except DomainError as error:
+            messages.error(request, error.message)
     return redirect(reverse("cases:detail", args=[number]) + "#evidence")
 
 

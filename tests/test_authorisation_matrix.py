@@ -54,6 +54,26 @@ def _default_calendar_pk(case):
     return BusinessCalendar.objects.filter(organisation__isnull=True).values_list("pk", flat=True).first()
 
 
+def _sent_document(case):
+    from communications.models import SentDocument
+
+    return SentDocument.objects.create(case=case, kind="findings", language="en", subject="s", body="b").pk
+
+
+def _evidence_item(case):
+    from communications.models import EvidenceItem
+
+    return EvidenceItem.objects.create(case=case, label="System log", kind="evtx").pk
+
+
+def _engineers_notification(case):
+    from communications.models import Notification
+
+    return Notification.objects.create(
+        recipient=case.owner, case=case, event=case.audit_events.first(), kind="activity"
+    ).pk
+
+
 # url name -> (method, url kwargs, body, expected per role)
 RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "home": ("get", {}, {}, {**_all(302), "anonymous": "login"}),
@@ -86,6 +106,35 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
         {},
         _case_api(403, staff=200, tam=403),
     ),
+    "communications:document": ("get", {"number": "CASE", "kind": "findings"}, {}, _case_page(403, tam=403)),
+    "communications:document_send": (
+        "post",
+        {"number": "CASE", "kind": "findings"},
+        {},
+        _case_page(403, staff=400, tam=403),
+    ),
+    "communications:document_read": (
+        "get",
+        {"number": "CASE", "document_id": lambda case: _sent_document(case)},
+        {},
+        _case_page(200),
+    ),
+    "communications:evidence_add": ("post", {"number": "CASE"}, {}, _case_page(403, staff=302, tam=403)),
+    "communications:evidence_remove": (
+        "post",
+        {"number": "CASE", "item_id": lambda case: _evidence_item(case)},
+        {},
+        _case_page(403, staff=302, tam=403),
+    ),
+    "communications:notifications": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "communications:notifications_read": ("post", {}, {}, {**_all(302), "anonymous": "login"}),
+    "communications:notification_open": (
+        "post",
+        {"notification_id": lambda case: _engineers_notification(case)},
+        {},
+        {**_all(404), "anonymous": "login", "engineer": 302},
+    ),
+    "communications:preferences": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "cases:list": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "cases:new": ("get", {}, {}, {**_all(200), "anonymous": "login", "customer": 403, "other_customer": 403}),
     "cases:detail": ("get", {"number": "CASE"}, {}, _case_page(200)),

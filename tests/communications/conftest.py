@@ -102,7 +102,7 @@ def reference_case(scoped_case, engineer, customer) -> Case:
             name=name,
             process_name=process,
             culprit_module=culprit,
-            third_party_drivers=[{"name": d} for d in drivers],
+            third_party_drivers=list(drivers),
             parameters=["0xfffffec500007038", "0x8a00000004000021", "0xfffff582b04ea8d0", "0xb"]
             if index == 0
             else [],
