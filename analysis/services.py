@@ -229,6 +229,7 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
             changes["kind"] = _UPLOAD_KIND.get(result.kind, Upload.Kind.OTHER)
         Upload.objects.filter(pk=upload.pk, state__in=_ANALYSABLE_UPLOAD_STATES).update(**changes)
         case_findings_recompute(case=case)
+        AuditEvent.objects.create(case=case, action="analysis_done", data={"job": job_id})
     job.refresh_from_db()
     return job
 

@@ -53,6 +53,12 @@ def notification_kind(event: AuditEvent) -> str:
     return ACTION_KINDS.get(event.action, NotificationKind.ACTIVITY)
 
 
+def _analysis_pending(case_id: int) -> bool:
+    from analysis.models import AnalysisJob
+
+    return AnalysisJob.objects.filter(upload__case_id=case_id, state__in=AnalysisJob.ACTIVE_STATES).exists()
+
+
 def notification_recipients(event: AuditEvent) -> list[User]:
     """The owner (and on reassignment the previous owner) when someone else acted; for customer-visible
     events the organisation's account managers, who follow every customer-visible change of the cases they
@@ -60,6 +66,8 @@ def notification_recipients(event: AuditEvent) -> list[User]:
     case = event.case
     if case is None:
         return []
+    if event.action == "analysis_done" and _analysis_pending(case.pk):
+        return []  # one notice when the case's last pending job ends, not one per file of an archive
     kind = notification_kind(event)
     recipients: dict[int, User] = {}
     if case.owner_id:

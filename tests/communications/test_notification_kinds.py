@@ -135,3 +135,29 @@ def test_notification_email_is_in_the_recipients_language(case, customer, engine
     _notify("message_added")
     assert mailoutbox[0].alternatives[0][0].startswith("<!DOCTYPE html>")
     assert 'lang="zh-hans"' in mailoutbox[0].alternatives[0][0]
+
+
+def test_analysis_done_tells_the_owner_once_the_last_job_ends(
+    scoped_case, customer, engineer, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.utils import timezone
+
+    from analysis.models import AnalysisJob
+
+    queued: list[int] = []
+    monkeypatch.setattr(notify_case_event, "delay", lambda event_id: queued.append(event_id))
+    first = make_upload(scoped_case, filename="a.dmp", kind="kernel_dump", by=customer)
+    second = make_upload(scoped_case, filename="b.dmp", kind="kernel_dump", by=customer)
+    AnalysisJob.objects.create(upload=first, state="done", queued_at=timezone.now())
+    running = AnalysisJob.objects.create(upload=second, state="running", queued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        AuditEvent.objects.create(case=scoped_case, action="analysis_done", data={"job": 1})
+    assert len(queued) == 1, "the pipeline's audit row is queued after the commit"
+    notify_case_event(queued[0])
+    assert mailoutbox == []  # b.dmp is still being analysed
+    AnalysisJob.objects.filter(pk=running.pk).update(state="done")
+    with django_capture_on_commit_callbacks(execute=True):
+        AuditEvent.objects.create(case=scoped_case, action="analysis_done", data={"job": running.pk})
+    notify_case_event(queued[1])
+    assert [m.to[0] for m in mailoutbox] == [engineer.email]
+    assert "Analysis done" in mailoutbox[0].subject
