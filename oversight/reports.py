@@ -201,10 +201,10 @@ def report_build(*, period: Period) -> dict[str, object]:
 
     # Reopen rate among the period's cases that were closed at least once.
     reopened = Exists(AuditEvent.objects.filter(case=OuterRef("pk"), action="reopen"))
-    rates = opened.annotate(reopened=reopened).aggregate(
-        closed=Count("id", filter=Q(closed_at__isnull=False) | Q(reopened=True)),
-        reopened=Count("id", filter=Q(reopened=True)),
-    )
+    rates = {
+        "closed": opened.filter(Q(closed_at__isnull=False) | Q(reopened)).count(),
+        "reopened": opened.filter(reopened).count(),
+    }
 
     # Resolution types of the cases closed in the period (their latest summary).
     latest_type = Subquery(

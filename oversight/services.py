@@ -30,12 +30,10 @@ SWEEP_CHUNK = 500
 
 
 def _audit(*, case: Case | None, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    event = AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
-    if case is not None:
-        from cases.tasks import notify_case_event
+    # The cases app's writer: one place decides who is notified of a case event, and how.
+    from cases.services import _audit as case_audit
 
-        transaction.on_commit(lambda: notify_case_event.delay(event.pk))
-    return event
+    return case_audit(case=case, actor=actor, action=action, data=data)
 
 
 def _require_manager(actor: User) -> None:
