@@ -188,15 +188,22 @@ def placeholders_in(text: str) -> list[str]:
 
 # -- plain text to HTML ------------------------------------------------------------------------------------
 
-_URL = re.compile(r"https?://[^\s<>&\"']+")
+# ASCII only, so a Chinese full-width bracket or comma after an address is not taken into the link.
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]+")
 _RULE = re.compile(r"^\s*[=\-]{3,}\s*$")
 _BULLET = re.compile(r"^\s*[-*•]\s+")
 _NUMBERED = re.compile(r"^\s*\d+[.)、]\s*")
 
 
 def _inline(line: str) -> str:
-    escaped = escape(line)
-    return _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+    out, last = [], 0
+    for match in _URL.finditer(line):
+        url = match.group(0).rstrip(".,;:!?'")
+        out.append(escape(line[last : match.start()]))
+        out.append(f'<a href="{escape(url)}">{escape(url)}</a>')
+        last = match.start() + len(url)
+    out.append(escape(line[last:]))
+    return "".join(out)
 
 
 def _table(rows: list[str]) -> str:

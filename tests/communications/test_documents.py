@@ -146,3 +146,14 @@ def test_text_to_html_escapes_everything():
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<th>&lt;b&gt;</th>" in html
     assert 'href="https://e.test/?a=1&amp;b=2"' in html or 'href="https://e.test/?a=1"' in html
+
+
+def test_links_stop_at_the_address():
+    html = str(
+        text_to_html(
+            "页面（http://127.0.0.1:8000/cases/X/upload/），并及时联系。\n(see https://e.test/a?b=1&c=2)."
+        )
+    )
+    assert '<a href="http://127.0.0.1:8000/cases/X/upload/">' in html
+    assert "），并及时联系。" in html
+    assert '<a href="https://e.test/a?b=1&amp;c=2">' in html
