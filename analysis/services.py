@@ -471,7 +471,10 @@ def case_findings_recompute(*, case: Case) -> list[Finding]:
     """
     from analysis.rules import case_findings
 
-    crashes = list(Crash.objects.filter(case=case).order_by("upload__created_at", "upload_id", "index"))
+    # Only the contract JSON: the other JSON columns repeat it and decoding them doubled the cost.
+    crashes = list(
+        Crash.objects.filter(case=case).only("id", "raw").order_by("upload__created_at", "upload_id", "index")
+    )
     events = list(LogEvent.objects.filter(case=case).order_by("upload__created_at", "upload_id", "index"))
     findings = case_findings([_crash_from_json(c.raw) for c in crashes], [_event_from_row(e) for e in events])
     Finding.objects.filter(case=case, upload__isnull=True).delete()

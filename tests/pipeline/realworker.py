@@ -65,6 +65,7 @@ class Broker:
                 "processed_folder": str(folder / "processed"),
                 "store_processed": False,
                 "control_folder": str(folder / "control"),
+                "polling_interval": 0.1,
             }
             self.env["CELERY_BROKER_DIR"] = str(folder)
 
