@@ -44,13 +44,17 @@ _MANAGERS = {**_all(403), "anonymous": "login", "manager": 200}
 
 def _default_target_pk(case):
     from oversight.models import ServiceTarget
+    from tests.oversight.conftest import ensure_service_level_defaults
 
+    ensure_service_level_defaults()  # a transactional test may have flushed the seeded rows
     return ServiceTarget.objects.filter(organisation__isnull=True).values_list("pk", flat=True).first()
 
 
 def _default_calendar_pk(case):
     from oversight.models import BusinessCalendar
+    from tests.oversight.conftest import ensure_service_level_defaults
 
+    ensure_service_level_defaults()
     return BusinessCalendar.objects.filter(organisation__isnull=True).values_list("pk", flat=True).first()
 
 

@@ -29,10 +29,9 @@ def _close(case, engineer, analysis, resolution_type):
 @pytest.fixture
 def oversight_data(transactional_db):
     """Transactional tests flush tables, the seeded targets too: put them back."""
-    from django.core.management import call_command
+    from tests.oversight.conftest import ensure_service_level_defaults
 
-    call_command("migrate", "oversight", "0001", verbosity=0)
-    call_command("migrate", "oversight", verbosity=0)
+    ensure_service_level_defaults()
 
 
 def test_manager_returns_a_summary_and_the_engineer_sees_the_request(

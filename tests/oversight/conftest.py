@@ -31,3 +31,19 @@ def frozen(monkeypatch):
     clock = FrozenClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     monkeypatch.setattr(timezone, "now", clock)
     return clock
+
+
+def ensure_service_level_defaults() -> None:
+    """The data migration's defaults, put back when a transactional test (browser, worker) flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    seed = importlib.import_module("oversight.migrations.0002_default_service_levels").seed
+    seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _service_level_defaults(request):
+    if "db" in request.fixturenames or "transactional_db" in request.fixturenames:
+        ensure_service_level_defaults()

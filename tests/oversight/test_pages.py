@@ -44,7 +44,7 @@ def test_review_and_report_query_counts(
     client.force_login(manager)
     with django_assert_max_num_queries(10):
         assert client.get("/review/").status_code == 200
-    with django_assert_max_num_queries(24):
+    with django_assert_max_num_queries(30):
         page = client.get("/reports/")
     assert page.status_code == 200 and "30" in page.content.decode()
 
