@@ -3,6 +3,7 @@ customer reads it in the portal and accepts the scope. Saves the screenshots of 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ from tests.communications.conftest import CRASHES, FINDINGS, make_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """docs/screenshots with PORTAL_SCREENSHOTS=1 (to refresh the docs), else a temporary folder."""
+    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
+
+
 EDITED_LINE = "Please run mdsched tonight and tell us the result tomorrow."
 
 
@@ -54,7 +63,7 @@ def analysed_case(scoped_case, customer, engineer, monkeypatch):
 
 
 def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
-    page, live_server, sign_in, analysed_case, customer, engineer
+    page, live_server, sign_in, analysed_case, customer, engineer, shots
 ):
     number = analysed_case.number
     sign_in("engineer")
@@ -62,12 +71,12 @@ def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
     page.click("a[data-document=findings]")
     page.wait_for_selector("textarea[name=body]")
     assert "0x000000be" in page.input_value("textarea[name=body]")
-    page.screenshot(path=str(SCREENSHOTS / "document-findings-en.png"), full_page=True)
+    page.screenshot(path=str(shots / "document-findings-en.png"), full_page=True)
 
     page.click("a[data-language=zh-hans]")
     page.wait_for_selector(".active-language[lang=zh-hans]")
     assert "蓝屏记录" in page.input_value("textarea[name=body]")
-    page.screenshot(path=str(SCREENSHOTS / "document-findings-zh.png"), full_page=True)
+    page.screenshot(path=str(shots / "document-findings-zh.png"), full_page=True)
 
     page.click("a[data-language=en]")
     page.wait_for_selector(".active-language[lang=en]")
@@ -75,7 +84,7 @@ def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
     page.fill("textarea[name=body]", body.replace("Kind regards,", f"{EDITED_LINE}\n\nKind regards,"))
     page.click("#document-send")
     page.wait_for_selector("text=Sent to the customer and added to the timeline.")
-    page.screenshot(path=str(SCREENSHOTS / "case-engineer.png"), full_page=True)
+    page.screenshot(path=str(shots / "case-engineer.png"), full_page=True)
 
     document = SentDocument.objects.get(case=analysed_case, kind="findings")
     assert EDITED_LINE in document.body
@@ -90,14 +99,16 @@ def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
     page.click("text=Accept the scope")
     page.wait_for_selector("text=your answer to the scope is recorded")
     assert page.is_visible(".ack-accepted")
-    page.screenshot(path=str(SCREENSHOTS / "case-customer.png"), full_page=True)
+    page.screenshot(path=str(shots / "case-customer.png"), full_page=True)
 
     page.goto(f"{live_server.url}/cases/{number}/upload/")
     assert page.locator("#evidence-checklist li.received").count() == 2
     assert page.locator("#evidence-checklist li.missing").count() == 1
 
 
-def test_scope_message_in_chinese_for_a_chinese_contact(page, live_server, sign_in, analysed_case, customer):
+def test_scope_message_in_chinese_for_a_chinese_contact(
+    page, live_server, sign_in, analysed_case, customer, shots
+):
     customer.language = "zh-hans"
     customer.save()
     sign_in("engineer")
@@ -105,4 +116,4 @@ def test_scope_message_in_chinese_for_a_chinese_contact(page, live_server, sign_
     page.wait_for_selector(".active-language[lang=zh-hans]")
     text = page.input_value("textarea[name=body]")
     assert "问题定义" in text and "C:\\Windows\\Minidump" in text
-    page.screenshot(path=str(SCREENSHOTS / "document-scope-zh.png"), full_page=True)
+    page.screenshot(path=str(shots / "document-scope-zh.png"), full_page=True)
