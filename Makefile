@@ -51,11 +51,16 @@ bench: install ## Run the benchmarks and print their figures
 fuzz: install ## A longer fuzzing run of every parser
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/analysis -k fuzz -p no:cacheprovider
 
-browser-deps: ## Debian's Chromium for the browser tests (installed when missing and apt is usable)
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests use: Chromium (browser tests), a CJK font (embedded in summary PDFs),
+# poppler-utils (reads the PDFs back). Installed when missing and apt is usable; otherwise those tests skip.
+DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils
+browser-deps: ## Debian packages for browser and PDF tests (installed when missing and apt is usable)
+	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: browser tests will skip"; fi; }
+	    echo "installing $$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages ($$missing): the tests that need them skip"; fi; fi
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var
