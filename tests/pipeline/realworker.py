@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psutil
 from django.conf import settings
 from django.db import connection
+from kombu import pools
 
 from config.celery import app
 
@@ -73,9 +74,10 @@ class Broker:
         app.conf.broker_url = url
         app.conf.broker_transport_options = options
         # Connections and producers are pooled per app: drop them so the next publish uses the new broker.
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # kombu keeps them in global pools keyed by URL and options: reset those too, or a pool closed
+        # here would be handed back for the same Redis URL in the next test.
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     def __enter__(self) -> Broker:
