@@ -46,9 +46,9 @@ class AcceptForm(forms.Form):
 @login_required
 def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
     """Invite a customer contact to the case, and see or revoke the case's invitations."""
+    case = case_get_for_user(user=request.user, number=number)  # 404 first: never hint a case exists
     if not (request.user.is_support_staff or request.user.is_superuser):
         raise PermissionDenied
-    case = case_get_for_user(user=request.user, number=number)
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

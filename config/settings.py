@@ -355,5 +355,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"minidump": {"level": "WARNING"}},
+    "loggers": {"minidump": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
