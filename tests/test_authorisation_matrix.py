@@ -107,9 +107,8 @@ def _receiving_upload(case):
 
 
 def _pending_invitation(case):
-    from accounts.models import Invitation
-
     from accounts.invitations import invitation_create
+    from accounts.models import Invitation
 
     invitation = Invitation.objects.filter(case=case, revoked_at__isnull=True).first()
     if invitation is None:
