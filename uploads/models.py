@@ -30,6 +30,15 @@ class Upload(models.Model):
         ARCHIVE = "archive", _("Archive")
         OTHER = "other", _("Other")
 
+    class Scan(models.TextChoices):
+        """Virus scan outcome (uploads.scanning); blank when scanning is off."""
+
+        OFF = "", _("Not scanned (scanning off)")
+        PENDING = "pending", _("Held for virus scan")
+        CLEAN = "clean", _("No virus found")
+        INFECTED = "infected", _("Quarantined: virus found")
+        NOT_SCANNED = "not_scanned", _("Not scanned: too large for the scanner")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="uploads")
     uploaded_by = models.ForeignKey(
@@ -51,6 +60,10 @@ class Upload(models.Model):
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.UNKNOWN, blank=True)
     storage_name = models.CharField(max_length=500, blank=True, help_text=_("Name in the uploads storage."))
     rejection_reason = models.TextField(blank=True)
+    scan = models.CharField(
+        _("virus scan"), max_length=12, choices=Scan.choices, default=Scan.OFF, blank=True
+    )
+    scan_detail = models.CharField(max_length=300, blank=True, help_text=_("The scanner's answer."))
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

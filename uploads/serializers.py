@@ -35,6 +35,7 @@ class UploadSerializer(serializers.ModelSerializer):
             "parent",
             "archive_path",
             "rejection_reason",
+            "scan",
             "expires_at",
             "content_deleted_at",
             "download_url",
@@ -46,5 +47,7 @@ class UploadSerializer(serializers.ModelSerializer):
 
     def get_download_url(self, upload: Upload) -> str | None:
         if upload.state not in STORED_STATES or not upload.storage_name or upload.content_deleted_at:
+            return None
+        if upload.scan in (Upload.Scan.PENDING, Upload.Scan.INFECTED):
             return None
         return reverse("api:upload_download", args=[upload.pk])

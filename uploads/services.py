@@ -24,7 +24,7 @@ from cases.errors import InvalidInput
 from cases.models import AuditEvent, Case
 from cases.selectors import case_visible_queryset
 from cases.services import _audit
-from uploads import files
+from uploads import files, scanning
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
 from uploads.locking import upload_lock_release_files, upload_writer
 from uploads.models import Upload
@@ -197,6 +197,7 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
         raise UploadConflict(_("The upload is not complete yet."))
     digest = sha256 or files.file_sha256(path)
     kind = files.detect_type(path)
+    scan, scan_detail = scanning.scan_decide(size=upload.size)
     name = files.store_file(
         source=path, name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
     )
@@ -209,8 +210,11 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             upload.state = Upload.State.STORED
             upload.completed_at = now
             upload.expires_at = None
+            upload.scan, upload.scan_detail = scan, scan_detail
             upload.save(
                 update_fields=[
+                    "scan",
+                    "scan_detail",
                     "sha256",
                     "kind",
                     "storage_name",
@@ -232,7 +236,9 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
                     "sha256": digest,
                 },
             )
-            if kind == Upload.Kind.ARCHIVE:
+            if scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
+                scanning.scan_queue(upload)
+            elif kind == Upload.Kind.ARCHIVE:
                 _queue_expansion(upload)
             else:
                 _queue_analysis(upload)
@@ -303,6 +309,12 @@ def upload_open_for_download(*, actor: User, upload: Upload) -> File:
         )
     if upload.state not in STORED_STATES or not upload.storage_name:
         raise UploadConflict(_("This upload is not complete yet."))
+    if upload.scan == Upload.Scan.INFECTED:
+        raise UploadRefused(
+            _("This file is quarantined: the virus scanner found %(s)s.") % {"s": upload.scan_detail}
+        )
+    if upload.scan == Upload.Scan.PENDING:
+        raise UploadConflict(_("This file is held until the virus scanner has checked it."))
     handle = files.upload_storage().open(upload.storage_name, "rb")
     _record(
         case=upload.case,
@@ -349,6 +361,8 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                     sha256=member.sha256,
                     kind=member.kind,
                     state=Upload.State.STORED,
+                    # Members were inside the archive clamd scanned (recursively, within its limits).
+                    scan=archive.scan,
                     completed_at=now,
                     metadata={"archive_path": member.archive_path},
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from uploads import archives, services
+from uploads import archives, scanning, services
 
 # Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
 # storage and database errors are retried.
@@ -24,6 +24,22 @@ _TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
 def upload_expand_archive(upload_id: str) -> str:
     """Expand a stored archive into member uploads, or mark it rejected with the reason."""
     return archives.archive_expand(upload_id=upload_id).state
+
+
+@shared_task(
+    autoretry_for=(*_TRANSIENT, scanning.ScannerUnavailable),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+    acks_late=True,
+    # clamd scans about 40 MB/s: a 2 GB file takes about a minute; the limits leave room for a busy daemon.
+    soft_time_limit=600,
+    time_limit=660,
+)
+def upload_scan(upload_id: str) -> str:
+    """Virus-scan a held upload; a clean file goes on to analysis, an infected one is quarantined."""
+    return scanning.upload_scan_run(upload_id=upload_id).scan
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=300, time_limit=330)
