@@ -94,7 +94,12 @@ def analyse_upload(self: Task, job_id: int) -> str:
     """Run the parsers on the job's upload and record the outcome; transient errors are retried with
     backoff, a bad file never is (it gets an explained finding)."""
     task_id = self.request.id or f"direct-{job_id}"
-    claim = services.job_start(job_id=job_id, task_id=task_id, worker=self.request.hostname or "direct")
+    try:
+        claim = services.job_start(job_id=job_id, task_id=task_id, worker=self.request.hostname or "direct")
+    except TRANSIENT_ERRORS as error:  # database unavailable before the job is ours: try again later
+        if self.request.called_directly or self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
     if claim is None:
         return "skipped"
     upload = claim.upload
