@@ -4,6 +4,7 @@ helpers of the uploads tests."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import time
@@ -11,8 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.uploads.conftest import token_client, tus_create, tus_patch  # noqa: F401 - shared fixtures
+
+# Hypothesis budgets: "ci" keeps the suite quick and repeatable, "long" is `make fuzz`. Loaded only when
+# HYPOTHESIS_PROFILE names one, so other suites keep their own settings. (The same lines belong in
+# tests/conftest.py for the profile to reach tests/analysis.)
+hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None)
+hypothesis_settings.register_profile("long", max_examples=5_000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # The EICAR test file, assembled at run time so no scanner flags this source file.
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode()
