@@ -250,6 +250,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI served from our own static files: no CDN is reachable from customers' networks or here.
+    # Several models have a "state" field with different choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStateEnum": "cases.models.State",
+        "UploadStateEnum": "uploads.models.Upload.State",
+        "AnalysisJobStateEnum": "analysis.models.AnalysisJob.State",
+        "DeliveryStateEnum": "communications.models.EmailDelivery.State",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

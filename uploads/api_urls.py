@@ -7,7 +7,7 @@ from uploads import api
 urlpatterns = [
     path("cases/<str:number>/uploads/", api.UploadListApi.as_view(), name="upload_list"),
     path("cases/<str:number>/uploads/tus/", api.TusCreateApi.as_view(), name="upload_tus"),
-    path("cases/<str:number>/uploads/tus", api.TusCreateApi.as_view(), name="upload_tus_noslash"),
+    path("cases/<str:number>/uploads/tus", api.TusCreateNoSlashApi.as_view(), name="upload_tus_noslash"),
     # tus clients follow the Location header exactly: answer with and without a trailing slash.
     re_path(
         r"^cases/(?P<number>[^/]+)/uploads/tus/(?P<upload_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$",
