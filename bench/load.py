@@ -1,0 +1,313 @@
+"""Load benchmark: 10,000 cases, 50,000 uploads and 200,000 findings in PostgreSQL, gunicorn, wrk.
+
+usage: python bench/load.py [--database-url postgres://postgres@127.0.0.1:5432/portal_bench]
+                            [--duration 15] [--connections 50] [--workers 2] [--port 8765] [--skip-load]
+
+Works in its own database (the name must end in ``_bench``; created when missing, never the test or dev
+database), seeds it once with bulk_create, counts the queries of each measured page for a customer who
+sees 10 cases and an engineer who sees 10,000 (they must be equal), then serves it with gunicorn on
+127.0.0.1 (production settings, DEBUG off) and runs wrk against the case list page, a case page and the
+cases API at 50 connections, printing requests/s and p50/p95/p99 latency. Needs ``wrk`` (Debian: wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES, UPLOADS_PER_CASE, FINDINGS_PER_UPLOAD = 10_000, 5, 4
+SMALL_ORG_CASES = 10
+ORGANISATIONS = 20
+BATCH = 5_000
+SECRET = "bench-" + "k" * 60
+
+
+def _database_ensure(url: str) -> None:
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(f"refusing to use database {name!r}: the bench database name must end in _bench")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+    conn.close()
+
+
+def _django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _seed() -> dict[str, object]:
+    """Seed once (idempotent by a marker organisation); returns the users and a case number to measure."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import Organisation, User
+    from analysis.models import Finding
+    from cases.models import Case
+    from uploads.models import Upload
+
+    engineer, _ = User.objects.get_or_create(username="bench-engineer", defaults={"role": User.Role.ENGINEER})
+    engineer.set_password("bench-password-123")
+    engineer.save()
+    small = Organisation.objects.filter(slug="bench-small").first()
+    if small is None or Case.objects.count() < CASES:
+        started = time.monotonic()
+        rng = random.Random(8433)
+        with transaction.atomic():
+            small = Organisation.objects.create(name="Bench small", slug="bench-small")
+            orgs = [small] + Organisation.objects.bulk_create(
+                Organisation(name=f"Bench org {n}", slug=f"bench-org-{n}") for n in range(ORGANISATIONS - 1)
+            )
+            customers = [
+                User.objects.create(username=f"bench-customer-{n}", role=User.Role.CUSTOMER, organisation=org)
+                for n, org in enumerate(orgs)
+            ]
+            now = timezone.now()
+            cases = []
+            for n in range(CASES):
+                org_index = 0 if n < SMALL_ORG_CASES else 1 + n % (ORGANISATIONS - 1)
+                suffix = "".join(rng.choices(string.ascii_uppercase + string.digits, k=6))
+                cases.append(
+                    Case(
+                        number=f"CAS-{n:05d}-{suffix}",
+                        title=f"Blue screen 0x{rng.choice([0xBE, 0x1A, 0xC2, 0x7E]):X} on host {n}",
+                        organisation=orgs[org_index],
+                        customer_contact=customers[org_index],
+                        owner=engineer,
+                        opened_by=engineer,
+                        state=rng.choice(["new", "scoping", "awaiting_customer", "investigating"]),
+                        severity=rng.choice(["low", "medium", "high"]),
+                    )
+                )
+            cases = Case.objects.bulk_create(cases, batch_size=BATCH)
+            uploads = [
+                Upload(
+                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    case=case,
+                    uploaded_by=case.customer_contact,
+                    filename=f"Mini{i:02d}.dmp",
+                    size=1_000_000 + i,
+                    offset=1_000_000 + i,
+                    sha256=f"{rng.getrandbits(256):064x}",
+                    state=Upload.State.ANALYSED,
+                    kind=Upload.Kind.KERNEL_DUMP,
+                    storage_name=f"cases/{case.number}/{i}",
+                    completed_at=now,
+                )
+                for case in cases
+                for i in range(UPLOADS_PER_CASE)
+            ]
+            Upload.objects.bulk_create(uploads, batch_size=BATCH)
+            Finding.objects.bulk_create(
+                (
+                    Finding(
+                        case_id=upload.case_id,
+                        upload=upload,
+                        seq=seq,
+                        severity=rng.choice(["high", "medium", "low"]),
+                        code="third_party_driver",
+                        title="Third-party driver SfUemIsoSpace.sys in the crash",
+                    )
+                    for upload in uploads
+                    for seq in range(FINDINGS_PER_UPLOAD)
+                ),
+                batch_size=BATCH,
+            )
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh planner statistics, as autovacuum would give a live database
+        print(
+            f"seeded {Case.objects.count():,} cases, {Upload.objects.count():,} uploads, "
+            f"{Finding.objects.count():,} findings in {time.monotonic() - started:.0f} s"
+        )
+    customer = User.objects.get(username="bench-customer-0")
+    customer.set_password("bench-password-123")
+    customer.save()
+    case_number = (
+        Case.objects.filter(organisation=small).order_by("number").values_list("number", flat=True)[0]
+    )
+    return {"engineer": engineer, "customer": customer, "case": case_number}
+
+
+def _query_counts(seed: dict[str, object]) -> None:
+    """Queries per request for the same engineer over 10 cases (one organisation's filter) and over all
+    10,000; and a case page of the small organisation against one of a large one. Must be equal."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from cases.models import Case
+
+    engineer = seed["engineer"]
+    token, _ = Token.objects.get_or_create(user=engineer)
+    big_case = Case.objects.exclude(organisation__slug="bench-small").order_by("number").first()
+    pairs = [
+        ("case list page", "/cases/?organisation=bench-small", "/cases/"),
+        ("case page", f"/cases/{seed['case']}/", f"/cases/{big_case.number}/"),
+        ("cases API", "/api/cases/?organisation=bench-small", "/api/cases/"),
+    ]
+    print("\nqueries per request, same engineer: 10 cases vs 10,000 cases")
+    for label, small, large in pairs:
+        counts = []
+        for path in (small, large):
+            client = Client(HTTP_HOST="127.0.0.1")
+            client.force_login(engineer)
+            headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"} if path.startswith("/api/") else {}
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(path, **headers)
+            assert response.status_code == 200, (path, response.status_code)
+            counts.append(len(queries))
+        verdict = "constant" if counts[0] == counts[1] else "DIFFERS"
+        print(f"  {label:<16} 10 cases: {counts[0]:>3}   10,000 cases: {counts[1]:>3}   {verdict}")
+
+
+def _session_cookie(user: object) -> str:
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def _wrk(url: str, header: str, duration: int, connections: int) -> dict[str, float]:
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit("wrk is not installed (Debian package wrk)")
+    command = [binary, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", header, url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    figures: dict[str, float] = {}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    figures["rps"] = float(match.group(1)) if match else 0.0
+    for pct in ("50", "75", "90", "99"):
+        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if found:
+            value, unit = float(found.group(1)), found.group(2)
+            figures[f"p{pct}"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    figures["errors"] = float(non2xx.group(1)) if non2xx else 0.0
+    total = re.search(r"(\d+) requests in", output)
+    figures["requests"] = float(total.group(1)) if total else 0.0
+    return figures
+
+
+def _wrk_p95(url: str, header: str, duration: int, connections: int) -> float | None:
+    """wrk's --latency prints 50/75/90/99; p95 comes from a tiny Lua report script."""
+    binary = shutil.which("wrk")
+    script = Path(tempfile.mkdtemp()) / "p95.lua"
+    script.write_text(
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("P95 %f\\n", latency:percentile(95) / 1000))\nend\n'
+    )
+    command = [binary, "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), "-H", header, url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    found = re.search(r"P95 ([\d.]+)", output)
+    return float(found.group(1)) if found else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench"),
+    )
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-load", action="store_true", help="seed and count queries only")
+    args = parser.parse_args()
+
+    _database_ensure(args.database_url)
+    var_dir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    env = {
+        "DATABASE_URL": args.database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "SECURE_SSL_REDIRECT": "0",
+        "PORTAL_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    }
+    python = sys.executable
+    full_env = {**os.environ, **env}
+    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True)
+    subprocess.run(
+        [python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True
+    )
+    _django(env)
+    seed = _seed()
+    _query_counts(seed)
+    if args.skip_load:
+        return
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=seed["engineer"])
+    cookie = _session_cookie(seed["engineer"])
+    gunicorn = str(Path(python).with_name("gunicorn"))
+    server = subprocess.Popen(
+        [gunicorn, "config.wsgi", "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers), "--log-level", "warning"],
+        cwd=ROOT,
+        env=full_env,
+        start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        targets = [
+            ("case list page", f"{base}/cases/?view=all", f"Cookie: sessionid={cookie}"),
+            ("case page", f"{base}/cases/{seed['case']}/", f"Cookie: sessionid={cookie}"),
+            ("cases API", f"{base}/api/cases/", f"Authorization: Token {token.key}"),
+        ]
+        print(f"\nwrk, {args.connections} connections, {args.duration} s each after a 5 s warm-up, "
+              f"gunicorn sync x{args.workers}")  # fmt: skip
+        print(f"  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+        for label, url, header in targets:
+            _wrk(url, header, 5, args.connections)  # warm-up, discarded
+            figures = _wrk(url, header, args.duration, args.connections)
+            p95 = _wrk_p95(url, header, max(5, args.duration // 3), args.connections)
+            print(
+                f"  {label:<16}{figures['rps']:>8.0f}{figures.get('p50', 0):>9.1f}"
+                f"{(p95 or 0):>9.1f}{figures.get('p99', 0):>9.1f}{int(figures['errors']):>9}"
+            )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
