@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
 from uploads import selectors, services, tus
 from uploads.errors import TusVersionUnsupported
@@ -181,9 +182,9 @@ class UploadDetailApi(APIView):
     """``GET /api/uploads/<id>/``: one upload (the analysis side adds its job state)."""
 
     authentication_classes = AUTHENTICATION
-    serializer_class = UploadSerializer
+    serializer_class = UploadWithAnalysisSerializer
 
-    @extend_schema(responses=UploadSerializer)
+    @extend_schema(responses=UploadWithAnalysisSerializer)
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's contract name
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return Response(self.serializer_class(upload, context={"request": request}).data)

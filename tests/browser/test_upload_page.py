@@ -5,49 +5,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import shutil
 
 import pytest
 
 from tests.factories import PASSWORD
 from uploads.models import Upload
 
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason="Debian's Chromium is not installed (make browser-deps)"
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server):
-    # Playwright's sync API runs an event loop; Django's ORM refuses to run beside one without this.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-gpu",
-            ],
-        )
-        context = browser.new_context(base_url=live_server.url)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.errors = errors  # type: ignore[attr-defined]
-        yield page
-        browser.close()
+def page(browser, live_server):
+    """A page on the live server (the browser is shared: tests/browser/conftest.py), collecting errors."""
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
 
 
 def test_customer_drags_a_file_and_sees_it_stored_with_its_sha256(page, customer, case, settings):
