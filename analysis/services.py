@@ -228,7 +228,7 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
         if not upload.kind:
             changes["kind"] = _UPLOAD_KIND.get(result.kind, Upload.Kind.OTHER)
         Upload.objects.filter(pk=upload.pk, state__in=_ANALYSABLE_UPLOAD_STATES).update(**changes)
-        case_findings_recompute(case=case)
+        case_findings_settle(case=case)
         AuditEvent.objects.create(case=case, action="analysis_done", data={"job": job_id})
     job.refresh_from_db()
     return job
@@ -311,7 +311,7 @@ def job_fail(
         Upload.objects.filter(pk=job.upload_id, state__in=_ANALYSABLE_UPLOAD_STATES).update(
             state=Upload.State.FAILED
         )
-        case_findings_recompute(case=case)
+        case_findings_settle(case=case)
     job.refresh_from_db()
     return job
 
@@ -462,6 +462,22 @@ def _engine_version() -> str:
 
 
 # -- case level ----------------------------------------------------------------------------------------
+
+
+def case_findings_settle(*, case: Case) -> bool:
+    """Recompute the case-level findings when no other job of the case is still queued or running.
+
+    A burst of uploads to one case then pays for one cross-crash pass instead of one per file. Callers
+    hold the case row lock, so of two jobs finishing together the second sees the first done and
+    recomputes; a job stuck in the queue is re-published by the reconciler and settles the case when it
+    ends. Returns whether it recomputed.
+    """
+    pending = AnalysisJob.objects.filter(
+        upload__case=case, state__in=[AnalysisJob.State.QUEUED, AnalysisJob.State.RUNNING]
+    ).exists()
+    if not pending:
+        case_findings_recompute(case=case)
+    return not pending
 
 
 def case_findings_recompute(*, case: Case) -> list[Finding]:

@@ -242,3 +242,15 @@ def test_reconciler_publishes_lost_and_expired_jobs(make_upload):
         assert sorted(services.jobs_reconcile(now=now + timedelta(seconds=60))) == sorted(
             [expired.pk, orphan.pk]
         )
+
+
+def test_case_level_findings_wait_for_the_last_pending_job_of_the_case(kernel_dump_upload, system_log_upload):
+    first = _queue(kernel_dump_upload)
+    second = _queue(system_log_upload)
+    tasks.analyse_upload(first.pk)
+    case = kernel_dump_upload.case
+    # Per-upload findings are there at once; the cross-crash pass waits for the other queued job.
+    assert Finding.objects.filter(upload=kernel_dump_upload).exists()
+    assert not Finding.objects.filter(case=case, upload__isnull=True).exists()
+    tasks.analyse_upload(second.pk)
+    assert Finding.objects.filter(case=case, upload__isnull=True).exists()
