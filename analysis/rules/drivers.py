@@ -284,8 +284,45 @@ def parse_timestamp(value: str | int | None) -> int | None:
     return number if 0 <= number <= 0xFFFFFFFF else None
 
 
+# Windows' own user-mode images that show up in kernel stacks below a system call (the reference case's
+# 0xBE stack ends in smss.exe and ntdll): Microsoft code, and never "a driver".
+WINDOWS_USER_IMAGES = frozenset(
+    [
+        "ntdll",
+        "kernel32",
+        "kernelbase",
+        "smss",
+        "csrss",
+        "wininit",
+        "winlogon",
+        "services",
+        "lsass",
+        "svchost",
+        "user32",
+        "gdi32",
+        "gdi32full",
+        "win32u",
+        "rpcrt4",
+        "combase",
+        "ucrtbase",
+        "msvcrt",
+        "advapi32",
+        "sechost",
+        "explorer",
+        "dwm",
+        "lsaiso",
+    ]
+)
+
+
+def is_windows_user_image(name: str) -> bool:
+    return canonical(name) in WINDOWS_USER_IMAGES
+
+
 def classify_module(name: str, timestamp: str | int | None = None) -> tuple[Origin, str]:
     """``(origin, reason)`` for a Windows kernel module, by vendor table, inbox list, then timestamp."""
+    if is_windows_user_image(name):
+        return "microsoft", "a Windows user-mode component (system process or library), not a driver"
     vendor = vendor_info(name)
     if vendor is not None:
         who = vendor.vendor or "third-party vendor"

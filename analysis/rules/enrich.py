@@ -85,9 +85,25 @@ def _kernel_culprit(crash: Crash, modules: tuple[Module, ...]) -> tuple[str | No
     return None, None
 
 
+# The user-mode half of a kernel stack (a system call's caller) is context, never a driver to blame:
+# the reference case's 0xBE stack ends in smss.exe, which a name list would call "not a driver".
+_USER_SPACE_END_64 = 0x0000_8000_0000_0000
+
+
+def _is_user_mode_frame(frame: Frame) -> bool:
+    if drivers.is_windows_user_image(frame.module or ""):
+        return True
+    try:
+        address = int(frame.address or "", 16)
+    except ValueError:
+        return False
+    # Only 64-bit addresses are judged: a 32-bit kernel's split (2 or 3 GB) is not known from a frame.
+    return 0xFFFF_FFFF < address < _USER_SPACE_END_64
+
+
 def _first_third_party(stack: tuple[Frame, ...], modules: tuple[Module, ...]) -> str | None:
     for frame in stack:
-        if not frame.module:
+        if not frame.module or _is_user_mode_frame(frame):
             continue
         key = f"{drivers.canonical(frame.module)}!{(frame.symbol or '').lower()}"
         if key in _HANDLER_FRAMES or drivers.is_windows_kernel(frame.module):

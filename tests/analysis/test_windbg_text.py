@@ -537,3 +537,40 @@ def _sample(name: str) -> Path | None:
 
     path = SAMPLES / "windbg_text" / name
     return path if path.exists() else None
+
+
+def test_seed_case_through_the_engine_blames_no_user_mode_frame() -> None:
+    """The reference 0xBE stack ends in smss.exe and ntdll: Windows user-mode code below a system call,
+    context and never "the driver"; the fault is inside Windows and no culprit is on the stack."""
+    from analysis.parsers import parse_file
+
+    crash = only_crash(parse_file(require(SEED_CASE)))
+    assert crash.culprit_module is None
+    assert crash.culprit_reason == "no third-party module on the stack; culprit not determined"
+    assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(SEED_CASE).findings)
+
+
+LM_LISTING = """\
+4: kd> lm t n
+start             end                 module name
+fffff800`73000000 fffff800`74046000   nt       ntkrnlmp.exe Thu Feb 16 05:09:41 2023 (63EDA6B5)
+fffff800`7a200000 fffff800`7a22e000   SfUemIsoSpace SfUemIsoSpace.sys Mon Jun 13 10:21:07 2022 (62A69F33)
+fffff800`7b000000 fffff800`7b010000   mydrv    (deferred)
+
+Unloaded modules:
+"""
+
+
+def test_lm_listing_gives_the_loaded_modules(tmp_path: Path) -> None:
+    crash = only_crash(parse_text_file(tmp_path, CLASSIC + "\n" + LM_LISTING))
+    assert [(m.name, m.base, m.size, m.timestamp) for m in crash.modules] == [
+        ("ntkrnlmp.exe", "0xfffff80073000000", 0x1046000, "0x63eda6b5"),
+        ("SfUemIsoSpace.sys", "0xfffff8007a200000", 0x2E000, "0x62a69f33"),
+        ("mydrv", "0xfffff8007b000000", 0x10000, None),
+    ]
+
+
+def test_lm_listing_with_a_reversed_range_is_skipped(tmp_path: Path) -> None:
+    broken = LM_LISTING.replace("fffff800`7b010000", "fffff800`7a000000")
+    crash = only_crash(parse_text_file(tmp_path, CLASSIC + "\n" + broken))
+    assert [m.name for m in crash.modules] == ["ntkrnlmp.exe", "SfUemIsoSpace.sys"]

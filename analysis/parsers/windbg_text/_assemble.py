@@ -15,6 +15,7 @@ from analysis.parsers._textio import code_value, hex_value
 from analysis.parsers.result import Crash
 from analysis.parsers.windbg_text import _segments
 from analysis.parsers.windbg_text._fields import Fields, collect
+from analysis.parsers.windbg_text._modules import find_modules
 from analysis.parsers.windbg_text._stack import RawFrame, bugcheck_from_stack, find_frames, first_run
 
 _PROBABLY = re.compile(r"Probably caused by\s*:\s*([^\s(]+)(?:\s*\(\s*([^)\s]+)\s*\))?")
@@ -87,6 +88,7 @@ def build_crash(text: str, start: int, end: int, headings: list[re.Match[str]]) 
         "culprit_module": culprit,
         "culprit_reason": reason,
         "stack": tuple(raw.frame for raw in run),
+        "modules": find_modules(text, start, end),
         "extra": extra,
     }
     if user_mode:
