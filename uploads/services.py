@@ -7,6 +7,7 @@ event, and runs side effects (tasks, storage deletes) after the commit.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -169,6 +170,21 @@ def upload_create(
         with upload_writer(upload.pk) as locked:
             upload = upload_complete(upload=locked, sha256=None)
     return upload
+
+
+def upload_store_bytes(*, actor: User, case: Case, filename: str, data: bytes) -> Upload:
+    """Store a small file given whole (demo data, server-side tools) along the same path as a tus upload:
+    quota, spool, completion, type detection and the analysis job."""
+    upload = upload_create(actor=actor, case=case, filename=filename, size=len(data))
+    if not data:
+        return upload
+    with open(files.spool_path(upload.pk), "wb") as spool:
+        spool.write(data)
+        spool.flush()
+        os.fsync(spool.fileno())
+    upload = upload_chunk_accepted(upload=upload, old_offset=0, new_offset=len(data))
+    with upload_writer(upload.pk) as locked:
+        return upload_complete(upload=locked, sha256=None)
 
 
 def upload_chunk_accepted(*, upload: Upload, old_offset: int, new_offset: int) -> Upload:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,9 @@ from django.db import transaction
 from accounts.models import Organisation, User
 from cases import services
 from cases.models import Case, ResolutionType, Severity
+from uploads.services import upload_store_bytes
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
 REFERENCE_TITLE = "Windows 10 终端频繁蓝屏 (0xBE, 0x1A, 0xC2, 0x7E)"
 
@@ -89,6 +93,15 @@ class Command(BaseCommand):
             next_steps="请收集 C:\\Windows\\Minidump 下的转储文件、C:\\Windows\\MEMORY.DMP 以及系统事件日志 (System.evtx)，并上传到本案例。",
         )
         services.case_transition(actor=engineer, case=reference, name="send_scope")
+        services.scope_acknowledge(actor=users["alice"], case=reference, accepted=True)
+        # The customer's upload: the debugger output of the reference crash. The worker started by
+        # `make run` analyses it, so the case opens with its crash and findings.
+        upload_store_bytes(
+            actor=users["alice"],
+            case=reference,
+            filename="031023-01-analyze.txt",
+            data=(DEMO_DIR / "reference-0xBE-analyze.txt").read_bytes(),
+        )
 
         scoping = services.case_create(
             actor=engineer,
