@@ -1,7 +1,7 @@
 """Load benchmark: 10,000 cases, 50,000 uploads and 200,000 findings in PostgreSQL, gunicorn, wrk.
 
 usage: python bench/load.py [--database-url postgres://postgres@127.0.0.1:5432/portal_bench]
-                            [--duration 15] [--connections 50] [--workers 2] [--port 8765] [--skip-load]
+                            [--duration 15] [--connections 50 8] [--workers 2] [--port 8765] [--skip-load]
 
 Works in its own database (the name must end in ``_bench``; created when missing, never the test or dev
 database), seeds it once with bulk_create, counts the queries of each measured page for a customer who
@@ -197,39 +197,31 @@ def _session_cookie(user: object) -> str:
     return client.cookies["sessionid"].value
 
 
+_REPORT = """done = function(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  io.write(string.format("RESULT %f %f %f %f %d %d %d\\n", summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status, summary.errors.timeout, summary.requests))
+end
+"""
+
+
 def _wrk(url: str, header: str, duration: int, connections: int) -> dict[str, float]:
+    """One wrk run; requests/s and the 50th/95th/99th percentiles (ms) from the same run (a Lua report)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
-    command = [binary, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", header, url]
+    script = Path(tempfile.mkdtemp()) / "report.lua"
+    script.write_text(_REPORT)
+    threads = min(2, connections)
+    command = [binary, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
+               "-s", str(script), "-H", header, url]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    figures: dict[str, float] = {}
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    figures["rps"] = float(match.group(1)) if match else 0.0
-    for pct in ("50", "75", "90", "99"):
-        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-        if found:
-            value, unit = float(found.group(1)), found.group(2)
-            figures[f"p{pct}"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    figures["errors"] = float(non2xx.group(1)) if non2xx else 0.0
-    total = re.search(r"(\d+) requests in", output)
-    figures["requests"] = float(total.group(1)) if total else 0.0
-    return figures
-
-
-def _wrk_p95(url: str, header: str, duration: int, connections: int) -> float | None:
-    """wrk's --latency prints 50/75/90/99; p95 comes from a tiny Lua report script."""
-    binary = shutil.which("wrk")
-    script = Path(tempfile.mkdtemp()) / "p95.lua"
-    script.write_text(
-        "done = function(summary, latency, requests)\n"
-        '  io.write(string.format("P95 %f\\n", latency:percentile(95) / 1000))\nend\n'
-    )
-    command = [binary, "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), "-H", header, url]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    found = re.search(r"P95 ([\d.]+)", output)
-    return float(found.group(1)) if found else None
+    found = re.search(r"RESULT (\S+) (\S+) (\S+) (\S+) (\d+) (\d+) (\d+)", output)
+    if found is None:
+        raise SystemExit(f"no figures from wrk:\n{output}")
+    keys = ("rps", "p50", "p95", "p99", "errors", "timeouts", "requests")
+    return dict(zip(keys, (float(value) for value in found.groups()), strict=True))
 
 
 def main() -> None:
@@ -239,7 +231,7 @@ def main() -> None:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench"),
     )
     parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--connections", type=int, nargs="+", default=[50, 8], help="one run per value")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--skip-load", action="store_true", help="seed and count queries only")
@@ -292,17 +284,17 @@ def main() -> None:
             ("case page", f"{base}/cases/{seed['case']}/", f"Cookie: sessionid={cookie}"),
             ("cases API", f"{base}/api/cases/", f"Authorization: Token {token.key}"),
         ]
-        print(f"\nwrk, {args.connections} connections, {args.duration} s each after a 5 s warm-up, "
-              f"gunicorn sync x{args.workers}")  # fmt: skip
-        print(f"  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-        for label, url, header in targets:
-            _wrk(url, header, 5, args.connections)  # warm-up, discarded
-            figures = _wrk(url, header, args.duration, args.connections)
-            p95 = _wrk_p95(url, header, max(5, args.duration // 3), args.connections)
-            print(
-                f"  {label:<16}{figures['rps']:>8.0f}{figures.get('p50', 0):>9.1f}"
-                f"{(p95 or 0):>9.1f}{figures.get('p99', 0):>9.1f}{int(figures['errors']):>9}"
-            )
+        for connections in args.connections:
+            print(f"\nwrk, {connections} connections, {args.duration} s each after a 5 s warm-up, "
+                  f"gunicorn sync x{args.workers}")  # fmt: skip
+            print(f"  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+            for label, url, header in targets:
+                _wrk(url, header, 5, connections)  # warm-up, discarded
+                figures = _wrk(url, header, args.duration, connections)
+                print(
+                    f"  {label:<16}{figures['rps']:>8.0f}{figures['p50']:>9.1f}{figures['p95']:>9.1f}"
+                    f"{figures['p99']:>9.1f}{int(figures['errors'] + figures['timeouts']):>8}"
+                )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
