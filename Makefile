@@ -45,15 +45,19 @@ format: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Run the benchmarks and print their figures
+bench: install ## Run the benchmarks and print their figures (load needs PostgreSQL and wrk)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/pipeline.py
+	@if command -v wrk >/dev/null; then $(BIN)/python bench/load.py; \
+	 else echo "bench/load.py needs wrk (apt-get install wrk) and PostgreSQL (DATABASE_URL)"; fi
 
-fuzz: install ## A longer fuzzing run of every parser
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/analysis -k fuzz -p no:cacheprovider
+fuzz: install ## A longer fuzzing run of every parser (time and memory bounds) and of the API schema
+	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening -k "fuzz or schemathesis" -p no:cacheprovider
 
 # Debian packages the tests use: Chromium (browser tests), a CJK font (embedded in summary PDFs),
-# poppler-utils (reads the PDFs back). Installed when missing and apt is usable; otherwise those tests skip.
-DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils
+# poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd). Installed when missing and apt is usable; otherwise those tests skip.
+DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils clamav-daemon
 browser-deps: ## Debian packages for browser and PDF tests (installed when missing and apt is usable)
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

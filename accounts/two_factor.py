@@ -60,6 +60,9 @@ def two_factor_check(*, user: User, code: str) -> TOTPDevice:
     if device is None:
         raise InvalidInput(_("Set up an authenticator first."))
     if not device.verify_token(code.strip()):
+        from cases.models import AuditEvent
+
+        AuditEvent.objects.create(actor=user, action="two_factor_failed")
         raise InvalidInput(_("That code is not right, has expired, or was already used."))
     return device
 

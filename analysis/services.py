@@ -116,6 +116,8 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
         raise NotAllowed(_("You cannot act on this case."))
     if upload.state not in _ANALYSABLE_UPLOAD_STATES or not upload.storage_name or upload.content_deleted_at:
         raise InvalidState(_("This upload has no stored file to analyse."))
+    if upload.scan in {Upload.Scan.PENDING, Upload.Scan.INFECTED}:
+        raise InvalidState(_("This file is held by the virus scan: it cannot be analysed until it is clean."))
     with transaction.atomic():
         job = job_queue_for_upload(upload=upload, requested_by=actor)
         AuditEvent.objects.create(

@@ -201,6 +201,13 @@ STORAGES = {
 # Partial tus uploads are assembled here before they move to the uploads storage.
 UPLOAD_SPOOL_DIR = Path(env_str("UPLOAD_SPOOL_DIR", str(VAR_DIR / "spool")))
 
+# Virus scanning (optional): clamd's socket ("/run/clamav/clamd.ctl" or "tcp://host:3310"). Files are
+# held until clamd answers; only a clean answer releases them. Files over CLAMAV_MAX_SIZE (clamd's 2 GiB
+# stream limit) are marked not scanned; raise clamd's StreamMaxLength, MaxFileSize and MaxScanSize to match.
+CLAMAV_SOCKET = env_str("CLAMAV_SOCKET", "")
+CLAMAV_MAX_SIZE = env_int("CLAMAV_MAX_SIZE", 2 * 1024**3 - 1)
+CLAMAV_TIMEOUT = env_int("CLAMAV_TIMEOUT", 120)
+
 # Upload limits (bytes) and retention.
 UPLOAD_MAX_SIZE = env_int("UPLOAD_MAX_SIZE", 64 * 1024**3)
 UPLOAD_CASE_QUOTA = env_int("UPLOAD_CASE_QUOTA", 256 * 1024**3)
@@ -256,6 +263,8 @@ SPECTACULAR_SETTINGS = {
         "UploadStateEnum": "uploads.models.Upload.State",
         "AnalysisJobStateEnum": "analysis.models.AnalysisJob.State",
         "DeliveryStateEnum": "communications.models.EmailDelivery.State",
+        "UploadKindEnum": "uploads.models.Upload.Kind",
+        "TimelineKindEnum": "cases.models.TimelineEntry.Kind",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

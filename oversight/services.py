@@ -36,6 +36,16 @@ def _audit(*, case: Case | None, actor: User | None, action: str, data: dict[str
     return case_audit(case=case, actor=actor, action=action, data=data)
 
 
+def export_record(
+    *, actor: User, what: str, case: Case | None = None, filters: dict[str, str] | None = None
+) -> None:
+    """Audit a download of portal data (summary PDF, review or audit CSV): who took what, with which
+    filters. Written directly: an export is nobody's notification."""
+    AuditEvent.objects.create(
+        case=case, actor=actor, action=f"export_{what}", data={"filters": filters or {}}
+    )
+
+
 def _require_manager(actor: User) -> None:
     if not (actor.is_active and (actor.is_manager or actor.is_superuser)):
         raise NotAllowed(_("Only managers can do this."))

@@ -112,6 +112,7 @@ def review_export(request: HttpRequest) -> HttpResponse:
     """The filtered review queue as CSV."""
     _manager_required(request.user)
     _form, summaries = _review_summaries(request)
+    services.export_record(actor=request.user, what="review_csv", filters=request.GET.dict())
     rows = (
         [
             s.case.number,
@@ -187,6 +188,9 @@ def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
     summary = selectors.summary_latest(case=case)
     if summary is None:
         raise Http404("No summary.")
+    services.export_record(
+        actor=request.user, what="summary_pdf", case=case, filters={"version": str(summary.version)}
+    )
     response = HttpResponse(summary_pdf(summary=summary), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{case.number}-summary-v{summary.version}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -291,6 +295,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 def audit_export(request: HttpRequest) -> HttpResponse:
     _manager_required(request.user)
     _form, events = _audit_events(request)
+    services.export_record(actor=request.user, what="audit_csv", filters=request.GET.dict())
     rows = (
         [
             _local(e.created_at),

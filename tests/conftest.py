@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from cases import services
 from cases.models import Case
 from tests.factories import CustomerFactory, OrganisationFactory, UserFactory
+
+# Property tests: "ci" keeps the suite quick and repeatable; `make fuzz` runs the "long" profile.
+hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None)
+hypothesis_settings.register_profile("long", max_examples=5_000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(autouse=True)

@@ -55,12 +55,15 @@ def test_replayed_code_is_refused(client, enrolled_engineer):
     assert client.get("/cases/").status_code == 302
 
 
-def test_code_from_the_previous_step_is_refused(client, enrolled_engineer):
-    _, device = enrolled_engineer
+def test_code_from_the_previous_step_is_refused_and_audited(client, enrolled_engineer):
+    from cases.models import AuditEvent
+
+    engineer, device = enrolled_engineer
     _password_login(client, "engineer")
     old = _code(device, at=time.time() - 30)
     response = client.post("/accounts/two-factor/verify/", {"code": old}, follow=True)
     assert "not right" in response.content.decode()
+    assert AuditEvent.objects.filter(action="two_factor_failed", actor=engineer).exists()
 
 
 def test_role_requiring_two_factor_must_set_it_up(client, manager, settings):

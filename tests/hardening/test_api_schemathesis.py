@@ -51,14 +51,6 @@ def engineer_token(engineer, scoped_case) -> str:
     return Token.objects.get_or_create(user=engineer)[0].key
 
 
-# Real schema faults found by this test, owned elsewhere; each xfails with its fix until that lands.
-KNOWN_FAULTS = {
-    "GET /api/cases/{number}/": "cases/serializers.py: CaseDetail.parent is null for a case without a parent "
-    "but documented as a string: SlugRelatedField(..., read_only=True, allow_null=True)",
-    "PATCH /api/cases/{number}/": "the same CaseDetail.parent null",
-}
-
-
 @schema.parametrize()
 @settings(
     max_examples=20,
@@ -66,10 +58,8 @@ KNOWN_FAULTS = {
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema_and_never_errors(case, engineer_token, scoped_case, request):
+def test_api_conforms_to_its_schema_and_never_errors(case, engineer_token, scoped_case):
     """Every generated request gets a documented 2xx/4xx answer in the schema's shape; never a 500."""
-    if case.operation.label in KNOWN_FAULTS:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_FAULTS[case.operation.label], strict=True))
     # Half the requests aim at a real case, so the operations get past the 404 into their logic.
     parameters = case.path_parameters or {}
     if "number" in parameters and hash(str(parameters)) % 2 == 0:

@@ -167,3 +167,14 @@ def test_customer_cannot_download_the_pdf(client, customer, engineer, case):
     )
     client.force_login(customer)
     assert client.get(f"/review/{case.number}/summary.pdf").status_code == 403
+
+
+def test_exports_are_audited(client, manager, engineer, closed_case):
+    from cases.models import AuditEvent
+
+    client.force_login(manager)
+    assert client.get("/review/export.csv?resolution_type=resolved").status_code == 200
+    assert client.get(f"/review/{closed_case.number}/summary.pdf").status_code == 200
+    assert client.get("/audit/export.csv").status_code == 200
+    actions = set(AuditEvent.objects.filter(actor=manager).values_list("action", flat=True))
+    assert {"export_review_csv", "export_summary_pdf", "export_audit_csv"} <= actions

@@ -10,7 +10,7 @@ from django.core.files.storage import storages
 
 from analysis import services, tasks
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
-from cases.errors import NotAllowed
+from cases.errors import InvalidState, NotAllowed
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,15 @@ def test_rerun_is_for_engineers_only(kernel_dump_upload, customer, account_manag
     for actor in (customer, account_manager):
         with pytest.raises(NotAllowed):
             services.job_rerun(actor=actor, upload=kernel_dump_upload)
+
+
+@pytest.mark.parametrize("scan", ["pending", "infected"])
+def test_rerun_refuses_a_file_held_by_the_virus_scan(kernel_dump_upload, engineer, scan):
+    Upload.objects.filter(pk=kernel_dump_upload.pk).update(scan=scan)
+    kernel_dump_upload.refresh_from_db()
+    with pytest.raises(InvalidState):
+        services.job_rerun(actor=engineer, upload=kernel_dump_upload)
+    assert not AnalysisJob.objects.filter(upload=kernel_dump_upload).exists()
 
 
 def test_case_level_findings_are_recomputed_across_uploads(kernel_dump_upload, system_log_upload):
