@@ -255,6 +255,12 @@ def main() -> None:
         print(
             f"median PATCH {middle * 1000:.0f} ms; last PATCH (includes completion) {durations[-1] * 1000:.0f} ms"
         )
+        # The server's own rate: bytes over time spent inside PATCH requests. The end-to-end figure above
+        # also counts this client reading and hashing each chunk on the same two cores between requests.
+        print(
+            f"server-side rate (bytes / time inside PATCH requests): {mib / sum(durations):.0f} MiB/s "
+            f"= {mib * 1.048576 / sum(durations):.0f} MB/s"
+        )
         print(
             f"server peak RSS per worker (VmHWM): {max(peaks.values()) / 1024:.0f} MiB "
             f"(idle {max(baseline.values()) / 1024:.0f} MiB)"
