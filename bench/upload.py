@@ -24,22 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.uploads.stream_client import _Slice  # noqa: E402  (the test suite's streaming client body)
+
 MiB = 1024 * 1024
 BLOCK = MiB
-
-
-class _Slice:
-    def __init__(self, handle, length: int) -> None:
-        self.handle = handle
-        self.left = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.left <= 0:
-            return b""
-        size = self.left if size < 0 else min(size, self.left)
-        data = self.handle.read(size)
-        self.left -= len(data)
-        return data
 
 
 def _free_port() -> int:
