@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from cases.errors import DomainError
+from cases.models import Severity
 from cases.selectors import case_get_for_user
 from oversight import charts, reports, selectors, services
 from oversight.documents import summary_pdf
@@ -325,6 +328,13 @@ def audit_export(request: HttpRequest) -> HttpResponse:
 # -- service-level settings ---------------------------------------------------------------------------------
 
 
+# Most severe first, as the case lists read.
+_SEVERITY_RANK = models.Case(
+    *(models.When(severity=value, then=rank) for rank, value in enumerate(Severity.values)),
+    default=len(Severity.values),
+)
+
+
 @login_required
 def service_levels(request: HttpRequest) -> HttpResponse:
     _manager_required(request.user)
@@ -332,7 +342,9 @@ def service_levels(request: HttpRequest) -> HttpResponse:
         request,
         "oversight/service_levels.html",
         {
-            "targets": ServiceTarget.objects.select_related("organisation"),
+            "targets": ServiceTarget.objects.select_related("organisation").order_by(
+                F("organisation__name").asc(nulls_first=True), _SEVERITY_RANK
+            ),
             "calendars": BusinessCalendar.objects.select_related("organisation").prefetch_related("holidays"),
         },
     )
