@@ -9,6 +9,9 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Callable
+
+from analysis.parsers.result import Crash, Kind, ParseResult
 
 MAX_TEXT_BYTES = 32 * 1024 * 1024
 
@@ -86,3 +89,22 @@ def code_value(raw: str | None) -> str | None:
         else:
             return None
     return f"0x{number:08x}"
+
+
+def parse_text_file(
+    path: str | os.PathLike[str],
+    kind: Kind,
+    parse_text: Callable[[str], tuple[list[Crash], list[str]]],
+) -> ParseResult:
+    """Read a text file and run a text parser on it; never raises (read and parser failures become
+    errors on the result)."""
+    name = os.path.basename(os.fspath(path))
+    try:
+        text, errors = read_text(path)
+    except OSError as exc:
+        return ParseResult(file=name, kind=kind, errors=(f"cannot read the file: {exc}",))
+    try:
+        crashes, more = parse_text(text)
+    except Exception as exc:  # a parser bug must come back as an error, not kill the job
+        return ParseResult(file=name, kind=kind, errors=(*errors, f"internal parser error: {exc!r}"))
+    return ParseResult(file=name, kind=kind, crashes=tuple(crashes), errors=tuple(errors + more))

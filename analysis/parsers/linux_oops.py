@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from analysis.parsers._textio import hex_value, read_text
+from analysis.parsers._textio import hex_value, parse_text_file
 from analysis.parsers.result import Crash, Frame, ParseResult
 
 __all__ = ["parse", "parse_text"]
@@ -113,16 +113,7 @@ class _Oops:
 
 def parse(path: str | os.PathLike[str]) -> ParseResult:
     """Parse a kernel log text holding one or more oopses, BUGs or panics; never raises."""
-    name = os.path.basename(os.fspath(path))
-    try:
-        text, errors = read_text(path)
-    except OSError as exc:
-        return ParseResult(file=name, kind="linux_oops", errors=(f"cannot read the file: {exc}",))
-    try:
-        crashes, more = parse_text(text)
-    except Exception as exc:  # a parser bug must come back as an error, not kill the job
-        return ParseResult(file=name, kind="linux_oops", errors=(*errors, f"internal parser error: {exc!r}"))
-    return ParseResult(file=name, kind="linux_oops", crashes=tuple(crashes), errors=tuple(errors + more))
+    return parse_text_file(path, "linux_oops", parse_text)
 
 
 def parse_text(text: str) -> tuple[list[Crash], list[str]]:

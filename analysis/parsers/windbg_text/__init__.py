@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from analysis.parsers._textio import read_text
+from analysis.parsers._textio import parse_text_file
 from analysis.parsers.result import Crash, ParseResult
 from analysis.parsers.windbg_text import _segments
 from analysis.parsers.windbg_text._assemble import build_crash
@@ -25,16 +25,7 @@ _NO_CRASH = (
 
 def parse(path: str | os.PathLike[str]) -> ParseResult:
     """Parse a text file holding one or more `!analyze -v` outputs or kd> stacks; never raises."""
-    name = os.path.basename(os.fspath(path))
-    try:
-        text, errors = read_text(path)
-    except OSError as exc:
-        return ParseResult(file=name, kind="windbg_text", errors=(f"cannot read the file: {exc}",))
-    try:
-        crashes, more = parse_text(text)
-    except Exception as exc:  # a parser bug must come back as an error, not kill the job
-        return ParseResult(file=name, kind="windbg_text", errors=(*errors, f"internal parser error: {exc!r}"))
-    return ParseResult(file=name, kind="windbg_text", crashes=tuple(crashes), errors=tuple(errors + more))
+    return parse_text_file(path, "windbg_text", parse_text)
 
 
 def parse_text(text: str) -> tuple[list[Crash], list[str]]:
