@@ -425,6 +425,29 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
     return case
 
 
+def summary_version_add(
+    *,
+    actor: User,
+    case: Case,
+    problem_description: str,
+    analysis: str,
+    resolution: str,
+    resolution_type: str,
+) -> CaseSummary:
+    """The next version of the case's summary. Callers validate, and hold the case row lock so two
+    writers cannot take the same version number."""
+    latest = case.summaries.order_by("-version").first()
+    return CaseSummary.objects.create(
+        case=case,
+        version=(latest.version + 1) if latest else 1,
+        problem_description=problem_description,
+        analysis=analysis,
+        resolution=resolution,
+        resolution_type=resolution_type,
+        author=actor,
+    )
+
+
 def case_close(
     *,
     actor: User,
@@ -445,15 +468,13 @@ def case_close(
         _require_state(case, OPEN_STATES, _("Closing"))
         if resolution_type == ResolutionType.SPLIT and not case.children.exists():
             raise InvalidState(_("Split the case into new cases before closing it as split."))
-        latest = case.summaries.first()
-        summary = CaseSummary.objects.create(
+        summary = summary_version_add(
+            actor=actor,
             case=case,
-            version=(latest.version + 1) if latest else 1,
             problem_description=problem_description,
             analysis=analysis,
             resolution=resolution,
             resolution_type=resolution_type,
-            author=actor,
         )
         _set_state(
             case,

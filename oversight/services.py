@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import OPEN_STATES, AuditEvent, Case, CaseSummary, ResolutionType, State
+from cases.services import summary_version_add
 from oversight.clocks import ClockResult
 from oversight.models import (
     BusinessCalendar,
@@ -208,14 +209,13 @@ def summary_rewrite(
         review = getattr(latest, "review", None)
         if review is None or review.decision != SummaryReview.Decision.RETURNED:
             raise InvalidState(_("The summary can be rewritten once a manager has returned it."))
-        summary = CaseSummary.objects.create(
+        summary = summary_version_add(
+            actor=actor,
             case=case,
-            version=latest.version + 1,
             problem_description=problem_description,
             analysis=analysis,
             resolution=resolution,
             resolution_type=resolution_type,
-            author=actor,
         )
         _audit(
             case=case,
