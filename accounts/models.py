@@ -72,6 +72,11 @@ class User(AbstractUser):
         return self.role in {self.Role.ENGINEER, self.Role.MANAGER, self.Role.ACCOUNT_MANAGER}
 
     @property
+    def is_case_worker(self) -> bool:
+        """Engineers and managers (and superusers) run cases; account managers and customers do not."""
+        return self.is_active and (self.is_superuser or self.role in {self.Role.ENGINEER, self.Role.MANAGER})
+
+    @property
     def is_engineer(self) -> bool:
         return self.role == self.Role.ENGINEER
 

@@ -108,7 +108,7 @@ def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) ->
 
 def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
     """Analyse an upload again (staff): a new job whose outcome replaces the upload's current rows."""
-    if not actor.is_active or not (actor.is_superuser or actor.is_engineer or actor.is_manager):
+    if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can re-run an analysis."))
     from cases.selectors import case_visible_queryset
 

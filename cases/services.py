@@ -38,13 +38,8 @@ _SUFFIX_ALPHABET = string.ascii_uppercase + string.digits
 # -- roles ---------------------------------------------------------------------------------------------
 
 
-def _can_work_on(actor: User) -> bool:
-    """Engineers and managers run cases; account managers follow them and may not change their state."""
-    return actor.is_active and (actor.is_superuser or actor.role in {User.Role.ENGINEER, User.Role.MANAGER})
-
-
 def _require_case_worker(actor: User) -> None:
-    if not _can_work_on(actor):
+    if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can do this."))
 
 
@@ -166,7 +161,7 @@ def case_create(
         raise InvalidInput(_("Unknown severity."))
     if customer_contact is not None and customer_contact.organisation_id != organisation.pk:
         raise InvalidInput(_("The customer contact must belong to the case's organisation."))
-    if owner is not None and not _can_work_on(owner):
+    if owner is not None and not owner.is_case_worker:
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = Case.objects.create(
@@ -223,7 +218,7 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
 def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Case:
     """Assign or reassign the case; taking it from another engineer needs a reason."""
     _require_case_worker(actor)
-    if not _can_work_on(owner):
+    if not owner.is_case_worker:
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = _locked(case)
@@ -387,7 +382,7 @@ TRANSITIONS: dict[str, Transition] = {
 
 def transitions_allowed(*, actor: User, case: Case) -> list[Transition]:
     """The transitions this actor may take from the case's state, for showing only allowed actions."""
-    if not _can_work_on(actor):
+    if not actor.is_case_worker:
         return []
     return [t for t in TRANSITIONS.values() if case.state in t.sources]
 

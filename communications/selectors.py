@@ -23,11 +23,6 @@ from uploads.models import Upload
 RECEIVED_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED)
 
 
-def user_is_case_worker(user: User) -> bool:
-    """Engineers and managers write and send documents; account managers and customers read them."""
-    return user.is_active and (user.is_superuser or user.is_engineer or user.is_manager)
-
-
 def user_is_staff(user: User) -> bool:
     return user.is_active and (user.is_superuser or user.is_support_staff)
 

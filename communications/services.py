@@ -31,7 +31,6 @@ from communications.models import (
     NotificationPreference,
     SentDocument,
 )
-from communications.selectors import user_is_case_worker
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _require_case_worker(actor: User, case: Case) -> None:
-    if not user_is_case_worker(actor):
+    if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if not case_visible_queryset(actor).filter(pk=case.pk).exists():
         raise NotAllowed(_("You cannot act on this case."))

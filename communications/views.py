@@ -26,7 +26,7 @@ LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
 
 
 def _worker_required(request: HttpRequest) -> None:
-    if not selectors.user_is_case_worker(request.user):
+    if not request.user.is_case_worker:
         raise PermissionDenied
 
 
@@ -39,7 +39,7 @@ def _kind_or_404(kind: str) -> str:
 def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
     """What the communications panel of the case page shows to this viewer."""
     user = request.user
-    is_worker = selectors.user_is_case_worker(user)
+    is_worker = user.is_case_worker
     is_staff = selectors.user_is_staff(user)
     deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
     scope = case_current_scope(case=case)

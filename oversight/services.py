@@ -193,9 +193,7 @@ def summary_rewrite(
     resolution_type: str,
 ) -> CaseSummary:
     """Write a new version of a closed case's summary after a manager returned it; the history keeps both."""
-    if not (
-        actor.is_active and (actor.is_superuser or actor.role in {User.Role.ENGINEER, User.Role.MANAGER})
-    ):
+    if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if resolution_type not in ResolutionType.values:
         raise InvalidInput(_("Choose a resolution type."))
