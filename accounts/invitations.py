@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Invitation, User
 from cases.errors import DomainError, InvalidInput, NotAllowed
 from cases.models import Case
-from cases.selectors import case_visible_queryset
+from cases.selectors import case_visible_to
 from cases.services import _audit
 
 
@@ -47,7 +47,7 @@ def _hash(token: str) -> str:
 def _require_staff_on(actor: User, case: Case) -> None:
     if not (actor.is_superuser or actor.is_support_staff):
         raise NotAllowed(_("Only support staff can invite customer contacts."))
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+    if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
 
 

@@ -110,9 +110,9 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
     """Analyse an upload again (staff): a new job whose outcome replaces the upload's current rows."""
     if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can re-run an analysis."))
-    from cases.selectors import case_visible_queryset
+    from cases.selectors import case_visible_to
 
-    if not case_visible_queryset(actor).filter(pk=upload.case_id).exists():
+    if not case_visible_to(user=actor, case_id=upload.case_id):
         raise NotAllowed(_("You cannot act on this case."))
     if upload.state not in _ANALYSABLE_UPLOAD_STATES or not upload.storage_name or upload.content_deleted_at:
         raise InvalidState(_("This upload has no stored file to analyse."))

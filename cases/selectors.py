@@ -24,6 +24,11 @@ def case_visible_queryset(user: User) -> QuerySet[Case]:
     return cases.filter(organisation_id=user.organisation_id)
 
 
+def case_visible_to(*, user: User, case_id: int) -> bool:
+    """Whether the user may see (and so act on) this case: services check it, not only views."""
+    return case_visible_queryset(user).filter(pk=case_id).exists()
+
+
 def case_get_for_user(*, user: User, number: str, for_update: bool = False) -> Case:
     """The case with this number if the user may see it; 404 otherwise, never a hint that it exists."""
     cases = case_visible_queryset(user).select_related("organisation", "owner", "customer_contact", "parent")

@@ -45,9 +45,9 @@ def _require_case_worker(actor: User) -> None:
 
 def _require_visible(actor: User, case: Case) -> None:
     # Services are also called from admin and commands: check visibility here too, not only in views.
-    from cases.selectors import case_visible_queryset
+    from cases.selectors import case_visible_to
 
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+    if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
 
 

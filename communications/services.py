@@ -18,7 +18,7 @@ from accounts.models import User
 from cases import services as case_services
 from cases.errors import InvalidInput, NotAllowed
 from cases.models import AuditEvent, Case, State, TimelineEntry
-from cases.selectors import case_current_scope, case_visible_queryset
+from cases.selectors import case_current_scope, case_visible_to
 from communications import notifications
 from communications.documents import LANGUAGES, case_page_url, placeholders_in
 from communications.evidence import PRESETS
@@ -47,7 +47,7 @@ TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
 def _require_case_worker(actor: User, case: Case) -> None:
     if not actor.is_case_worker:
         raise NotAllowed(_("Only support engineers and managers can do this."))
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+    if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
 
 

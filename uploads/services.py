@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Organisation, User
 from cases.errors import InvalidInput
 from cases.models import AuditEvent, Case
-from cases.selectors import case_visible_queryset
+from cases.selectors import case_visible_to
 from cases.services import _audit
 from uploads import files, scanning
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
@@ -51,7 +51,7 @@ def _is_staff(actor: User) -> bool:
 
 
 def _require_visible(actor: User, case: Case) -> None:
-    if not case_visible_queryset(actor).filter(pk=case.pk).exists():
+    if not case_visible_to(user=actor, case_id=case.pk):
         raise UploadRefused(_("You cannot act on this case."))
 
 
