@@ -35,6 +35,12 @@ class ChecksumMismatch(DomainError):
     status_code = 460
 
 
+class StorageFailed(DomainError):
+    """The server could not write or sync a chunk (disk full or failing); nothing of it was kept."""
+
+    status_code = 507
+
+
 class UnsupportedMediaType(DomainError):
     status_code = 415
 

@@ -12,10 +12,11 @@ import base64
 import binascii
 import functools
 import hashlib
+import logging
 import os
 import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,18 +25,27 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import InvalidInput
 from uploads import files, services
-from uploads.errors import ChecksumMismatch, UnsupportedMediaType, UploadConflict, UploadTooLarge
+from uploads.errors import (
+    ChecksumMismatch,
+    StorageFailed,
+    UnsupportedMediaType,
+    UploadConflict,
+    UploadTooLarge,
+)
 from uploads.locking import upload_writer
 from uploads.models import Upload
+
+logger = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,checksum,expiration"
 CHECKSUM_ALGORITHMS = ("sha1", "sha256")
 PATCH_CONTENT_TYPE = "application/offset+octet-stream"
-# gunicorn hands the body over in 8 KiB recv() calls whatever we ask; 1 MiB blocks keep Python's
-# per-call overhead small without holding much memory (measured in bench/upload.py).
+# 1 MiB blocks: gunicorn reads a body of known length in recv() calls of up to 1 MiB, so Python's
+# per-block overhead stays small without holding much memory (measured in bench/upload.py).
 BLOCK_SIZE = 1024 * 1024
 WRITEBACK_EVERY = 8 * BLOCK_SIZE
+WRITE_AHEAD = 4  # blocks read but not yet written: the memory a slow disk may hold up
 _START_WRITEBACK = hasattr(os, "posix_fadvise")
 
 
@@ -195,7 +205,11 @@ def _stream_to_spool(
     running: Any | None,
 ) -> tuple[int, Any | None]:
     """Copy the body to the spool file at ``offset``; returns the new synced end and the advanced running
-    hash. On any failure the file is cut back to ``offset``."""
+    hash. On any failure the file is cut back to ``offset``.
+
+    Three things overlap: this thread reads the socket and keeps the running hash, a pool thread hashes
+    the chunk for its checksum, and a writer thread writes blocks and starts their writeback, so a disk
+    that is briefly slow holds up neither the socket nor the hashing (at most WRITE_AHEAD blocks wait)."""
     chunk_hash = hashlib.new(checksum.algorithm) if checksum else None
     # Hash into a copy (cheap: a few hundred bytes): a failed chunk must not advance the kept state.
     work = running.copy() if running is not None else None
@@ -204,38 +218,33 @@ def _stream_to_spool(
     fd = os.open(files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         try:
-            while True:
-                want = BLOCK_SIZE if length is None else min(BLOCK_SIZE, offset + length - position)
-                if want <= 0:
-                    break
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as writer:
+                writes: deque[Future[None]] = deque()
                 try:
-                    block = stream.read(want)
-                except OSError:  # the client went away mid-chunk: keep what arrived (see below)
-                    break
-                if not block:
-                    break
-                if position + len(block) - offset > limit:
-                    raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
-                if chunk_hash is not None and work is not None:
-                    # Two SHA-256 passes over every block: hashlib releases the GIL, so one runs on a
-                    # second core while this thread writes and runs the other (about 2x on an idle
-                    # 2-core machine: 350-420 MB/s serial, 760-810 MB/s overlapped).
-                    pending = _hasher().submit(chunk_hash.update, block)
-                    try:
-                        _pwrite_all(fd, block, position)
-                        work.update(block)
-                    finally:
-                        pending.result()
-                else:
-                    _pwrite_all(fd, block, position)
-                    for digest in (chunk_hash, work):
-                        if digest is not None:
-                            digest.update(block)
-                position += len(block)
-                if _START_WRITEBACK and (position - offset) % WRITEBACK_EVERY == 0:
-                    # Start writing the last blocks to disk now, so the fsync that acknowledges the
-                    # chunk waits for little (64 MiB: write + fsync 0.9-1.7 GB/s plain, 3 GB/s this way).
-                    os.posix_fadvise(fd, position - WRITEBACK_EVERY, WRITEBACK_EVERY, os.POSIX_FADV_DONTNEED)
+                    while True:
+                        want = BLOCK_SIZE if length is None else min(BLOCK_SIZE, offset + length - position)
+                        if want <= 0:
+                            break
+                        try:
+                            block = stream.read(want)
+                        except OSError:  # the client went away mid-chunk: keep what arrived (see below)
+                            break
+                        if not block:
+                            break
+                        if position + len(block) - offset > limit:
+                            raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+                        writes.append(writer.submit(_spool_write, fd, block, position, offset))
+                        _hash_block(block, chunk_hash, work)
+                        position += len(block)
+                        while len(writes) > WRITE_AHEAD:
+                            writes.popleft().result()
+                    while writes:
+                        writes.popleft().result()
+                except OSError as error:  # from a write: the socket's own errors end the loop above
+                    raise _storage_failed(upload, error) from error
+                finally:
+                    for pending in writes:  # after a failure: nothing more is written past the cut
+                        pending.cancel()
             # A short body cannot be verified: discard it rather than keep unverifiable bytes.
             short = length is not None and position - offset != length
             if (
@@ -246,10 +255,44 @@ def _stream_to_spool(
                 raise ChecksumMismatch(
                     _("The chunk's checksum does not match; it was discarded, send it again.")
                 )
-            os.fsync(fd)
+            try:
+                os.fsync(fd)
+            except OSError as error:
+                raise _storage_failed(upload, error) from error
         except BaseException:
             os.ftruncate(fd, offset)
             raise
     finally:
         os.close(fd)
     return position, work
+
+
+def _storage_failed(upload: Upload, error: OSError) -> StorageFailed:
+    logger.error("upload %s: the spool file could not be written: %s", upload.pk, error)
+    return StorageFailed(
+        _("The server could not store this chunk; nothing of it was kept. Send it again later.")
+    )
+
+
+def _hash_block(block: bytes, chunk_hash: Any | None, work: Any | None) -> None:
+    """Both SHA-256 passes over a block. hashlib releases the GIL, so with both present one runs on a
+    second core while this thread runs the other (about 2x on an idle 2-core machine)."""
+    if chunk_hash is not None and work is not None:
+        pending = _hasher().submit(chunk_hash.update, block)
+        try:
+            work.update(block)
+        finally:
+            pending.result()
+        return
+    for digest in (chunk_hash, work):
+        if digest is not None:
+            digest.update(block)
+
+
+def _spool_write(fd: int, block: bytes, position: int, chunk_start: int) -> None:
+    _pwrite_all(fd, block, position)
+    end = position + len(block)
+    if _START_WRITEBACK and (end - chunk_start) % WRITEBACK_EVERY == 0:
+        # Start writing the last blocks to disk now, so the fsync that acknowledges the chunk waits for
+        # little (64 MiB: write + fsync 0.9-1.7 GB/s plain, 3 GB/s this way).
+        os.posix_fadvise(fd, end - WRITEBACK_EVERY, WRITEBACK_EVERY, os.POSIX_FADV_DONTNEED)

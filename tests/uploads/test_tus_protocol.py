@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from datetime import timedelta
@@ -14,7 +15,7 @@ from django.utils import timezone
 from cases import services as case_services
 from cases.models import AuditEvent
 from tests.uploads.conftest import TUS, metadata, sha256_b64, tus_url
-from uploads import files, services
+from uploads import files, services, tus
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -168,6 +169,37 @@ def test_checksum_mismatch_is_460_and_the_chunk_is_discarded(
     assert tus_patch(customer, location, 10, b"b" * 10, checksum=sha256_b64(b"b" * 10)).status_code == 204
     upload.refresh_from_db()
     assert upload.sha256 == hashlib.sha256(b"a" * 10 + b"b" * 10).hexdigest()
+
+
+def test_disk_full_mid_chunk_is_507_and_the_chunk_is_cut_back(
+    tus_create, tus_patch, token_client, customer, case, monkeypatch
+):
+    """A write that fails in the writer thread (ENOSPC on the chunk's second block) ends the PATCH with
+    507; the spool file is cut back to the acknowledged offset, so a later retry stores the right bytes."""
+    block = tus.BLOCK_SIZE
+    first, second = os.urandom(block), os.urandom(3 * block)
+    location = _created(tus_create(customer, case, len(first) + len(second)))
+    assert tus_patch(customer, location, 0, first).status_code == 204
+    real_write = tus._pwrite_all
+
+    def disk_full_after_one_block(fd, data, position):
+        if position >= 2 * block:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(fd, data, position)
+
+    monkeypatch.setattr(tus, "_pwrite_all", disk_full_after_one_block)
+    refused = tus_patch(customer, location, block, second, checksum=sha256_b64(second))
+    assert refused.status_code == 507
+    assert "nothing of it was kept" in refused.json()["detail"]
+    upload = Upload.objects.get()
+    assert token_client(customer).head(location, **TUS)["Upload-Offset"] == str(block)
+    assert os.path.getsize(files.spool_path(upload.pk)) == block
+
+    monkeypatch.setattr(tus, "_pwrite_all", real_write)
+    assert tus_patch(customer, location, block, second, checksum=sha256_b64(second)).status_code == 204
+    upload.refresh_from_db()
+    assert upload.state == Upload.State.STORED
+    assert upload.sha256 == hashlib.sha256(first + second).hexdigest()
 
 
 def test_unsupported_checksum_algorithm_is_400(tus_create, tus_patch, customer, case):
