@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -41,7 +43,29 @@ class SlaConfig:
         return self.targets.get((organisation_id, severity)) or self.targets.get((None, severity))
 
 
+SLA_CONFIG_CACHE_KEY = "oversight:sla-config:1"
+SLA_CONFIG_CACHE_SECONDS = 300
+
+
 def sla_config_load() -> SlaConfig:
+    """Calendars with their holidays and all targets, from the cache: every case page and sweep needs
+    them and they change a few times a year. Saving or deleting one clears the cache (see
+    :func:`sla_config_forget`); the timeout bounds what a queryset ``update()`` could leave stale."""
+    config = cache.get(SLA_CONFIG_CACHE_KEY)
+    if config is None:
+        config = _sla_config_query()
+        cache.set(SLA_CONFIG_CACHE_KEY, config, SLA_CONFIG_CACHE_SECONDS)
+    return config
+
+
+def sla_config_forget(**_signal: object) -> None:
+    """Clear the cached settings now and again after the commit, so that a request which read the old
+    rows in between cannot keep them cached."""
+    cache.delete(SLA_CONFIG_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(SLA_CONFIG_CACHE_KEY))
+
+
+def _sla_config_query() -> SlaConfig:
     """Calendars with their holidays and all targets: two queries."""
     calendars = {
         row.organisation_id: Calendar(

@@ -33,6 +33,16 @@ def _isolated_storage(settings, tmp_path):
     settings.UPLOAD_SPOOL_DIR = tmp_path / "spool"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_service_level_settings():
+    """The cached service-level settings of an earlier test would outlive its rolled-back rows."""
+    from django.core.cache import cache
+
+    from oversight.selectors import SLA_CONFIG_CACHE_KEY
+
+    cache.delete(SLA_CONFIG_CACHE_KEY)
+
+
 @pytest.fixture
 def organisation(db):
     return OrganisationFactory(name="Contoso", slug="contoso")

@@ -8,12 +8,14 @@ from datetime import UTC, date, datetime, time
 import pytest
 from django.core import mail
 
+from accounts.models import User
 from cases import services as case_services
 from oversight import services
 from oversight.clocks import FOREVER, Calendar, Event, Status, clock_evaluate, paused_intervals
 from oversight.models import BusinessCalendar, CaseClock, ClockNotification, Holiday, ServiceTarget
 from oversight.selectors import case_clocks
 from oversight.tasks import sla_notification_send
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +119,32 @@ def test_organisation_override_and_holiday_move_the_due_time(frozen, case, organ
     frozen.set(at(0, 9))
     # Nine hours on Monday, Tuesday is a holiday, the tenth hour ends Wednesday 10:00.
     assert _clock("first_response", case).due_at == at(2, 10)
+
+
+def test_settings_are_cached_and_a_manager_change_applies_at_once(
+    frozen, case, organisation, django_assert_num_queries
+):
+    """The calendars and targets are read once, then from the cache; a saved target or calendar clears it."""
+    from oversight.selectors import sla_config_load
+
+    frozen.set(at(0, 9))
+    assert _clock("first_response", case).due_at == at(0, 18)
+    with django_assert_num_queries(0):
+        sla_config_load()
+    manager = UserFactory(username="manager", role=User.Role.MANAGER)
+    target = ServiceTarget(
+        organisation=organisation,
+        severity="medium",
+        first_response_minutes=60,
+        scope_minutes=60,
+        update_minutes=60,
+        resolution_minutes=600,
+    )
+    services.service_target_save(actor=manager, target=target)
+    assert _clock("first_response", case).due_at == at(0, 10)
+    calendar = BusinessCalendar.objects.get()
+    services.business_calendar_save(actor=manager, calendar=calendar, holidays=[(date(2026, 3, 2), "Holiday")])
+    assert _clock("first_response", case).due_at == at(1, 10)
 
 
 def test_clock_pauses_while_awaiting_customer_and_resumes_when_they_answer(frozen, case, engineer, customer):
