@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.errors import DomainError
-from cases.models import Case
-from cases.selectors import case_current_scope, case_get_for_user
+from cases.models import Case, ScopeVersion
+from cases.selectors import case_get_for_user
 from communications import selectors, services
 from communications.documents import LANGUAGES, document_draft, document_language, text_to_html
 from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
@@ -36,13 +36,13 @@ def _kind_or_404(kind: str) -> str:
     return kind
 
 
-def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
-    """What the communications panel of the case page shows to this viewer."""
+def panel_context(*, request: HttpRequest, case: Case, scope: ScopeVersion | None) -> dict[str, Any]:
+    """What the communications panel of the case page shows to this viewer; ``scope`` is the case's
+    current scope, which the page has already read."""
     user = request.user
     is_worker = user.is_case_worker
     is_staff = selectors.user_is_staff(user)
     deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
-    scope = case_current_scope(case=case)
     return {
         "case": case,
         "request": request,

@@ -22,7 +22,7 @@ def _language(context: template.Context) -> str:
 def communications_case_panel(context: template.Context) -> dict[str, Any]:
     from communications.views import panel_context
 
-    return panel_context(request=context["request"], case=context["case"])
+    return panel_context(request=context["request"], case=context["case"], scope=context["scope"])
 
 
 @register.inclusion_tag("communications/_checklist.html", takes_context=True)
