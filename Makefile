@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench fuzz browser-deps clean
+.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,12 +45,21 @@ format: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Run the benchmarks and print their figures (load needs PostgreSQL and wrk)
+bench: install bench-deps ## Run the benchmarks and print their figures (load needs PostgreSQL, wrk, nginx)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
-	@if command -v wrk >/dev/null; then $(BIN)/python bench/load.py; \
-	 else echo "bench/load.py needs wrk (apt-get install wrk) and PostgreSQL (DATABASE_URL)"; fi
+	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py; \
+	 else echo "bench/load.py needs wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+
+# The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
+bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)
+	@missing=$$(command -v wrk >/dev/null || echo wrk; [ -x /usr/sbin/nginx ] || echo nginx-light); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages ($$missing): bench/load.py needs them"; fi; fi
 
 fuzz: install ## A longer fuzzing run of every parser (time and memory bounds) and of the API schema
 	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening -k "fuzz or schemathesis" -p no:cacheprovider

@@ -1,13 +1,17 @@
-"""Load benchmark: 10,000 cases, 50,000 uploads and 200,000 findings in PostgreSQL, gunicorn, wrk.
+"""Load benchmark: 10,000 cases, 50,000 uploads and 200,000 findings in PostgreSQL, nginx, gunicorn, wrk.
 
 usage: python bench/load.py [--database-url postgres://postgres@127.0.0.1:5432/portal_bench]
-                            [--duration 15] [--connections 50 8] [--workers 2] [--port 8765] [--skip-load]
+                            [--duration 15] [--users 50] [--think 1-5 0.5-1.5] [--connections 8 50]
+                            [--workers 2] [--port 8765] [--skip-load]
 
 Works in its own database (the name must end in ``_bench``; created when missing, never the test or dev
 database), seeds it once with bulk_create, counts the queries of each measured page for a customer who
-sees 10 cases and an engineer who sees 10,000 (they must be equal), then serves it with gunicorn on
-127.0.0.1 (production settings, DEBUG off) and runs wrk against the case list page, a case page and the
-cases API at 50 connections, printing requests/s and p50/p95/p99 latency. Needs ``wrk`` (Debian: wrk).
+sees 10 cases and an engineer who sees 10,000 (they must be equal), then serves it as production does
+(nginx in front of gunicorn's sync workers, production settings, DEBUG off) on 127.0.0.1 and runs wrk
+against the case list page, a case page and the cases API, printing requests/s and p50/p95/p99 latency:
+first as 50 concurrent users who each pause between requests (a think time, as locust's users do), then
+closed-loop at 8 and 50 connections without pause, the saturation throughput. Needs ``wrk`` and
+``nginx`` (Debian: wrk, nginx-light); ``make bench`` installs them when it can.
 """
 
 from __future__ import annotations
@@ -181,6 +185,7 @@ def _query_counts(seed: dict[str, object]) -> None:
             client = Client(HTTP_HOST="127.0.0.1")
             client.force_login(engineer)
             headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"} if path.startswith("/api/") else {}
+            client.get(path, **headers)  # warm: cached settings are read once per process, not per page
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(path, **headers)
             assert response.status_code == 200, (path, response.status_code)
@@ -206,13 +211,28 @@ end
 """
 
 
-def _wrk(url: str, header: str, duration: int, connections: int) -> dict[str, float]:
-    """One wrk run; requests/s and the 50th/95th/99th percentiles (ms) from the same run (a Lua report)."""
+# A user reads each page before the next click: wrk waits a random think time (ms) before every request
+# of a connection. Latency is measured from the request, so the pause never counts in it.
+_THINK = """local low, high = %d, %d
+init = function(args)
+  math.randomseed(os.time() + (tonumber(tostring({}):sub(8)) or 0))
+end
+delay = function()
+  return math.random(low, high)
+end
+"""
+
+
+def _wrk(
+    url: str, header: str, duration: int, connections: int, think_ms: tuple[int, int] | None = None
+) -> dict[str, float]:
+    """One wrk run; requests/s and the 50th/95th/99th percentiles (ms) from the same run (a Lua report).
+    With ``think_ms`` each connection is a user who pauses that long (uniformly random) between requests."""
     binary = shutil.which("wrk")
     if binary is None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
     script = Path(tempfile.mkdtemp()) / "report.lua"
-    script.write_text(_REPORT)
+    script.write_text((_THINK % think_ms if think_ms else "") + _REPORT)
     threads = min(2, connections)
     command = [binary, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
                "-s", str(script), "-H", header, url]  # fmt: skip
@@ -224,6 +244,63 @@ def _wrk(url: str, header: str, duration: int, connections: int) -> dict[str, fl
     return dict(zip(keys, (float(value) for value in found.groups()), strict=True))
 
 
+# The proxy part of deploy/nginx.conf: users keep their connections to nginx, and gunicorn's sync workers
+# only ever see whole requests (a sync worker serving an idle keep-alive connection would block on it).
+_NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    upstream portal_web {{ server 127.0.0.1:{upstream}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        keepalive_timeout 75s;
+        keepalive_requests 100000;
+        location / {{
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_buffers 64 16k;
+            proxy_pass http://portal_web;
+        }}
+    }}
+}}
+"""
+
+
+def _nginx_start(root: Path, *, port: int, upstream: int) -> subprocess.Popen:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        raise SystemExit("nginx is not installed (Debian package nginx-light or nginx)")
+    root.mkdir(parents=True)
+    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (root / name).mkdir(mode=0o777)
+        (root / name).chmod(0o777)  # nginx's workers run as an unprivileged user when started by root
+    conf = root / "nginx.conf"
+    conf.write_text(_NGINX_CONF.format(root=root, port=port, upstream=upstream))
+    return subprocess.Popen([binary, "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
+
+
+def _table(title: str, targets: list[tuple[str, str, str]], run, duration: int) -> None:
+    print(f"\n{title}")
+    print(f"  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for label, url, header in targets:
+        run(url, header, 5)  # warm-up, discarded
+        figures = run(url, header, duration)
+        print(
+            f"  {label:<16}{figures['rps']:>8.0f}{figures['p50']:>9.1f}{figures['p95']:>9.1f}"
+            f"{figures['p99']:>9.1f}{int(figures['errors'] + figures['timeouts']):>8}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -231,7 +308,16 @@ def main() -> None:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench"),
     )
     parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, nargs="+", default=[50, 8], help="one run per value")
+    parser.add_argument("--users", type=int, default=50, help="concurrent users, each with a think time")
+    parser.add_argument(
+        "--think",
+        nargs="*",
+        default=["1-5", "0.5-1.5"],
+        help="think times in seconds, LOW-HIGH, one users' run each (1-5 is locust's own example)",
+    )
+    parser.add_argument(
+        "--connections", type=int, nargs="*", default=[8, 50], help="closed-loop runs, one per value"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--skip-load", action="store_true", help="seed and count queries only")
@@ -265,13 +351,17 @@ def main() -> None:
     token, _ = Token.objects.get_or_create(user=seed["engineer"])
     cookie = _session_cookie(seed["engineer"])
     gunicorn = str(Path(python).with_name("gunicorn"))
+    upstream = args.port + 1
     server = subprocess.Popen(
-        [gunicorn, "config.wsgi", "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers), "--log-level", "warning"],
+        [gunicorn, "config.wsgi", "-b", f"127.0.0.1:{upstream}", "-w", str(args.workers),
+         "--log-level", "warning"],
         cwd=ROOT,
         env=full_env,
         start_new_session=True,
     )  # fmt: skip
+    proxy = _nginx_start(var_dir / "nginx", port=args.port, upstream=upstream)
     base = f"http://127.0.0.1:{args.port}"
+    setup = f"nginx -> gunicorn sync x{args.workers}"
     try:
         for _attempt in range(100):
             try:
@@ -284,18 +374,26 @@ def main() -> None:
             ("case page", f"{base}/cases/{seed['case']}/", f"Cookie: sessionid={cookie}"),
             ("cases API", f"{base}/api/cases/", f"Authorization: Token {token.key}"),
         ]
+        for think in args.think:
+            low, high = (round(float(value) * 1000) for value in think.split("-"))
+            _table(
+                f"{args.users} users, each pausing {think} s between requests (wrk -c{args.users} with a "
+                f"think time), {args.duration} s after a 5 s warm-up, {setup}",
+                targets,
+                lambda url, header, seconds, pause=(low, high): _wrk(url, header, seconds, args.users, pause),
+                args.duration,
+            )
         for connections in args.connections:
-            print(f"\nwrk, {connections} connections, {args.duration} s each after a 5 s warm-up, "
-                  f"gunicorn sync x{args.workers}")  # fmt: skip
-            print(f"  {'target':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-            for label, url, header in targets:
-                _wrk(url, header, 5, connections)  # warm-up, discarded
-                figures = _wrk(url, header, args.duration, connections)
-                print(
-                    f"  {label:<16}{figures['rps']:>8.0f}{figures['p50']:>9.1f}{figures['p95']:>9.1f}"
-                    f"{figures['p99']:>9.1f}{int(figures['errors'] + figures['timeouts']):>8}"
-                )
+            _table(
+                f"{connections} connections without pause (saturation), {args.duration} s after a 5 s "
+                f"warm-up, {setup}",
+                targets,
+                lambda url, header, seconds, connections=connections: _wrk(url, header, seconds, connections),
+                args.duration,
+            )
     finally:
+        proxy.terminate()
+        proxy.wait(20)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(20)
         shutil.rmtree(var_dir, ignore_errors=True)
