@@ -326,6 +326,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
     "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
+    # Uploads whose every byte arrived but whose completion failed are finished by the server.
+    "uploads-finish-stranded": {"task": "uploads.tasks.upload_finish_sweep", "schedule": 300.0},
     # Publishes again jobs whose message was lost (died between commit and publish, broker down, worker
     # killed as a whole on the embedded broker).
     "analysis-jobs-reconcile": {"task": "analysis.tasks.jobs_reconcile", "schedule": 60.0},

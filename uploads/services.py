@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -433,7 +433,9 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
     reason and an audit entry. Uploads being written right now are skipped."""
     now = now or timezone.now()
     expired_ids = list(
-        Upload.objects.filter(state=Upload.State.RECEIVING, expires_at__lte=now).values_list("pk", flat=True)
+        Upload.objects.filter(state=Upload.State.RECEIVING, expires_at__lte=now)
+        .exclude(offset=F("size"), size__gt=0)  # every byte is in: upload_finish_stranded's, never deleted
+        .values_list("pk", flat=True)
     )
     done = 0
     for upload_id in expired_ids:
@@ -458,6 +460,52 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
         except Exception as error:  # a row being written or deleted right now is left for the next sweep
             logger.info("expiry skipped upload %s: %s", upload_id, error)
     return done
+
+
+STRANDED_AFTER = timedelta(minutes=10)
+
+
+def upload_finish_stranded(*, now: datetime | None = None) -> int:
+    """Finish uploads whose every byte arrived but whose completion failed (a database error, a process
+    killed while moving the file into storage). The client was told all its bytes are in and will not
+    send them again, so the server finishes on its own; a completion still running holds the writer lock
+    and is skipped. If the bytes themselves are gone, the upload is rejected with the reason, audited."""
+    now = now or timezone.now()
+    stranded_ids = list(
+        Upload.objects.filter(
+            state=Upload.State.RECEIVING, offset=F("size"), size__gt=0, updated_at__lte=now - STRANDED_AFTER
+        ).values_list("pk", flat=True)
+    )
+    done = 0
+    for upload_id in stranded_ids:
+        try:
+            with upload_writer(upload_id) as upload:
+                if upload.state != Upload.State.RECEIVING or upload.offset != upload.size:
+                    continue
+                if files.spool_path(upload.pk).exists():
+                    upload_complete(upload=upload, sha256=None)
+                else:
+                    _reject_lost(upload)
+                done += 1
+        except UploadConflict:  # being finished right now
+            continue
+        except Exception:  # left for the next sweep; the bytes stay where they are
+            logger.exception("could not finish stranded upload %s", upload_id)
+    return done
+
+
+def _reject_lost(upload: Upload) -> None:
+    with transaction.atomic():
+        upload.state = Upload.State.REJECTED
+        upload.rejection_reason = _("Its bytes were lost before it could be stored; please upload it again.")
+        upload.content_deleted_at = timezone.now()
+        upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
+        _record(
+            case=upload.case,
+            actor=None,
+            action="upload_lost",
+            data={"upload": str(upload.pk), "filename": upload.filename, "size": upload.size},
+        )
 
 
 def upload_retention_date(*, case: Case) -> datetime | None:

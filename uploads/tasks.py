@@ -48,6 +48,13 @@ def upload_expire_sweep() -> int:
     return services.upload_expire_abandoned()
 
 
+@shared_task(soft_time_limit=3600, time_limit=3660)
+def upload_finish_sweep() -> int:
+    """Beat: finish uploads whose bytes all arrived but whose completion failed (the spool must be
+    readable where this runs: one machine, or a shared volume as in docker-compose.yml)."""
+    return services.upload_finish_stranded()
+
+
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=600, time_limit=660)
 def upload_retention_sweep() -> int:
     """Beat: delete files UPLOAD_RETENTION_DAYS after their case closed, keeping the metadata (audited)."""

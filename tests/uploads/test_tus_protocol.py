@@ -256,6 +256,56 @@ def test_expired_upload_is_410_then_swept_with_an_audit_entry(
     assert services.upload_quota_usage(case=case).case_used == 0
 
 
+def test_a_failed_completion_is_finished_by_the_server_and_never_expired(
+    tus_create, token_client, customer, case, monkeypatch
+):
+    """The last PATCH stored every byte, then moving the file into storage failed: the client sees a
+    500 and HEAD says all bytes are in, so it will not send them again. The expiry sweep leaves the
+    upload alone, and the finishing sweep stores it once no completion can still be running."""
+    data = os.urandom(20)
+    location = _created(tus_create(customer, case, len(data)))
+    real_store = files.store_file
+
+    def storage_down(**_kwargs):
+        raise ConnectionError("storage unreachable")
+
+    monkeypatch.setattr(files, "store_file", storage_down)
+    client = token_client(customer)
+    client.raise_request_exception = False
+    failed = client.generic(
+        "PATCH", location, data, content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0", **TUS
+    )
+    assert failed.status_code == 500
+    upload = Upload.objects.get()
+    assert (upload.state, upload.offset) == (Upload.State.RECEIVING, len(data))
+    assert token_client(customer).head(location, **TUS)["Upload-Offset"] == str(len(data))
+    monkeypatch.setattr(files, "store_file", real_store)
+
+    assert services.upload_finish_stranded() == 0  # too recent: a completion could still be running
+    Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert services.upload_expire_abandoned() == 0
+    later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
+    assert services.upload_finish_stranded(now=later) == 1
+    upload.refresh_from_db()
+    assert upload.state == Upload.State.STORED
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert storages["uploads"].exists(upload.storage_name)
+    assert AuditEvent.objects.filter(action="upload_stored", case=case).exists()
+
+
+def test_a_stranded_upload_whose_bytes_are_gone_is_rejected_with_the_reason(tus_create, customer, case):
+    _created(tus_create(customer, case, 10))
+    upload = Upload.objects.get()
+    services.upload_chunk_accepted(upload=upload, old_offset=0, new_offset=10)  # as if written, then lost
+    files.spool_path(upload.pk).unlink()
+    later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
+    assert services.upload_finish_stranded(now=later) == 1
+    upload.refresh_from_db()
+    assert upload.state == Upload.State.REJECTED
+    assert "lost" in upload.rejection_reason
+    assert AuditEvent.objects.filter(action="upload_lost", case=case).exists()
+
+
 def test_termination_removes_the_upload(
     tus_create, tus_patch, token_client, customer, case, django_capture_on_commit_callbacks
 ):
