@@ -38,6 +38,11 @@ def upload_storage() -> Storage:
     return storages["uploads"]
 
 
+def storage_is_local() -> bool:
+    """Whether finishing an upload is a rename (local files) rather than a copy of every byte (S3)."""
+    return isinstance(upload_storage(), FileSystemStorage)
+
+
 def storage_name_for(*, case_number: str, upload_id: object) -> str:
     # Stored under the upload's UUID, never the customer's file name: no traversal, no collisions.
     return f"cases/{case_number}/{upload_id}"
@@ -120,7 +125,7 @@ def store_file(*, source: Path, name: str) -> str:
     The local file system gets a rename (no second write of a many-GB dump); other storages (S3) get a
     streamed upload, then the spool file is removed."""
     storage = upload_storage()
-    if isinstance(storage, FileSystemStorage):
+    if storage_is_local():
         target = Path(storage.path(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         file_move_safe(str(source), str(target), allow_overwrite=False)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Sum
+from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -202,6 +203,31 @@ def upload_chunk_accepted(*, upload: Upload, old_offset: int, new_offset: int) -
     upload.offset = new_offset
     upload.expires_at = expires_at
     return upload
+
+
+def upload_finish(*, upload: Upload, sha256: str | None) -> Upload:
+    """The last chunk is in: complete at once when storing is a rename; when it is a copy of every byte
+    to object storage (minutes for a large dump, past any request timeout), acknowledge the chunk and let
+    a worker complete the upload. Either way the client has its answer with every byte synced."""
+    if files.storage_is_local():
+        return upload_complete(upload=upload, sha256=sha256)
+    from uploads.tasks import upload_finish_task
+
+    upload_id = str(upload.pk)
+    transaction.on_commit(lambda: upload_finish_task.delay(upload_id, sha256))
+    return upload
+
+
+def upload_finish_queued(*, upload_id: str, sha256: str | None) -> Upload | None:
+    """A worker completes an upload whose last chunk was acknowledged; already done is fine (a redelivered
+    message), and so is a completion running elsewhere or an upload terminated meanwhile (None)."""
+    try:
+        with upload_writer(upload_id) as upload:
+            if upload.state != Upload.State.RECEIVING or upload.offset != upload.size:
+                return upload
+            return upload_complete(upload=upload, sha256=sha256)
+    except (UploadConflict, Http404):
+        return None
 
 
 def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:

@@ -189,7 +189,7 @@ def tus_patch(
             return upload
         services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
         if end == upload.size:
-            return services.upload_complete(upload=upload, sha256=running.hexdigest() if running else None)
+            return services.upload_finish(upload=upload, sha256=running.hexdigest() if running else None)
         if running is not None:
             _running_keep(key, end, running)
         return upload

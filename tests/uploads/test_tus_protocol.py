@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.files.storage import storages
@@ -15,7 +16,7 @@ from django.utils import timezone
 from cases import services as case_services
 from cases.models import AuditEvent
 from tests.uploads.conftest import TUS, metadata, sha256_b64, tus_url
-from uploads import files, services, tus
+from uploads import files, services, tasks, tus
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -291,6 +292,38 @@ def test_a_failed_completion_is_finished_by_the_server_and_never_expired(
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
     assert storages["uploads"].exists(upload.storage_name)
     assert AuditEvent.objects.filter(action="upload_stored", case=case).exists()
+
+
+def test_with_object_storage_the_last_chunk_is_acknowledged_and_a_worker_stores_the_file(
+    tus_create, tus_patch, customer, case, settings, django_capture_on_commit_callbacks
+):
+    """Copying a large dump to S3 takes minutes, past any request timeout: the last PATCH answers once
+    the bytes are synced, and a task (with the running hash) completes the upload."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {"BACKEND": "django.core.files.storage.InMemoryStorage"},  # no local path, like S3
+    }
+    data = os.urandom(30)
+    location = _created(tus_create(customer, case, len(data)))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert tus_patch(customer, location, 0, data, checksum=sha256_b64(data)).status_code == 204
+    upload = Upload.objects.get()
+    assert (upload.state, upload.offset) == (Upload.State.RECEIVING, len(data))
+    with mock.patch("uploads.tasks.upload_finish_task.delay") as delay:
+        for callback in callbacks:
+            callback()
+    upload_id, sha256 = delay.call_args.args
+    assert sha256 == hashlib.sha256(data).hexdigest()
+
+    assert tasks.upload_finish_task.run(upload_id, sha256) == Upload.State.STORED
+    upload.refresh_from_db()
+    assert upload.sha256 == sha256
+    with storages["uploads"].open(upload.storage_name) as stored:
+        assert stored.read() == data
+    assert not files.spool_path(upload.pk).exists()
+    # A redelivered message finds the upload stored and changes nothing.
+    assert tasks.upload_finish_task.run(upload_id, sha256) == Upload.State.STORED
+    assert AuditEvent.objects.filter(action="upload_stored", case=case).count() == 1
 
 
 def test_a_stranded_upload_whose_bytes_are_gone_is_rejected_with_the_reason(tus_create, customer, case):
