@@ -45,7 +45,7 @@ PATCH_CONTENT_TYPE = "application/offset+octet-stream"
 # per-block overhead stays small without holding much memory (measured in bench/upload.py).
 BLOCK_SIZE = 1024 * 1024
 WRITEBACK_EVERY = 8 * BLOCK_SIZE
-WRITE_AHEAD = 4  # blocks read but not yet written: the memory a slow disk may hold up
+WRITE_AHEAD = 2  # blocks read but not yet written: the memory a slow disk may hold up
 _START_WRITEBACK = hasattr(os, "posix_fadvise")
 
 
