@@ -309,6 +309,9 @@ def test_with_object_storage_the_last_chunk_is_acknowledged_and_a_worker_stores_
         assert tus_patch(customer, location, 0, data, checksum=sha256_b64(data)).status_code == 204
     upload = Upload.objects.get()
     assert (upload.state, upload.offset) == (Upload.State.RECEIVING, len(data))
+    browser = Client()
+    browser.force_login(customer)
+    assert "every byte is in; being stored" in browser.get(f"/cases/{case.number}/upload/").content.decode()
     with mock.patch("uploads.tasks.upload_finish_task.delay") as delay:
         for callback in callbacks:
             callback()
