@@ -393,6 +393,12 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
             now = timezone.now()
             for member in members:
                 parent = archive if member.parent is None else created[member.parent]
+                if member.kind == Upload.Kind.ARCHIVE or not scanning.scan_enabled():
+                    scan, scan_detail = archive.scan, ""  # a container: its own members are scanned
+                else:
+                    # clamd looks inside archives only within its limits (by default 25 MB per member),
+                    # so a clean archive does not make its members clean: each file is scanned itself.
+                    scan, scan_detail = scanning.scan_decide(size=member.size)
                 upload = Upload.objects.create(
                     case=archive.case,
                     uploaded_by=archive.uploaded_by,
@@ -403,8 +409,8 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                     sha256=member.sha256,
                     kind=member.kind,
                     state=Upload.State.STORED,
-                    # Members were inside the archive clamd scanned (recursively, within its limits).
-                    scan=archive.scan,
+                    scan=scan,
+                    scan_detail=scan_detail,
                     completed_at=now,
                     metadata={"archive_path": member.archive_path},
                 )
@@ -416,7 +422,9 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                 upload.storage_name = name
                 upload.save(update_fields=["storage_name"])
                 created.append(upload)
-                if member.kind != Upload.Kind.ARCHIVE:
+                if scan == Upload.Scan.PENDING:
+                    scanning.scan_queue(upload)  # held: analysis follows a clean answer
+                elif member.kind != Upload.Kind.ARCHIVE:
                     _queue_analysis(upload)
             archive.metadata = {**archive.metadata, "members": len(members)}
             archive.save(update_fields=["metadata", "updated_at"])

@@ -17,7 +17,7 @@ from cases.models import AuditEvent
 from tests.hardening.conftest import EICAR, MARKER, STREAM_MAX
 from uploads import scanning
 from uploads.models import Upload
-from uploads.tasks import upload_scan
+from uploads.tasks import upload_expand_archive, upload_scan
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,23 @@ def test_stream_is_sent_in_bounded_chunks(clamd_socket):
     answer = scanning.clamd_scan_stream(Counting(b"\x00" * 900_000), address=clamd_socket)
     assert answer.clean
     assert Counting.largest <= scanning.CHUNK  # never the whole file in memory
+
+
+def test_each_member_of_a_clean_archive_is_scanned_before_it_is_analysed(
+    scanner, upload_file, django_capture_on_commit_callbacks
+):
+    """clamd looks inside archives only within its limits (25 MB per member by default), so a clean
+    archive does not vouch for its members: each is held and scanned on its own."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("MEMORY.DMP", b"PAGEDU64" + b"\x00" * 4096)
+    upload = _scan(upload_file(buffer.getvalue(), "dumps.zip"), django_capture_on_commit_callbacks)
+    assert upload.scan == Upload.Scan.CLEAN
+    with django_capture_on_commit_callbacks(execute=False):
+        upload_expand_archive(str(upload.pk))
+    member = upload.members.get()
+    assert member.scan == Upload.Scan.PENDING
+    assert not AnalysisJob.objects.filter(upload=member).exists()
+    member = _scan(member, django_capture_on_commit_callbacks)
+    assert member.scan == Upload.Scan.CLEAN
+    assert AnalysisJob.objects.filter(upload=member).count() == 1
