@@ -143,7 +143,9 @@ def test_settings_are_cached_and_a_manager_change_applies_at_once(
     services.service_target_save(actor=manager, target=target)
     assert _clock("first_response", case).due_at == at(0, 10)
     calendar = BusinessCalendar.objects.get()
-    services.business_calendar_save(actor=manager, calendar=calendar, holidays=[(date(2026, 3, 2), "Holiday")])
+    services.business_calendar_save(
+        actor=manager, calendar=calendar, holidays=[(date(2026, 3, 2), "Holiday")]
+    )
     assert _clock("first_response", case).due_at == at(1, 10)
 
 
