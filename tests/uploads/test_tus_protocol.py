@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.core.files.storage import storages
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -257,12 +258,11 @@ def test_expired_upload_is_410_then_swept_with_an_audit_entry(
     assert services.upload_quota_usage(case=case).case_used == 0
 
 
-def test_a_failed_completion_is_finished_by_the_server_and_never_expired(
-    tus_create, token_client, customer, case, monkeypatch
-):
-    """The last PATCH stored every byte, then moving the file into storage failed: the client sees a
-    500 and HEAD says all bytes are in, so it will not send them again. The expiry sweep leaves the
-    upload alone, and the finishing sweep stores it once no completion can still be running."""
+def test_a_failed_completion_loses_nothing(tus_create, tus_patch, token_client, customer, case, monkeypatch):
+    """The last PATCH wrote and synced every byte, then moving the file into storage failed: a 500.
+    PostgreSQL: the chunk's new offset was in that request's transaction, so it is not acknowledged and
+    the client sends it again. SQLite (a file lock, no open transaction): the offset was committed, HEAD
+    says every byte is in, and the server finishes the upload itself (the sweep below)."""
     data = os.urandom(20)
     location = _created(tus_create(customer, case, len(data)))
     real_store = files.store_file
@@ -277,10 +277,32 @@ def test_a_failed_completion_is_finished_by_the_server_and_never_expired(
         "PATCH", location, data, content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0", **TUS
     )
     assert failed.status_code == 500
-    upload = Upload.objects.get()
-    assert (upload.state, upload.offset) == (Upload.State.RECEIVING, len(data))
-    assert token_client(customer).head(location, **TUS)["Upload-Offset"] == str(len(data))
     monkeypatch.setattr(files, "store_file", real_store)
+    upload = Upload.objects.get()
+    acknowledged = token_client(customer).head(location, **TUS)["Upload-Offset"]
+    assert acknowledged == str(upload.offset)
+    if connection.features.has_select_for_update_nowait:
+        assert upload.offset == 0
+        assert tus_patch(customer, location, 0, data).status_code == 204
+    else:
+        assert upload.offset == len(data)
+        later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
+        assert services.upload_finish_stranded(now=later) == 1
+    upload.refresh_from_db()
+    assert upload.state == Upload.State.STORED
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert storages["uploads"].exists(upload.storage_name)
+
+
+def test_an_upload_with_every_byte_in_is_finished_by_the_server_and_never_expired(tus_create, customer, case):
+    """Every byte acknowledged but the upload not completed (a killed process, a lost finishing task):
+    the client will not send anything again, so the expiry sweep leaves it alone and the finishing sweep
+    stores it once no completion can still be running."""
+    data = os.urandom(20)
+    _created(tus_create(customer, case, len(data)))
+    upload = Upload.objects.get()
+    files.spool_path(upload.pk).write_bytes(data)
+    services.upload_chunk_accepted(upload=upload, old_offset=0, new_offset=len(data))
 
     assert services.upload_finish_stranded() == 0  # too recent: a completion could still be running
     Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
