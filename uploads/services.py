@@ -477,17 +477,13 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
             with upload_writer(upload_id) as upload, transaction.atomic():
                 if upload.state != Upload.State.RECEIVING or not upload.expires_at or upload.expires_at > now:
                     continue
-                upload.state = Upload.State.REJECTED
-                upload.rejection_reason = _("Abandoned: not finished before %(when)s.") % {
-                    "when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-                }
-                upload.content_deleted_at = now
-                upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
-                _record(
-                    case=upload.case,
-                    actor=None,
+                _reject_without_file(
+                    upload,
+                    reason=_("Abandoned: not finished before %(when)s.")
+                    % {"when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
                     action="upload_expired",
-                    data={"upload": str(upload.pk), "filename": upload.filename, "offset": upload.offset},
+                    data={"offset": upload.offset},
+                    now=now,
                 )
                 transaction.on_commit(lambda upload_id=upload.pk: _remove_spool(upload_id))
                 done += 1
@@ -519,7 +515,16 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
                 if files.spool_path(upload.pk).exists():
                     upload_complete(upload=upload, sha256=None)
                 else:
-                    _reject_lost(upload)
+                    with transaction.atomic():
+                        _reject_without_file(
+                            upload,
+                            reason=_(
+                                "Its bytes were lost before it could be stored; please upload it again."
+                            ),
+                            action="upload_lost",
+                            data={"size": upload.size},
+                            now=now,
+                        )
                 done += 1
         except UploadConflict:  # being finished right now
             continue
@@ -528,18 +533,21 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
     return done
 
 
-def _reject_lost(upload: Upload) -> None:
-    with transaction.atomic():
-        upload.state = Upload.State.REJECTED
-        upload.rejection_reason = _("Its bytes were lost before it could be stored; please upload it again.")
-        upload.content_deleted_at = timezone.now()
-        upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
-        _record(
-            case=upload.case,
-            actor=None,
-            action="upload_lost",
-            data={"upload": str(upload.pk), "filename": upload.filename, "size": upload.size},
-        )
+def _reject_without_file(
+    upload: Upload, *, reason: str, action: str, data: dict[str, object], now: datetime
+) -> None:
+    """An unfinished upload that will never be stored: ``rejected`` with the reason, its file counted as
+    gone, and an audit entry naming it."""
+    upload.state = Upload.State.REJECTED
+    upload.rejection_reason = reason
+    upload.content_deleted_at = now
+    upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
+    _record(
+        case=upload.case,
+        actor=None,
+        action=action,
+        data={"upload": str(upload.pk), "filename": upload.filename, **data},
+    )
 
 
 def upload_retention_date(*, case: Case) -> datetime | None:

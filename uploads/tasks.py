@@ -10,17 +10,18 @@ from uploads import archives, scanning, services
 # Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
 # storage and database errors are retried.
 _TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+# Work on a file that can be repeated: transient errors retried with backoff, the message acknowledged
+# only when the task ends (a killed worker's task is delivered again).
+_RETRIED = {
+    "autoretry_for": _TRANSIENT,
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "acks_late": True,
+}
 
 
-@shared_task(
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@shared_task(**_RETRIED, soft_time_limit=600, time_limit=660)
 def upload_expand_archive(upload_id: str) -> str:
     """Expand a stored archive into member uploads, or mark it rejected with the reason."""
     return archives.archive_expand(upload_id=upload_id).state
@@ -48,16 +49,8 @@ def upload_expire_sweep() -> int:
     return services.upload_expire_abandoned()
 
 
-@shared_task(
-    autoretry_for=_TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-    # Copying a 64 GiB dump to object storage at 100 MB/s takes about 11 minutes.
-    soft_time_limit=3600,
-    time_limit=3660,
-)
+# Copying a 64 GiB dump to object storage at 100 MB/s takes about 11 minutes.
+@shared_task(**_RETRIED, soft_time_limit=3600, time_limit=3660)
 def upload_finish_task(upload_id: str, sha256: str | None) -> str:
     """Complete an upload whose last chunk was acknowledged: hash check, type, copy into object storage."""
     upload = services.upload_finish_queued(upload_id=upload_id, sha256=sha256)
