@@ -18,7 +18,7 @@ from cases.errors import DomainError
 from cases.models import Case, ScopeVersion
 from cases.selectors import case_get_for_user
 from communications import selectors, services
-from communications.documents import LANGUAGES, document_draft, document_language, text_to_html
+from communications.documents import LANGUAGES, Draft, document_draft, document_language, text_to_html
 from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
 from communications.models import DocumentKind, EmailDelivery, EvidenceItem
 
@@ -68,22 +68,7 @@ def document_edit(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     kind = _kind_or_404(kind)
     draft = document_draft(case=case, kind=kind, language=request.GET.get("lang", ""), author=request.user)
     form = DocumentForm(initial={"subject": draft.subject, "body": draft.body})
-    return render(
-        request,
-        "communications/document.html",
-        {
-            "case": case,
-            "kind": kind,
-            "kind_label": DocumentKind(kind).label,
-            "kinds": DocumentKind.choices,
-            "draft": draft,
-            "preview": text_to_html(draft.body),
-            "form": form,
-            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-            "contact_language": document_language(case=case),
-            "recipient": case.customer_contact,
-        },
-    )
+    return _document_page(request, case=case, kind=kind, draft=draft, body=draft.body, form=form)
 
 
 @login_required
@@ -107,6 +92,23 @@ def document_send(request: HttpRequest, number: str, kind: str) -> HttpResponse:
     else:
         messages.error(request, _("The document needs a subject and a text."))
     # Keep the engineer's edits: show the form again with what they wrote.
+    draft = document_draft(case=case, kind=kind, language=language, author=request.user)
+    return _document_page(
+        request, case=case, kind=kind, draft=draft, body=request.POST.get("body", ""), form=form, status=400
+    )
+
+
+def _document_page(
+    request: HttpRequest,
+    *,
+    case: Case,
+    kind: str,
+    draft: Draft,
+    body: str,
+    form: DocumentForm,
+    status: int = 200,
+) -> HttpResponse:
+    """The document editor: the draft, the form (fresh or as the engineer left it) and a preview of ``body``."""
     return render(
         request,
         "communications/document.html",
@@ -115,14 +117,14 @@ def document_send(request: HttpRequest, number: str, kind: str) -> HttpResponse:
             "kind": kind,
             "kind_label": DocumentKind(kind).label,
             "kinds": DocumentKind.choices,
-            "draft": document_draft(case=case, kind=kind, language=language, author=request.user),
-            "preview": text_to_html(request.POST.get("body", "")),
+            "draft": draft,
+            "preview": text_to_html(body),
             "form": form,
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "contact_language": document_language(case=case),
             "recipient": case.customer_contact,
         },
-        status=400,
+        status=status,
     )
 
 
