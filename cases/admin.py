@@ -56,17 +56,11 @@ class CaseAdmin(admin.ModelAdmin):
         "scoped_at",
         "closed_at",
     )
-    readonly_fields = (
-        "number",
-        "organisation",
-        "customer_contact",
-        "owner",
-        "state",
-        "parent",
-        "opened_at",
-        "first_response_at",
-        "scoped_at",
-        "closed_at",
+    # Only the descriptive fields are edited here; the rest changes through the lifecycle services.
+    readonly_fields = tuple(
+        name
+        for name in fields
+        if name not in {"title", "description", "severity", "product", "external_reference"}
     )
     inlines = [ScopeInline, SummaryInline]
 
