@@ -20,6 +20,19 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
+# Argon2 costs ~50 ms per hash by design; the factories hash a password for every user, and that was three
+# quarters of the fast suite. tests/test_security.py keeps the production hasher honest.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test writes uploads, spool files and broker messages under its own temporary folder."""

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client, override_settings
 
+from config.settings import PASSWORD_HASHERS as PRODUCTION_PASSWORD_HASHERS
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +76,14 @@ def test_api_token_can_be_revoked_by_its_owner(api_client, customer):
 
 
 def test_passwords_are_hashed_with_argon2id(customer):
-    assert customer.password.startswith("argon2$argon2id$")
+    # The suite hashes with MD5 for speed (tests/conftest.py); the settings module's own list is production's.
+    assert PRODUCTION_PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    with override_settings(PASSWORD_HASHERS=PRODUCTION_PASSWORD_HASHERS):
+        customer.set_password(PASSWORD)
+        customer.save()
+        assert customer.password.startswith("argon2$argon2id$")
+        response = Client().post("/accounts/login/", {"username": customer.username, "password": PASSWORD})
+        assert response.status_code == 302
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
