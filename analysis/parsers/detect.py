@@ -23,7 +23,11 @@ _WINDBG = re.compile(
     r"|\bArg1: [0-9a-fA-F`]+|\bBUGCHECK_P1\b|Exception Analysis|STACK_TEXT:|\bnt!KeBugCheck",
     re.IGNORECASE,
 )
-_LINUX = re.compile(r"\bBUG: |\bOops: |Call Trace:|Kernel panic|\bRIP: |Unable to handle kernel")
+_LINUX = re.compile(
+    r"\bBUG: |\bOops(?:: |\[#)|Call [Tt]race:|Kernel panic|\bRIP: |Unable to handle kernel|Internal error: "
+    r"|\bWARNING: CPU: |\bWARNING: .{0,200}? at \S+\+0x[0-9a-f]+/|kernel BUG at |general protection fault|\bUBSAN: |INFO: task \S+ blocked for more than"
+    r"|rcu_\w+ (?:self-)?detected stall|Krnl PSW|\bNIP \[|watchdog: BUG"
+)
 
 
 def _sniff(path: str | os.PathLike[str]) -> bytes:
