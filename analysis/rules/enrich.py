@@ -23,6 +23,12 @@ def enrich_result(result: ParseResult) -> ParseResult:
 
 
 def enrich_crash(crash: Crash, *, user_mode: bool = False) -> Crash:
+    if crash.bugcheck_code is None and crash.bugcheck_name and crash.exception_code is None:
+        # A stop screen gives the name only; the code follows from the table, and says so.
+        number = knowledge.code_for_name(crash.bugcheck_name)
+        if number is not None:
+            extra = {**crash.extra, "bugcheck_code_source": "the bug check name (knowledge table)"}
+            crash = replace(crash, bugcheck_code=f"0x{number:08x}", extra=extra)
     name = crash.bugcheck_name
     if name is None and crash.bugcheck_code:
         name = knowledge.bugcheck_name(crash.bugcheck_code)

@@ -121,6 +121,18 @@ def bugcheck_info(code: str | int | None) -> BugcheckInfo | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, int]:
+    return {info.name: code for code, info in _table().items()}
+
+
+def code_for_name(name: str | None) -> int | None:
+    """The code of a bug check named on a stop screen ("Stop code: CRITICAL_PROCESS_DIED")."""
+    if not name:
+        return None
+    return _codes_by_name().get(name.strip().upper())
+
+
 def bugcheck_name(code: str | int | None) -> str | None:
     info = bugcheck_info(code)
     return info.name if info else None

@@ -81,7 +81,11 @@ def _sample_items() -> list[Item]:
             sidecar = _sidecar(path)
             if sidecar is None:
                 continue
-            facts = _SAMPLE_FACTS[kind](sidecar.get("ground_truth") or {})
+            truth = sidecar.get("ground_truth") or {}
+            if kind == "windbg_text":
+                facts = _windbg_facts(truth, path.read_text(encoding="utf-8", errors="replace"))
+            else:
+                facts = _SAMPLE_FACTS[kind](truth)
             if facts:
                 items.append(
                     Item(f"samples/{folder}/{path.name}", kind, path, facts, sidecar.get("source", {}))
@@ -104,7 +108,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _windbg_facts(truth: dict[str, Any]) -> dict[str, Any]:
+def _windbg_facts(truth: dict[str, Any], body: str = "") -> dict[str, Any]:
     crash: dict[str, Any] = {}
     code = truth.get("bugcheck_code")
     if isinstance(code, str) and code.startswith("0x"):
@@ -115,10 +119,13 @@ def _windbg_facts(truth: dict[str, Any]) -> dict[str, Any]:
         crash["bugcheck_name"] = truth["bugcheck_name"]
     if truth.get("args") is not None:
         crash["parameters"] = [None if a is None else str(a).split()[0] for a in truth["args"]]
-    for key, name in (("process_name", "process_name"), ("image_name", "culprit_module")):
-        value = _plain(truth.get(key))
-        if value:
-            crash[name] = value
+    process = _plain(truth.get("process_name"))
+    if process:
+        crash["process_name"] = process
+    image = _plain(truth.get("image_name"))
+    # A culprit only counts where the debugger names it in the excerpt (IMAGE_NAME), as the sample tests say.
+    if image and f"IMAGE_NAME:  {image}" in body:
+        crash["culprit_module"] = image
     for key in ("failure_bucket", "symbol_name"):
         value = _plain(truth.get(key))
         if value:
@@ -180,7 +187,6 @@ def _user_dump_facts(truth: dict[str, Any]) -> dict[str, Any]:
 
 
 _SAMPLE_FACTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "windbg_text": _windbg_facts,
     "linux_oops": _linux_facts,
     "kernel_dump": _kernel_dump_facts,
     "user_dump": _user_dump_facts,
