@@ -43,6 +43,19 @@ def main() -> int:
             f"| all | {len(present)} | {total_facts} | {total_correct} | {100 * total_correct / total_facts:.1f} % |"
         )
     print(f"\n({elapsed:.1f} s for {len(present)} files)")
+    held = [item for item in present if item.held_out]
+    if held:
+        held_scores = score_items(held)
+        print(
+            "\nHeld out (never used to change the readers):\n\n| kind | files | facts | read right | score |"
+        )
+        print("|---|---|---|---|---|")
+        for kind, score in held_scores.items():
+            print(summary_line(kind, score))
+        if args.misses:
+            for score in held_scores.values():
+                for miss in score.misses[: args.misses]:
+                    print("  held out:", miss[:200])
     print(
         "\nPaste forms (the same texts as people post them):\n\n| form | files | facts | score |\n|---|---|---|---|"
     )
