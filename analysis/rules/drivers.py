@@ -86,6 +86,12 @@ INBOX_DRIVERS: frozenset[str] = frozenset(
     vpci.sys vmsp.sys vmsproxy.sys storport.sys ufx01000.sys ufxsynopsys.sys ufxchipidea.sys
     urschipidea.sys urssynopsys.sys usbser.sys usbfn.sys intelta_ms.sys cht4sx64.sys
     ndisimplatform.sys ndisimplatformmp.sys mslbfoprovider.sys netbt.sys smb.sys
+    cad.sys mshwnclx.sys verifierext.sys knetpwrdepbroker.sys usbpmapi.sys ucmtcpcicx.sys portcfg.sys
+    proclaunchmon.sys hidir.sys intelpmax.sys wcifs.sys bfs.sys ksecpkg.sys vmbkmclr.sys hvcrash.sys
+    npsvctrig.sys storqosflt.sys filetrace.sys mmcss.sys ndu.sys nvraid.sys pktmon.sys ramdisk.sys
+    scfilter.sys sdport.sys sgrmagent.sys sfloppy.sys spaceport.sys stexstor.sys swenum.sys
+    ucx01000.sys udecx.sys umpass.sys vmgid.sys vwifibus.sys wdmcompanionfilter.sys wfpcapture.sys
+    wintun_ms.sys xinputhid.sys rdpvideominiport.sys usbxhcicompanion.sys
     """.split()  # noqa: SIM905 - a word list is easier to review than 400 quoted strings
 )
 
@@ -208,6 +214,45 @@ _add("BEDaisy.sys", "BattlEye", "BattlEye", "anti-cheat")
 _add("vgk.sys", "Riot Games", "Vanguard", "anti-cheat")
 _add("mhyprot2.sys mhyprot3.sys", "miHoYo", "mhyprot anti-cheat", "anti-cheat")
 
+# Diagnostic and test drivers: present when someone ran a tool that loads them; a crash in one of them was
+# usually triggered on purpose (NotMyFault exists to crash the machine). Sources: the Sysinternals tool
+# pages (NotMyFault, Process Monitor, Process Explorer, Sysmon, LiveKd, RAMMap) and the Driver Verifier
+# documentation (VerifierExt.sys, the DDI compliance checker, ships with Windows).
+DIAGNOSTIC_CLASS = "diagnostic/test"
+DELIBERATE_CRASH_DRIVERS = frozenset({"myfault.sys"})
+_DIAGNOSTIC: dict[str, VendorInfo] = {}
+
+
+def _diagnostic(names: str, product: str) -> None:
+    for name in names.split():
+        _DIAGNOSTIC[name.lower()] = VendorInfo("Microsoft (Sysinternals)", product, DIAGNOSTIC_CLASS)
+
+
+_diagnostic("myfault.sys", "NotMyFault: crashes, hangs and leaks the system on request")
+_diagnostic("PROCMON20.SYS PROCMON23.SYS PROCMON24.SYS PROCMON25.SYS", "Process Monitor")
+_diagnostic("PROCEXP152.SYS PROCEXP.SYS PROCEXP113.SYS PROCEXP150.SYS PROCEXP151.SYS", "Process Explorer")
+_diagnostic("SysmonDrv.sys", "Sysmon (system activity monitor)")
+_diagnostic("livekdd.sys", "LiveKd (live kernel debugging)")
+_diagnostic("RAMMap.sys RAMMap64.sys", "RAMMap")
+_diagnostic("kldbgdrv.sys", "the Windows kernel debugger's local-debugging driver (WinDbg, LiveKd)")
+
+
+def diagnostic_info(name: str) -> VendorInfo | None:
+    """A diagnostic or test tool's driver (NotMyFault, Process Monitor...), or None."""
+    lowered = base_name(name).lower()
+    if lowered in _DIAGNOSTIC:
+        return _DIAGNOSTIC[lowered]
+    if _has_extension(lowered):
+        return None
+    stem = canonical(lowered)
+    return next((info for key, info in _DIAGNOSTIC.items() if canonical(key) == stem), None)
+
+
+def is_deliberate_crash_driver(name: str | None) -> bool:
+    """A driver whose purpose is to crash the machine on request (Sysinternals NotMyFault's myfault.sys)."""
+    return bool(name) and canonical(name or "") in {canonical(n) for n in DELIBERATE_CRASH_DRIVERS}
+
+
 SECURITY_CLASSES: frozenset[str] = frozenset(
     {"antivirus/edr", "dlp/isolation", "vpn/filter", "network-capture"}
 )
@@ -245,6 +290,8 @@ def _has_extension(name: str) -> bool:
 
 def vendor_info(name: str) -> VendorInfo | None:
     lowered = base_name(name).lower()
+    if lowered in _DIAGNOSTIC or (not _has_extension(lowered) and diagnostic_info(lowered)):
+        return diagnostic_info(lowered)
     if lowered in _VENDORS:
         return _VENDORS[lowered]
     return None if _has_extension(lowered) else _VENDOR_STEMS.get(canonical(lowered))
@@ -323,6 +370,12 @@ def classify_module(name: str, timestamp: str | int | None = None) -> tuple[Orig
     """``(origin, reason)`` for a Windows kernel module, by vendor table, inbox list, then timestamp."""
     if is_windows_user_image(name):
         return "microsoft", "a Windows user-mode component (system process or library), not a driver"
+    tool = diagnostic_info(name)
+    if tool is not None:
+        return (
+            "microsoft",
+            f"a diagnostic or test tool's driver ({tool.vendor}: {tool.product}), not part of Windows",
+        )
     vendor = vendor_info(name)
     if vendor is not None:
         who = vendor.vendor or "third-party vendor"

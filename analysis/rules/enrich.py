@@ -114,6 +114,6 @@ def _first_third_party(stack: tuple[Frame, ...], modules: tuple[Module, ...]) ->
         key = f"{drivers.canonical(frame.module)}!{(frame.symbol or '').lower()}"
         if key in _HANDLER_FRAMES or drivers.is_windows_kernel(frame.module):
             continue
-        if _origin_of(frame.module, modules) == "third_party":
+        if _origin_of(frame.module, modules) == "third_party" or drivers.diagnostic_info(frame.module):
             return frame.module
     return None

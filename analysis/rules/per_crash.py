@@ -76,6 +76,9 @@ def _kernel(crash: Crash, i: int) -> list[Finding]:
         return [_manual(what, i)]
     if "livedump" in cats[:1]:
         return [_livedump(what, i)]
+    deliberate = _deliberate(crash, what, i)
+    if deliberate is not None:
+        return [deliberate]
     out: list[Finding] = []
     if knowledge.bugcheck_info(code) is None:
         out.append(_unknown_code(what, i))
@@ -305,6 +308,31 @@ def _one_bit_apart(a: str | None, b: str | None) -> bool:
 
 def _low(value: str | None) -> str | None:
     return value[-8:] if value and len(value) > 10 else value
+
+
+def _deliberate(crash: Crash, what: str, i: int) -> Finding | None:
+    """A crash in a driver whose job is to crash the machine (NotMyFault): a test, not a fault."""
+    if drivers.is_deliberate_crash_driver(crash.culprit_module):
+        where, confidence = f"the fault is in {crash.culprit_module}", "high"
+        where_zh = f"故障位于 {crash.culprit_module}"
+    else:
+        on_stack = next((f.module for f in crash.stack if drivers.is_deliberate_crash_driver(f.module)), None)
+        if on_stack is None:
+            return None
+        where, confidence = f"{on_stack} is on the crashing stack", "medium"
+        where_zh = f"崩溃线程栈上有 {on_stack}"
+    return finding(
+        "info", "deliberate_crash", confidence, [i],
+        ("Crash triggered on purpose (Sysinternals NotMyFault)",
+         f"{what}: {where}; myfault.sys is the driver of Sysinternals NotMyFault, a tool that crashes "
+         "Windows on request to test crash-dump settings or demonstrate driver bugs.",
+         "Nothing to repair: ask who ran NotMyFault. If the test was meant to check the dump settings, the "
+         "dump shows they work."),
+        ("人为触发的蓝屏（Sysinternals NotMyFault）",
+         f"{what}：{where_zh}；myfault.sys 是 Sysinternals NotMyFault 的驱动，该工具按需使 Windows 蓝屏，"
+         "用于测试转储设置或演示驱动缺陷。",
+         "无需修复：请确认是谁运行了 NotMyFault。如其目的是检验转储设置，则本转储说明设置有效。"),
+    )  # fmt: skip
 
 
 def _manual(what: str, i: int) -> Finding:
