@@ -41,3 +41,31 @@ def test_notmyfault_crash_says_it_was_triggered_on_purpose() -> None:
     assert [f.code for f in findings] == ["deliberate_crash"]
     assert "NotMyFault" in findings[0].title and findings[0].title_zh
     assert not any(f.code.startswith("third_party") for f in findings)
+
+
+def test_parameter_meanings_in_both_languages() -> None:
+    from analysis.rules.knowledge import parameter_meanings
+
+    english = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"))
+    chinese = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"), "zh")
+    assert english[0].lower().startswith("virtual address") and "PTE" in english[1]
+    assert all(chinese) and chinese != english
+    # _M variants mean what their base code means.
+    assert parameter_meanings("0x1000007e", ("0xc0000005", "0x1", "0x2", "0x3"))[0].startswith(
+        "The exception code"
+    )
+
+
+def test_subtype_codes_take_the_row_of_their_first_parameter() -> None:
+    from analysis.rules.knowledge import parameter_meanings
+
+    meanings = parameter_meanings("0x9f", ("0x3", "0xffff1", "0xffff2", "0xffff3"))
+    assert meanings[0].startswith("subtype 0x3") and "IRP" in meanings[3]
+    watchdog = parameter_meanings("0x133", ("0x0", "0x501", "0x500", "0x0"), "zh")
+    assert watchdog[0].startswith("子类型 0x0")
+
+
+def test_undocumented_parameters_say_so() -> None:
+    from analysis.rules.knowledge import parameter_meanings
+
+    assert parameter_meanings("0x1c8", ("0x1b58", "0x0", "0x0", "0x0"))[0] == "not documented for this code"
