@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from analysis.parsers.result import Crash, Finding, Module, Severity
 from analysis.rules import drivers, knowledge
@@ -19,8 +20,12 @@ def finding(
     evidence: Iterable[int],
     en: tuple[str, str, str],
     zh: tuple[str, str, str],
+    *,
+    actions: Iterable[str] = (),
+    facts: Iterable[dict[str, str]] = (),
 ) -> Finding:
-    """A finding in English and Simplified Chinese: ``en``/``zh`` are (title, detail, recommendation)."""
+    """A finding in English and Simplified Chinese: ``en``/``zh`` are (title, detail, recommendation);
+    ``actions`` are catalogue references, ``facts`` the evidence that is not a crash (events, drivers)."""
     return Finding(
         severity=severity,
         code=code,
@@ -32,7 +37,47 @@ def finding(
         title_zh=zh[0],
         detail_zh=zh[1],
         recommendation_zh=zh[2],
+        facts=tuple(facts),
+        actions=tuple(dict.fromkeys(actions)),
     )
+
+
+def with_actions(item: Finding, actions: Iterable[str]) -> Finding:
+    """The finding with its catalogue actions, its recommendation written from them in both languages."""
+    refs = tuple(dict.fromkeys(actions))
+    if not refs:
+        return item
+    from analysis.rules.actions import render_all
+
+    return replace(
+        item,
+        actions=refs,
+        recommendation=" ".join(render_all(refs, "en")),
+        recommendation_zh="".join(render_all(refs, "zh")),
+    )
+
+
+def source_file(crash: Crash) -> str:
+    """The file a crash was read from (set by ``enrich_result``)."""
+    return str(crash.extra.get("source_file") or "")
+
+
+def source_kind(crash: Crash) -> str:
+    return str(crash.extra.get("source_kind") or "")
+
+
+def crash_fact(crash: Crash) -> str:
+    """One line saying what a crash is: code and name (or exception, or headline), time, process."""
+    parts = [label(crash)]
+    if crash.crash_time:
+        parts.append(crash.crash_time.replace("T", " ").replace("Z", " UTC"))
+    if crash.process_name:
+        parts.append(crash.process_name)
+    return ", ".join(parts)
+
+
+def crash_facts(crashes: Sequence[Crash], indexes: Iterable[int]) -> list[dict[str, str]]:
+    return [{"file": source_file(crashes[i]), "fact": crash_fact(crashes[i])} for i in sorted(set(indexes))]
 
 
 def code_of(crash: Crash) -> int | None:

@@ -14,12 +14,18 @@ _HANDLER_FRAMES = signatures.IRRELEVANT
 
 
 def enrich_result(result: ParseResult) -> ParseResult:
-    """The result with every crash enriched (pure: returns a new result)."""
-    if not result.crashes:
+    """The result with every crash enriched and every crash and event labelled with the file and kind it
+    came from, so case-wide findings can say which file shows what (pure: returns a new result)."""
+    if not result.crashes and not result.events:
         return result
     user_mode = result.kind == "user_dump"
-    crashes = tuple(enrich_crash(crash, user_mode=user_mode) for crash in result.crashes)
-    return replace(result, crashes=crashes)
+    source = {"source_file": result.file, "source_kind": result.kind}
+    crashes = tuple(
+        enrich_crash(replace(crash, extra={**crash.extra, **source}), user_mode=user_mode)
+        for crash in result.crashes
+    )
+    events = tuple(replace(event, data={**event.data, **source}) for event in result.events)
+    return replace(result, crashes=crashes, events=events)
 
 
 def enrich_crash(crash: Crash, *, user_mode: bool = False) -> Crash:

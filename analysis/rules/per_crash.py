@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analysis.parsers.result import Crash, Finding
 from analysis.rules import drivers, knowledge
+from analysis.rules.actions import action
 from analysis.rules.common import (
     FULL_DUMP_TYPES,
     code_of,
@@ -13,6 +14,7 @@ from analysis.rules.common import (
     label,
     security_drivers,
     vendor_text,
+    with_actions,
 )
 
 # Microsoft subsystems each class of third-party software hooks (analysis-spec B.1 D5 proximity).
@@ -58,12 +60,37 @@ def _ip(value: str | None) -> int | None:
 def crash_findings(crash: Crash, index: int) -> list[Finding]:
     """Findings for one crash; ``index`` is the crash's position in the list the caller holds."""
     if crash.bugcheck_code is not None:
-        return _kernel(crash, index)
-    if crash.exception_code is not None or crash.process_name and crash.modules:
-        return _user_mode(crash, index)
-    if crash.title:
-        return _linux(crash, index)
-    return []
+        found = _kernel(crash, index)
+    elif crash.exception_code is not None or crash.process_name and crash.modules:
+        found = _user_mode(crash, index)
+    elif crash.title:
+        found = _linux(crash, index)
+    else:
+        found = []
+    return [with_actions(item, item.actions or _actions(item, crash)) for item in found]
+
+
+def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
+    """The catalogue actions behind each per-crash finding's recommendation (analysis/rules/actions.py)."""
+    culprit = drivers.base_name(crash.culprit_module) if crash.culprit_module else ""
+    on_stack = [f.module for f in crash.stack if f.module and is_third_party(crash, f.module)]
+    named = {
+        "third_party_driver": [action("update_driver", culprit), action("driver_verifier", culprit)],
+        "third_party_on_stack": [action("driver_verifier", *dict.fromkeys(on_stack))],
+        "third_party_present": [action("test_without_software", *(m.name for m in security_drivers(crash)))],
+        "hardware_error": [action("hardware_diagnostics")],
+        "memory_corruption_evidence": [action("run_mdsched")],
+        "storage_error": [action("check_disk")],
+        "power_driver": [action("power_drivers", culprit)],
+        "dpc_watchdog": [action("dpc_drivers", culprit)],
+        "driver_verifier": [action("update_driver", culprit), action("verifier_off")],
+        "graphics_driver": [action("graphics_driver")],
+        "critical_process": [action("system_files")],
+        "deliberate_crash": [action("ask_who_ran_tool", "Sysinternals NotMyFault")],
+        "collect_kernel_dump": [action("collect_kernel_dump")],
+        "user_mode_crash": [action("app_update", crash.process_name or "", crash.culprit_module or "")],
+    }
+    return tuple(named.get(item.code, ()))
 
 
 def _kernel(crash: Crash, i: int) -> list[Finding]:
