@@ -171,6 +171,10 @@ class Finding(models.Model):
     detail_zh = models.TextField(blank=True)
     recommendation_zh = models.TextField(blank=True)
     crashes = models.ManyToManyField(Crash, blank=True, related_name="findings", verbose_name=_("evidence"))
+    # Evidence that is not a crash row, and each crash's file and fact: [{"file": ..., "fact": ...}].
+    facts = models.JSONField(default=list, blank=True)
+    # Catalogue actions (analysis/rules/actions.py) a findings message merges across findings.
+    actions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -380,6 +380,8 @@ def _create_findings(
                 title_zh=_cut(item.get("title_zh"), 300),
                 detail_zh=item.get("detail_zh") or "",
                 recommendation_zh=item.get("recommendation_zh") or "",
+                facts=list(item.get("facts") or ()),
+                actions=list(item.get("actions") or ()),
             )
         )
         evidence.append([crashes[i] for i in item.get("evidence") or () if 0 <= i < len(crashes)])
