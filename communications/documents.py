@@ -82,6 +82,8 @@ class FindingsFacts:
     processes: list[str] = field(default_factory=list)
     meanings: list[str] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
+    # The catalogue ids behind ``recommendations``, in the same order (free-text advice has none).
+    action_ids: list[str] = field(default_factory=list)
     not_analysed: list[str] = field(default_factory=list)
 
     @property
@@ -245,7 +247,11 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
             conclusion.evidence = [*conclusion.evidence[:_MAX_EVIDENCE], f"… +{more}"]
     facts.conclusions = list(merged.values())
     holdings = _case_holdings(crashes)
-    facts.recommendations = catalogue.render_all(references, "zh" if zh else "en", holdings) + free_advice
+    chosen = catalogue.merged(references, holdings)
+    facts.recommendations = [
+        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
+    ] + free_advice
+    facts.action_ids = [act.id for act, _args in chosen]
     facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
     return facts
 

@@ -185,6 +185,7 @@ def _memory_pattern(
     common = _loaded_in_every_crash(crashes, kernel)
     listed = [i for i in kernel if crashes[i].modules]
     driver_names = [m.name for m in common]
+    named, named_in = ([], []) if common else _named_in_texts(crashes, kernel)
     in_every = (
         f" Third-party drivers loaded in every crash that lists its drivers ({len(listed)} of {len(kernel)}): "
         + ", ".join(f"{m.name} ({klass_of(m) or 'third party'})" for m in common)
@@ -199,6 +200,12 @@ def _memory_pattern(
         if common
         else ""
     )
+    if named:
+        files = ", ".join(named_in)
+        in_every = (f" No crash lists its loaded drivers; the third-party drivers the case's texts name are "
+                    f"{', '.join(named)} ({files}).")  # fmt: skip
+        in_every_zh = f"没有一次蓝屏列出已加载的驱动；案例文本（{'、'.join(named_in)}）中提到的第三方驱动：{'、'.join(named)}。"
+        driver_names = named
     across = (
         f" in {len(processes)} different processes ({', '.join(processes)})" if len(processes) > 1 else ""
     )
@@ -225,6 +232,20 @@ def _memory_pattern(
         actions=actions,
         facts=facts,
     )]  # fmt: skip
+
+
+def _named_in_texts(crashes: Sequence[Crash], kernel: list[int]) -> tuple[list[str], list[str]]:
+    """Third-party drivers a pasted text names (a path in prose, an lm row), and the files naming them."""
+    names: dict[str, str] = {}
+    files: list[str] = []
+    for i in kernel:
+        for name in crashes[i].extra.get("drivers_mentioned") or ():
+            if drivers.classify_module(str(name))[0] != "third_party" or drivers.diagnostic_info(str(name)):
+                continue
+            names.setdefault(drivers.canonical(str(name)), str(name))
+            if source_file(crashes[i]) and source_file(crashes[i]) not in files:
+                files.append(source_file(crashes[i]))
+    return sorted(names.values(), key=str.lower)[:8], files
 
 
 def _loaded_in_every_crash(crashes: Sequence[Crash], kernel: list[int]) -> list[Module]:

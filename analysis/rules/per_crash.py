@@ -70,9 +70,18 @@ def crash_findings(crash: Crash, index: int) -> list[Finding]:
     return [with_actions(item, item.actions or _actions(item, crash)) for item in found]
 
 
+def suspects(crash: Crash) -> list[str]:
+    """Third-party modules the debugger had no symbols for ("Unable to verify timestamp for X.sys"): when
+    no culprit is named, the likely owners of a blocked request or a long DPC (weak evidence)."""
+    found = crash.extra.get("unverified_timestamp_modules") or []
+    return [str(name) for name in found if is_third_party(crash, str(name))][:3]
+
+
 def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
     """The catalogue actions behind each per-crash finding's recommendation (analysis/rules/actions.py)."""
     culprit = drivers.base_name(crash.culprit_module) if crash.culprit_module else ""
+    if not culprit and item.code in ("power_driver", "dpc_watchdog", "driver_verifier"):
+        culprit = ",".join(suspects(crash))
     on_stack = [f.module for f in crash.stack if f.module and is_third_party(crash, f.module)]
     named = {
         "third_party_driver": [action("update_driver", culprit), action("driver_verifier", culprit)],
@@ -81,9 +90,9 @@ def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
         "hardware_error": [action("hardware_diagnostics")],
         "memory_corruption_evidence": [action("run_mdsched")],
         "storage_error": [action("check_disk")],
-        "power_driver": [action("power_drivers", culprit)],
-        "dpc_watchdog": [action("dpc_drivers", culprit)],
-        "driver_verifier": [action("update_driver", culprit), action("verifier_off")],
+        "power_driver": [action("power_drivers", *culprit.split(","))],
+        "dpc_watchdog": [action("dpc_drivers", *culprit.split(","))],
+        "driver_verifier": [action("update_driver", *culprit.split(",")), action("verifier_off")],
         "graphics_driver": [action("graphics_driver")],
         "critical_process": [action("system_files")],
         "deliberate_crash": [action("ask_who_ran_tool", "Sysinternals NotMyFault")],
@@ -265,11 +274,11 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
             "medium", "power_driver", "medium", [i],
             ("A driver failed a power transition",
              f"{what}: a device did not complete a sleep, resume or shutdown request in time"
-             + (" (P2 is the device object)." if params and _ip(params[0]) == 3 else "."),
+             + (" (P2 is the device object)." if params and _ip(params[0]) == 3 else ".") + _suspect_text(crash),
              "Update the drivers and firmware of the devices involved (network, Bluetooth, storage, "
              "graphics) and the BIOS; as a workaround disable Fast Startup and hybrid sleep."),
             ("驱动未能完成电源状态切换",
-             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。",
+             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。" + _suspect_text(crash, zh=True),
              "请更新相关设备（网卡、蓝牙、存储、显卡）的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
         ))  # fmt: skip
     if code == 0x133:
@@ -326,6 +335,21 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
              "如怀疑注入该进程的用户态代理程序，可用 TTD 录制该进程（TTD 仅支持用户态进程）。"),
         ))  # fmt: skip
     return out
+
+
+def _suspect_text(crash: Crash, *, zh: bool = False) -> str:
+    names = suspects(crash) if not crash.culprit_module else [crash.culprit_module]
+    if not names:
+        return ""
+    joined = ("、" if zh else ", ").join(names)
+    if crash.culprit_module:
+        return f"驱动 {joined} 被指为责任方。" if zh else f" The driver named is {joined}."
+    if zh:
+        return (
+            f"调试器无法验证第三方驱动 {joined} 的时间戳（无符号），它很可能是被阻塞请求的所有者（弱证据）。"
+        )
+    return (f" The debugger found no symbols for the third-party driver {joined}: the likely owner of the "
+            "blocked request (weak evidence).")  # fmt: skip
 
 
 def _one_bit_apart(a: str | None, b: str | None) -> bool:

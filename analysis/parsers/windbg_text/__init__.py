@@ -50,7 +50,23 @@ def parse_text(text: str) -> tuple[list[Crash], list[str]]:
         errors.append(f"crash lines could not be read: {type(exc).__name__}: {exc}")
     if not crashes and not errors:
         errors.append(_NO_CRASH + _hint(text))
+    mentioned = _drivers_mentioned(text)
+    if mentioned:
+        crashes = [replace(c, extra={**c.extra, "drivers_mentioned": mentioned}) for c in crashes]
     return crashes, errors
+
+
+_DRIVER_FILE = re.compile(r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_\-]{2,64}\.sys)(?![A-Za-z0-9_])", re.I)
+
+
+def _drivers_mentioned(text: str) -> list[str]:
+    """Driver files the paste names anywhere (a path in prose, an lm row, IMAGE_NAME), first spelling kept."""
+    names: dict[str, str] = {}
+    for match in _DRIVER_FILE.finditer(text):
+        names.setdefault(match.group(1).lower(), match.group(1))
+        if len(names) >= 100:
+            break
+    return sorted(names.values(), key=str.lower)
 
 
 def _other_forms(text: str, analysed: list[Crash]) -> list[Crash]:

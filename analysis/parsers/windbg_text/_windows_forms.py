@@ -88,6 +88,10 @@ _WHOCRASHED_MODULE = re.compile(
     r"probably caused by the following module:\s*([\w.\-]+\.(?:sys|exe|dll))", re.I
 )
 _WHOCRASHED_ERROR = re.compile(r"(?m)^\s*Error:\s*([A-Z][A-Z0-9_]{3,})\s*$")
+# An engineer's or user's list of bug checks: "Bugcheck 0xbe：ATTEMPTED_WRITE_TO_READONLY_MEMORY ...".
+_LISTED = re.compile(
+    r"(?im)^[ \t>*\-]*(?:Bug ?check|Stop)(?: code)?\s+(0x[0-9a-f]{1,8})\s*[:：]\s*([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b"
+)
 _BUGCHECK_NAME_NEAR = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b")
 
 
@@ -114,7 +118,7 @@ def find(text: str) -> list[FormCrash]:
     """Every crash these forms describe in the text, in order of position."""
     found: list[FormCrash] = []
     for finder in (_bugcheck_events, _dot_bugcheck, _signatures, _kernel_power, _stop_screens, _app_errors,
-                   _debugger_exceptions, _bluescreenview):  # fmt: skip
+                   _debugger_exceptions, _bluescreenview, _listed):  # fmt: skip
         found.extend(finder(text))
     found.sort(key=lambda c: c.start)
     return _without_repeats(found)
@@ -349,6 +353,20 @@ def _bsv_crash(record: dict[str, str], start: int) -> FormCrash | None:
     if record.get("Dump File"):
         crash.extra["dump_file"] = record["Dump File"]
     return crash
+
+
+def _listed(text: str) -> Iterator[FormCrash]:
+    # Only a list (two lines or more, one bug check each) is a record of crashes; one such line is prose.
+    matches = list(_LISTED.finditer(text))
+    if len(matches) < 2:
+        return
+    for match in matches:
+        yield FormCrash(
+            form="bugcheck_list",
+            start=match.start(),
+            bugcheck_code=code_value(match.group(1)),
+            bugcheck_name=match.group(2),
+        )
 
 
 def _without_repeats(found: list[FormCrash]) -> list[FormCrash]:
