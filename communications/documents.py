@@ -69,6 +69,7 @@ class Conclusion:
     detail: str
     confidence: str
     evidence: list[str] = field(default_factory=list)
+    code: str = ""
 
 
 @dataclass
@@ -130,6 +131,7 @@ _RECOMMENDATION_ONLY_CODES = frozenset({"collect_kernel_dump", "collect_next"})
 _CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2}
 _MAX_EVIDENCE = 6
 _MAX_PARAMETER_TABLES = 3
+_MAX_DRIVER_LINES = 6
 
 
 def _crash_label(crash: Crash) -> str:
@@ -196,6 +198,8 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
             continue
         seen_codes.add(crash.code)
         meanings = parameter_meanings(crash.code, values, "zh" if zh else "en")
+        if len(set(meanings)) == 1 and meanings[0] == parameter_meanings(0x1C8, (None,), "zh" if zh else "en")[0]:
+            continue  # nothing documented for this code: a table of "not documented" says nothing
         facts.parameters.append(
             ParameterTable(
                 crash=f"{_crash_label(crash)} ({crash.upload.filename})",
@@ -239,7 +243,9 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
         if key in merged:
             merged[key].evidence.extend(e for e in evidence if e not in merged[key].evidence)
             continue
-        merged[key] = Conclusion(title=title, detail=detail, confidence=finding.confidence, evidence=evidence)
+        merged[key] = Conclusion(
+            title=title, detail=detail, confidence=finding.confidence, evidence=evidence, code=finding.code
+        )
         facts.meanings.append(f"{title}: {detail}" if detail else title)
     for conclusion in merged.values():
         if len(conclusion.evidence) > _MAX_EVIDENCE:
@@ -278,6 +284,7 @@ def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
 def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
     """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
     from analysis.rules import drivers as driver_table
+    from analysis.rules.common import class_zh
 
     listed = [crash for crash in crashes if crash.modules]
     counts: dict[str, int] = {}
@@ -305,7 +312,16 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
                 if module.get("vendor_class"):
                     classes[key] = str(module["vendor_class"])
     facts.drivers = sorted(names.values(), key=str.lower)
-    for key in sorted(names, key=lambda k: (-counts.get(k, 0), k)):
+    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+
+    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
+    def weight(key: str) -> tuple[int, int, str]:
+        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
+        return (0 if relevant else 1, -counts.get(key, 0), key)
+
+    ordered = sorted(names, key=weight)
+    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
+    for key in shown:
         name = names[key]
         klass = classes.get(key, "")
         if listed and key in counts:
@@ -316,12 +332,19 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
             )
         else:
             share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
-        kind = (
-            (f"第三方驱动（{klass}）" if klass else "第三方驱动")
+        if zh:
+            kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
+            facts.driver_notes.append(f"{name}：{kind}，{share}")
+        else:
+            kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
+            facts.driver_notes.append(f"{name}: {kind}, {share}")
+    if rest:
+        others = ("、" if zh else ", ").join(names[key] for key in rest)
+        facts.driver_notes.append(
+            f"另有 {len(rest)} 个第三方驱动：{others}"
             if zh
-            else (f"a third-party driver ({klass})" if klass else "a third-party driver")
+            else f"{len(rest)} more third-party drivers: {others}"
         )
-        facts.driver_notes.append(f"{name}：{kind}，{share}" if zh else f"{name}: {kind}, {share}")
 
 
 def _greeting_name(case: Case) -> str:

@@ -14,8 +14,11 @@ from analysis.parsers.result import Crash, Event, Finding, Module
 from analysis.rules import drivers, knowledge
 from analysis.rules.actions import action
 from analysis.rules.common import (
+    CLASS_ZH,
+    class_zh,
     code_of,
     crash_facts,
+    event_fact,
     finding,
     has_dump_facts,
     is_not_a_crash,
@@ -27,7 +30,6 @@ from analysis.rules.common import (
     third_party_loaded,
     with_actions,
 )
-from analysis.rules.per_crash import CLASS_ZH
 
 
 def _dedupe(crashes: Sequence[Crash]) -> list[int]:
@@ -320,8 +322,8 @@ def _third_party_software(crashes: Sequence[Crash], kernel: list[int], dominant:
          f"Test without it: disable or uninstall the product that installs {module.name} (clean boot) "
          f"and watch for crashes; ask its vendor for a current version. If crashes recur with it "
          f"installed, run Driver Verifier on {module.name} and collect a kernel memory dump."),
-        (f"蓝屏中存在第三方{klass}驱动 {module.name}",
-         f"{module.name}（{klass}）不是 Windows 自带组件，{scope_zh}（共 {len(kernel)} 次蓝屏{mixed_zh}）。"
+        (f"蓝屏中存在第三方{class_zh(klass)}驱动 {module.name}",
+         f"{module.name}（{class_zh(klass)}）不是 Windows 自带组件，{scope_zh}（共 {len(kernel)} 次蓝屏{mixed_zh}）。"
          "此类软件会挂钩文件、网络或会话操作，可能破坏随后被 Windows 访问的内存；其存在只是怀疑，并非证据。"
          + also_zh,
          f"请在不加载它的情况下验证：停用或卸载安装 {module.name} 的产品（干净启动）后观察是否仍蓝屏，"
@@ -423,7 +425,7 @@ def _missing_dumps(crashes: Sequence[Crash], kernel: list[int], events: Sequence
              f"{where_zh}记录了 {count} 次意外关机" + ("以及转储配置错误" if settings else "")
              + "，但案例中没有对应的转储。没有错误代码的关机通常是断电、硬件死锁，或蓝屏后转储未能写出。",
              "请检查转储设置、分页文件、电源与温度。"),
-            facts=[{"file": str(e.data.get("source_file") or ""), "fact": e.message or e.kind} for e in shutdowns + settings],
+            facts=[event_fact(e) for e in shutdowns + settings],
         ))  # fmt: skip
     # Every bug check a log records; a logged crash that a dump also shows was folded into the dump's.
     logged = [

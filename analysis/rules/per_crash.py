@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from analysis.parsers.result import Crash, Finding
 from analysis.rules import drivers, knowledge
 from analysis.rules.actions import action
+from analysis.rules.common import CLASS_ZH as CLASS_ZH
 from analysis.rules.common import (
     FULL_DUMP_TYPES,
     code_of,
@@ -12,6 +15,7 @@ from analysis.rules.common import (
     is_third_party,
     klass_of,
     label,
+    reason_zh,
     security_drivers,
     vendor_text,
     with_actions,
@@ -35,12 +39,6 @@ STORAGE_STATUS = {
                  "设备未就绪：请检查数据线、控制器或供电"),
     0xC0000185: ("I/O device error (STATUS_IO_DEVICE_ERROR)", "I/O 设备错误"),
 }  # fmt: skip
-CLASS_ZH = {
-    "antivirus/edr": "杀毒/EDR",
-    "dlp/isolation": "数据防泄漏/隔离",
-    "vpn/filter": "VPN/网络过滤",
-    "network-capture": "网络抓包",
-}
 
 COLLECT_KERNEL_DUMP_EN = (
     "Set Startup and Recovery to write an Automatic or Kernel memory dump (page file on the system drive "
@@ -80,6 +78,8 @@ def suspects(crash: Crash) -> list[str]:
 def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
     """The catalogue actions behind each per-crash finding's recommendation (analysis/rules/actions.py)."""
     culprit = drivers.base_name(crash.culprit_module) if crash.culprit_module else ""
+    if item.code == "driver_verifier" and culprit and is_third_party(crash, culprit):
+        return (action("update_driver", culprit), action("verifier_off"))
     if not culprit and item.code in ("power_driver", "dpc_watchdog", "driver_verifier"):
         culprit = ",".join(suspects(crash))
     on_stack = [f.module for f in crash.stack if f.module and is_third_party(crash, f.module)]
@@ -118,8 +118,9 @@ def _kernel(crash: Crash, i: int) -> list[Finding]:
     out: list[Finding] = []
     if knowledge.bugcheck_info(code) is None:
         out.append(_unknown_code(what, i))
-    out.extend(_culprit_findings(crash, what, i))
-    out.extend(_category_findings(crash, code, what, i))
+    out.extend(
+        _one_conclusion(crash, _culprit_findings(crash, what, i), _category_findings(crash, code, what, i))
+    )
     dump_type = crash.extra.get("dump_type")
     if dump_type == 4 and not is_third_party(crash, crash.culprit_module):
         out.append(
@@ -133,6 +134,45 @@ def _kernel(crash: Crash, i: int) -> list[Finding]:
                  COLLECT_KERNEL_DUMP_ZH + "如再次蓝屏，请上传该 MEMORY.DMP。"),
             )
         )  # fmt: skip
+    return out
+
+
+# Category findings that a named culprit explains: one conclusion, "X at fault: <what the code means>".
+_EXPLAINED_BY_CULPRIT = frozenset({"power_driver", "dpc_watchdog", "graphics_driver", "storage_error"})
+_NAMEABLE = _EXPLAINED_BY_CULPRIT | {"driver_verifier"}
+
+
+def _one_conclusion(crash: Crash, culprit: list[Finding], category: list[Finding]) -> list[Finding]:
+    """One crash, one conclusion: a third-party driver at fault absorbs what its bug check code means, and a
+    category finding of a crash whose culprit is named (even a Windows driver) names it in its title."""
+    at_fault = next((f for f in culprit if f.code == "third_party_driver"), None)
+    name = crash.culprit_module or ", ".join(suspects(crash))
+    out = list(culprit)
+    for item in category:
+        if at_fault is not None and item.code in _EXPLAINED_BY_CULPRIT:
+            index = out.index(at_fault)
+            # The category's own text starts with the crash label the culprit's text already gives.
+            detail = item.detail.split(": ", 1)[-1]
+            detail_zh = (item.detail_zh or "").split("：", 1)[-1]
+            at_fault = replace(
+                at_fault,
+                title=f"{at_fault.title}: {item.title[0].lower()}{item.title[1:]}",
+                detail=f"{at_fault.detail} {detail[0].upper()}{detail[1:]}",
+                title_zh=f"{at_fault.title_zh}：{item.title_zh}",
+                detail_zh=f"{at_fault.detail_zh}{detail_zh}",
+            )
+            out[index] = at_fault
+            continue
+        if at_fault is not None and item.code == "driver_verifier":
+            # Verifier's verdict is the stronger evidence: it carries the conclusion, naming the driver.
+            out.remove(at_fault)
+            at_fault = None
+        if name and item.code in _NAMEABLE:
+            item = replace(item, title=f"{item.title}: {name}", title_zh=f"{item.title_zh}：{name}")
+        elif item.code == "driver_verifier":
+            # Without the driver's name the verdict stands, but the message cannot say whom it is about.
+            item = replace(item, confidence="medium")
+        out.append(item)
     return out
 
 
@@ -156,7 +196,7 @@ def _culprit_findings(crash: Crash, what: str, i: int) -> list[Finding]:
                  f"this driver only (verifier /standard /driver {culprit}), collect the next dump, then turn "
                  "Verifier off (verifier /reset)."),
                 (f"第三方驱动 {culprit} 导致故障",
-                 f"{what}：{reason}。{culprit}{who_text} 不是 Windows 自带组件。",
+                 f"{what}：{reason_zh(reason)}。{culprit}{who_text} 不是 Windows 自带组件。",
                  f"请将 {culprit} 更新到厂商最新版本（或回退最近的更新）；如仍蓝屏，可临时卸载该产品验证。"
                  f"如需证实，仅对该驱动启用 Driver Verifier（verifier /standard /driver {culprit}），"
                  "收集下一次转储后关闭 Verifier（verifier /reset）。"),
