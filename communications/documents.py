@@ -172,7 +172,7 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
     listed once.
     """
     from analysis.rules import actions as catalogue
-    from analysis.rules.knowledge import parameter_meanings
+    from analysis.rules.knowledge import parameter_meanings, parameters_documented
 
     zh = language == "zh-hans"
     facts = FindingsFacts()
@@ -198,8 +198,8 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
             continue
         seen_codes.add(crash.code)
         meanings = parameter_meanings(crash.code, values, "zh" if zh else "en")
-        if len(set(meanings)) == 1 and meanings[0] == parameter_meanings(0x1C8, (None,), "zh" if zh else "en")[0]:
-            continue  # nothing documented for this code: a table of "not documented" says nothing
+        if not parameters_documented(crash.code):
+            continue  # a table of "not documented" says nothing
         facts.parameters.append(
             ParameterTable(
                 crash=f"{_crash_label(crash)} ({crash.upload.filename})",

@@ -205,6 +205,16 @@ def parameter_meanings(
     return [m or undocumented for m in meanings] + [undocumented] * (count - 4)
 
 
+def parameters_documented(code: str | int | None) -> bool:
+    """Whether the documentation (or the CSV) gives any parameter meaning for this code."""
+    number = parse_code(code)
+    if number is None:
+        return False
+    entry = _documented().get(f"0x{base_code(number):x}", {})
+    info = bugcheck_info(number)
+    return bool(entry.get("parameters") or entry.get("subtypes") or (info and any(info.parameters)))
+
+
 def _subtype_value(code: int, parameters: tuple[str | None, ...]) -> int | None:
     index = SUBTYPE_CODES.get(base_code(code), 0)
     if index >= len(parameters) or parameters[index] is None:
