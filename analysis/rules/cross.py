@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from analysis.parsers.result import Crash, Event, Finding, Module
-from analysis.rules import drivers, knowledge
+from analysis.rules import drivers, hardware, knowledge
 from analysis.rules.actions import action
 from analysis.rules.common import (
     CLASS_ZH,
@@ -91,6 +91,17 @@ def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Even
     if whea_events:
         parts.append(f"{len(whea_events)} WHEA-Logger hardware error event(s)")
         parts_zh.append(f"{len(whea_events)} 条 WHEA-Logger 硬件错误事件")
+    described = [(e, hardware.whea_event_fact(e.data)) for e in whea_events]
+    parts_detail = [text for _e, text in described if text][:3]
+    if parts_detail:
+        parts.append("; ".join(dict.fromkeys(parts_detail)))
+        parts_zh.append(
+            "；".join(dict.fromkeys(t for e in whea_events if (t := hardware.whea_event_fact(e.data, "zh"))))
+        )
+    facts = crash_facts(crashes, whea_crashes) + [
+        {**event_fact(e), "fact": f"{event_fact(e)['fact']}: {text}" if text else event_fact(e)["fact"]}
+        for e, text in described
+    ]
     return [finding(
         "critical" if whea_crashes else "high", "hardware_whea", "high" if whea_crashes else "medium",
         whea_crashes,
@@ -104,6 +115,7 @@ def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Even
          "日志中有" + "和".join(parts_zh) + "。错误由 CPU、内存控制器或 PCIe 设备自身报告，并非驱动问题。",
          "请查看 WHEA-Logger 事件确定部件（处理器核心/缓存：CPU、温度、电压；内存：内存条；PCIe：插槽或设备），"
          "更新 BIOS 与 CPU 微码，取消超频/降压，并运行厂商硬件诊断。"),
+        facts=facts,
     )]  # fmt: skip
 
 

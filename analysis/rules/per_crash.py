@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analysis.parsers.result import Crash, Finding
-from analysis.rules import drivers, knowledge
+from analysis.rules import drivers, hardware, knowledge
 from analysis.rules.actions import action
 from analysis.rules.common import CLASS_ZH as CLASS_ZH
 from analysis.rules.common import (
@@ -71,8 +71,15 @@ def crash_findings(crash: Crash, index: int) -> list[Finding]:
 def suspects(crash: Crash) -> list[str]:
     """Third-party modules the debugger had no symbols for ("Unable to verify timestamp for X.sys"): when
     no culprit is named, the likely owners of a blocked request or a long DPC (weak evidence)."""
-    found = crash.extra.get("unverified_timestamp_modules") or []
-    return [str(name) for name in found if is_third_party(crash, str(name))][:3]
+    found = list(crash.extra.get("unverified_timestamp_modules") or [])
+    # A 0x9F text's device stack (\\Driver\\X) names the drivers that held the IRP.
+    found += [f"{name}.sys" for name in _stack_drivers(crash) if "." not in name]
+    names = [
+        str(name)
+        for name in found
+        if is_third_party(crash, str(name)) and not drivers.diagnostic_info(str(name))
+    ]
+    return list(dict.fromkeys(names))[:3]
 
 
 def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
@@ -268,12 +275,13 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
             "high", "hardware_error", "high", [i],
             ("The hardware reported a fatal error",
              f"{what}: this bug check is raised for errors reported by the CPU, memory controller or a "
-             "bus, not for a driver bug.",
+             "bus, not for a driver bug." + _sentence(hardware.whea_explanation(params) if code == 0x124 else ""),
              "Read the WHEA-Logger events in the System log (they name the component), update the BIOS/UEFI "
              "and CPU microcode, remove any overclock or undervolt (XMP included), check temperatures and "
              "the power supply, and run the hardware vendor's diagnostics."),
             ("硬件报告了致命错误",
-             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。",
+             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。"
+             + _sentence(hardware.whea_explanation(params, "zh") if code == 0x124 else "", zh=True),
              "请查看系统日志中的 WHEA-Logger 事件（其中会指出具体部件），更新 BIOS/UEFI 与 CPU 微码，"
              "取消超频/降压（包括 XMP），检查温度与电源，并运行硬件厂商的诊断工具。"),
         ))  # fmt: skip
@@ -313,12 +321,14 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
         out.append(finding(
             "medium", "power_driver", "medium", [i],
             ("A driver failed a power transition",
-             f"{what}: a device did not complete a sleep, resume or shutdown request in time"
-             + (" (P2 is the device object)." if params and _ip(params[0]) == 3 else ".") + _suspect_text(crash),
+             f"{what}: a device did not complete a sleep, resume or shutdown request in time."
+             + _sentence(hardware.power_explanation(params, _stack_drivers(crash))) + _suspect_text(crash),
              "Update the drivers and firmware of the devices involved (network, Bluetooth, storage, "
              "graphics) and the BIOS; as a workaround disable Fast Startup and hybrid sleep."),
             ("驱动未能完成电源状态切换",
-             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。" + _suspect_text(crash, zh=True),
+             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。"
+             + _sentence(hardware.power_explanation(params, _stack_drivers(crash), "zh"), zh=True)
+             + _suspect_text(crash, zh=True),
              "请更新相关设备（网卡、蓝牙、存储、显卡）的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
         ))  # fmt: skip
     if code == 0x133:
@@ -326,11 +336,12 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
             "medium", "dpc_watchdog", "medium", [i],
             ("A driver held the processor too long (DPC watchdog)",
              f"{what}: a deferred procedure call or interrupt ran past the watchdog limit; storage, "
-             "network and graphics drivers are the usual cause.",
+             "network and graphics drivers are the usual cause." + _sentence(hardware.dpc_explanation(params)),
              "Update the storage controller driver, SSD firmware, network and graphics drivers and the BIOS; "
              "a kernel memory dump shows which DPC was running."),
             ("驱动占用处理器时间过长（DPC 看门狗）",
-             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。",
+             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。"
+             + _sentence(hardware.dpc_explanation(params, "zh"), zh=True),
              "请更新存储控制器驱动、SSD 固件、网卡和显卡驱动及 BIOS；核心内存转储可显示当时运行的 DPC。"),
         ))  # fmt: skip
     if code in knowledge.VERIFIER_CODES:
@@ -375,6 +386,17 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
              "如怀疑注入该进程的用户态代理程序，可用 TTD 录制该进程（TTD 仅支持用户态进程）。"),
         ))  # fmt: skip
     return out
+
+
+def _sentence(text: str, *, zh: bool = False) -> str:
+    if not text:
+        return ""
+    return f"{text[0].upper()}{text[1:]}。" if zh else f" {text[0].upper()}{text[1:]}."
+
+
+def _stack_drivers(crash: Crash) -> list[str]:
+    """The device's driver stack a 0x9F text shows (\\Driver\\X names of !devstack / !irp output)."""
+    return [str(name) for name in crash.extra.get("device_stack") or []][:8]
 
 
 def _suspect_text(crash: Crash, *, zh: bool = False) -> str:
