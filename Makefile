@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps clean
+.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps corpus clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,8 @@ format: install ## Format the code
 
 bench: install bench-deps ## Run the benchmarks and print their figures (load needs PostgreSQL, wrk, nginx)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/corpus.py
+	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py; \
@@ -74,6 +76,9 @@ browser-deps: ## Debian packages for browser and PDF tests (installed when missi
 	    echo "installing $$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages ($$missing): the tests that need them skip"; fi; fi
+
+corpus: install ## Restore the corpus files named by tests/corpus/items (needs network, or MIRRORS=dir of git mirrors)
+	$(BIN)/python scripts/corpus_restore.py $(if $(MIRRORS),--mirrors $(MIRRORS),)
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var
