@@ -338,6 +338,22 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
         else:
             kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
             facts.driver_notes.append(f"{name}: {kind}, {share}")
+    # Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash".
+    mentioned: dict[str, tuple[str, str]] = {}
+    for crash in crashes:
+        extra = (crash.raw or {}).get("extra") or {}
+        for name in extra.get("drivers_mentioned") or []:
+            key = str(name).lower()
+            if key in names or driver_table.diagnostic_info(str(name)):
+                continue
+            if driver_table.classify_module(str(name))[0] == "third_party":
+                mentioned.setdefault(key, (str(name), crash.upload.filename))
+    for name, file in list(mentioned.values())[:_MAX_DRIVER_LINES]:
+        facts.driver_notes.append(
+            f"{name}：第三方驱动，{file} 中提到（没有列出已加载驱动的转储）"
+            if zh
+            else f"{name}: a third-party driver named in {file} (no dump lists the loaded drivers)"
+        )
     if rest:
         others = ("、" if zh else ", ").join(names[key] for key in rest)
         facts.driver_notes.append(
