@@ -139,15 +139,31 @@ def merged(
             continue
         bucket = found.setdefault(action_id, [])
         bucket.extend(arg for arg in args if arg not in bucket)
+    if "collect_kernel_dump" in found and "fix_dump_settings" in found:
+        # Both are about Startup and Recovery: one line, the dump-settings checks folded into the dump's.
+        del found["fix_dump_settings"]
+        found["collect_kernel_dump"] = [*found["collect_kernel_dump"], _WITH_SETTINGS]
     out = [(CATALOGUE[key], args) for key, args in found.items()]
     out = [(act, args) for act, args in out if not (act.unless_held and act.unless_held in holdings)]
     return sorted(out, key=lambda pair: pair[0].rank)
 
 
+_WITH_SETTINGS = "+dump-settings"
+_SETTINGS_EN = (
+    " Check too that no volmgr 46 (dump initialisation failed) errors are logged, and the power supply and "
+    "temperatures for restarts without any bug check."
+)
+_SETTINGS_ZH = (
+    "同时确认日志中没有 volmgr 46（转储初始化失败）错误；对没有任何错误代码的重启，请检查电源与温度。"
+)
+
+
 def render(act: Action, args: list[str], language: str) -> str:
     """The action's sentence in English or Chinese ("zh"), with its drivers or products filled in."""
     zh = language.startswith("zh")
-    text = act.zh if zh else act.en
+    settings = _WITH_SETTINGS in args
+    args = [arg for arg in args if arg != _WITH_SETTINGS]
+    text = (act.zh if zh else act.en) + ((_SETTINGS_ZH if zh else _SETTINGS_EN) if settings else "")
     joined = ("、" if zh else ", ").join(args)
     suffix = f" ({joined})" if args and not zh else ""
     suffix_zh = f"（{joined}）" if args and zh else ""
