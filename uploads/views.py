@@ -82,13 +82,6 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-def upload_rows(request: HttpRequest, number: str) -> HttpResponse:
-    """The rows of the uploads table, for the upload page to refresh after a file is stored."""
-    case = case_get_for_user(user=request.user, number=number)
-    return render(request, "uploads/_rows.html", {"uploads": selectors.upload_list_for_case(case=case)})
-
-
 def _page_strings() -> dict[str, str]:
     """Messages of static/js/upload.js, translated here (the script has no catalogue of its own)."""
     return {

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Organisation, User
-from cases import services
+from cases import conversation, services
 from cases.models import Case, ResolutionType, Severity
 from uploads.services import upload_store_bytes
 
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             next_steps="请收集 C:\\Windows\\Minidump 下的转储文件、C:\\Windows\\MEMORY.DMP 以及系统事件日志 (System.evtx)，并上传到本案例。",
         )
         services.case_transition(actor=engineer, case=reference, name="send_scope")
-        services.scope_acknowledge(actor=users["alice"], case=reference, accepted=True)
+        conversation.scope_acknowledge(actor=users["alice"], case=reference, accepted=True)
         # The customer's upload: the debugger output of the reference crash. The worker started by
         # `make run` analyses it, so the case opens with its crash and findings.
         upload_store_bytes(
