@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from cases.models import AuditEvent, Case, CaseSummary, ResolutionType, ScopeVersion, TimelineEntry
 from communications.models import DocumentKind, NotificationKind, SentDocument
+from config.links import site_url
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,6 @@ class EmailContent:
     text: str
     html: str
     document: SentDocument | None = None
-
-
-def site_url(path: str) -> str:
-    """An absolute link on this site (``SITE_URL``, which ``make run`` sets from its port)."""
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _when(value: datetime | str | None) -> str:

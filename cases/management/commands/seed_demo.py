@@ -9,10 +9,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import Organisation, User
 from cases import conversation, services
 from cases.models import Case, ResolutionType, Severity
+from config.links import site_url
 from uploads.services import upload_store_bytes
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -32,7 +34,7 @@ class Command(BaseCommand):
         if not Case.objects.filter(title=REFERENCE_TITLE).exists():
             self._cases(users)
         self.stdout.write(
-            self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/")
+            self.style.SUCCESS(f"Demo data ready. Sign in at {site_url(reverse('accounts:login'))}")
         )
         for name in ("engineer", "manager", "tam", "alice", "bob"):
             self.stdout.write(f"  {name:<9} password: {password}   ({users[name].get_role_display()})")
