@@ -53,8 +53,8 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load ne
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
-	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py; \
-	 else echo "bench/load.py needs wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
+	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
 
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
 bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)
