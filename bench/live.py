@@ -18,27 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
-from load import (
-    _REPORT,
-    _THINK,
-    ROOT,
-    SECRET,
-    _database_ensure,
-    _django,
-    _nginx_start,
-    _seed,
-    _session_cookie,
-)
+from load import _REPORT, _THINK, Served, _session_cookie, bench_portal, served
 
 
 def _wrk(
@@ -77,88 +63,54 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8775)
     args = parser.parse_args()
 
-    _database_ensure(args.database_url)
-    var_dir = Path(tempfile.mkdtemp(prefix="portal-bench-live-"))
-    env = {
-        "DATABASE_URL": args.database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET,
-        "ALLOWED_HOSTS": "127.0.0.1,testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "PORTAL_VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
-    }
-    python = sys.executable
-    full_env = {**os.environ, **env}
-    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True)
-    subprocess.run(
-        [python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True
-    )
-    _django(env)
-    seed = _seed()
-    from cases.models import Case
+    with bench_portal(args.database_url, prefix="portal-bench-live-") as prepared:
+        seed = prepared.seed
+        from cases.models import Case
 
-    version = Case.objects.values_list("live_version", flat=True).get(number=seed["case"])
-    people = {"customer": _session_cookie(seed["customer"]), "engineer": _session_cookie(seed["engineer"])}
-    gunicorn = str(Path(python).with_name("gunicorn"))
-    upstream = args.port + 1
-    server = subprocess.Popen(
-        [gunicorn, "config.wsgi", "-b", f"127.0.0.1:{upstream}", "-w", str(args.workers),
-         "--log-level", "warning"],
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-    )  # fmt: skip
-    proxy = _nginx_start(var_dir / "nginx", port=args.port, upstream=upstream)
-    base = f"http://127.0.0.1:{args.port}"
-    page_url = f"{base}/cases/{seed['case']}/"
-    poll_url = f"{base}/cases/{seed['case']}/version/"
+        version = Case.objects.values_list("live_version", flat=True).get(number=seed["case"])
+        people = {
+            "customer": _session_cookie(seed["customer"]),
+            "engineer": _session_cookie(seed["engineer"]),
+        }
+        with served(prepared, workers=args.workers, port=args.port) as portal:
+            _live_runs(args, portal, seed["case"], version, people)
+
+
+def _live_runs(args: argparse.Namespace, portal: Served, number: object, version: int, people: dict) -> None:
+    page_url = f"{portal.base}/cases/{number}/"
+    poll_url = f"{portal.base}/cases/{number}/version/"
     unchanged = f'If-None-Match: "{version}"'
     setup = f"nginx -> gunicorn sync x{args.workers}, PostgreSQL, 10,000 cases"
-    try:
-        for _attempt in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        print(f"\nthe live case page's cost ({setup}), {args.duration} s per run after a 5 s warm-up")
-        print(f"  {'request':<44}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-        capacity = {}
-        for who, cookie in people.items():
-            for label, url, headers in (
-                (f"case page, {who} (a reload)", page_url, [f"Cookie: sessionid={cookie}"]),
-                (f"version poll, {who}, 304", poll_url, [f"Cookie: sessionid={cookie}", unchanged]),
-            ):
-                _wrk(url, headers, 5, 8, None)
-                figures = _wrk(url, headers, args.duration, 8, None)
-                capacity[label] = figures["rps"]
-                print(
-                    f"  {label:<44}{figures['rps']:>8.0f}{figures['p50']:>9.1f}{figures['p99']:>9.1f}"
-                    f"{int(figures['errors'] + figures['timeouts']):>8}"
-                )
-        ratio = capacity["version poll, engineer, 304"] / capacity["case page, engineer (a reload)"]
-        print(f"  a poll costs 1/{ratio:.0f} of a case page (engineer, saturation, 8 connections)")
+    print(f"\nthe live case page's cost ({setup}), {args.duration} s per run after a 5 s warm-up")
+    print(f"  {'request':<44}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    capacity = {}
+    for who, cookie in people.items():
+        for label, url, headers in (
+            (f"case page, {who} (a reload)", page_url, [f"Cookie: sessionid={cookie}"]),
+            (f"version poll, {who}, 304", poll_url, [f"Cookie: sessionid={cookie}", unchanged]),
+        ):
+            _wrk(url, headers, 5, 8, None)
+            figures = _wrk(url, headers, args.duration, 8, None)
+            capacity[label] = figures["rps"]
+            print(
+                f"  {label:<44}{figures['rps']:>8.0f}{figures['p50']:>9.1f}{figures['p99']:>9.1f}"
+                f"{int(figures['errors'] + figures['timeouts']):>8}"
+            )
+    ratio = capacity["version poll, engineer, 304"] / capacity["case page, engineer (a reload)"]
+    print(f"  a poll costs 1/{ratio:.0f} of a case page (engineer, saturation, 8 connections)")
 
-        interval_ms = round(args.interval * 1000)
-        headers = [f"Cookie: sessionid={people['engineer']}", unchanged]
-        _wrk(poll_url, headers, 5, args.pages, (interval_ms, interval_ms))
-        cpu_before, started = _cpu_seconds(server), time.monotonic()
-        figures = _wrk(poll_url, headers, args.duration, args.pages, (interval_ms, interval_ms))
-        cores = (_cpu_seconds(server) - cpu_before) / (time.monotonic() - started)
-        print(
-            f"\n{args.pages} open case pages (engineers), each polling every {args.interval:g} s: "
-            f"{figures['rps']:.0f} polls/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
-            f"{int(figures['errors'] + figures['timeouts'])} errors; the web workers used "
-            f"{cores * 100:.0f} % of one core ({cores / args.workers * 100:.0f} % of the {args.workers} workers)"
-        )
-    finally:
-        proxy.terminate()
-        proxy.wait(20)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
-        shutil.rmtree(var_dir, ignore_errors=True)
+    interval_ms = round(args.interval * 1000)
+    headers = [f"Cookie: sessionid={people['engineer']}", unchanged]
+    _wrk(poll_url, headers, 5, args.pages, (interval_ms, interval_ms))
+    cpu_before, started = _cpu_seconds(portal.server), time.monotonic()
+    figures = _wrk(poll_url, headers, args.duration, args.pages, (interval_ms, interval_ms))
+    cores = (_cpu_seconds(portal.server) - cpu_before) / (time.monotonic() - started)
+    print(
+        f"\n{args.pages} open case pages (engineers), each polling every {args.interval:g} s: "
+        f"{figures['rps']:.0f} polls/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
+        f"{int(figures['errors'] + figures['timeouts'])} errors; the web workers used "
+        f"{cores * 100:.0f} % of one core ({cores / args.workers * 100:.0f} % of the {args.workers} workers)"
+    )
 
 
 if __name__ == "__main__":

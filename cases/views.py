@@ -20,12 +20,11 @@ from cases import conversation, selectors, services
 from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
 from cases.forms import (
+    AnswerForm,
     AssignForm,
     CaseCreateForm,
     CloseForm,
     MessageForm,
-    ResolutionAnswerForm,
-    ScopeAnswerForm,
     ScopeForm,
     SplitForm,
     TransitionForm,
@@ -152,8 +151,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
             if scope
             else None
         ),
-        "answer_form": ScopeAnswerForm(),
-        "resolution_form": ResolutionAnswerForm(),
+        "answer_form": AnswerForm(),
         "assign_form": AssignForm(),
         "split_form": SplitForm(),
         "can_answer_scope": user.is_customer
@@ -187,20 +185,29 @@ def case_version(request: HttpRequest, number: str) -> HttpResponse:
     return response
 
 
+def _answer(
+    request: HttpRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
+) -> HttpResponse:
+    """The customer's answer to the scope or to a proposed resolution: a refusal is a message on the page."""
+    case = selectors.case_get_for_user(user=request.user, number=number)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose your answer with one of the two buttons."))
+    else:
+        _run(request, lambda: answer(actor=request.user, case=case, **form.cleaned_data), done)
+    return redirect(reverse("cases:detail", args=[number]) + anchor)
+
+
 @login_required
 @require_POST
 def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, number=number)
-    form = ResolutionAnswerForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Choose to confirm or to reject."))
-    else:
-        _run(
-            request,
-            lambda: conversation.resolution_answer(actor=request.user, case=case, **form.cleaned_data),
-            _("Thank you: your answer is recorded and your engineer is told."),
-        )
-    return redirect(reverse("cases:detail", args=[number]) + "#resolution")
+    return _answer(
+        request,
+        number,
+        conversation.resolution_answer,
+        done=_("Thank you: your answer is recorded and your engineer is told."),
+        anchor="#resolution",
+    )
 
 
 @login_required
@@ -239,17 +246,13 @@ def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, number=number)
-    form = ScopeAnswerForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Choose to accept or to object."))
-    else:
-        _run(
-            request,
-            lambda: conversation.scope_acknowledge(actor=request.user, case=case, **form.cleaned_data),
-            _("Thank you: your answer to the scope is recorded."),
-        )
-    return redirect("cases:detail", number=number)
+    return _answer(
+        request,
+        number,
+        conversation.scope_acknowledge,
+        done=_("Thank you: your answer to the scope is recorded."),
+        anchor="#scope",
+    )
 
 
 @login_required
