@@ -168,14 +168,21 @@ def case_next_step(
                 page + "#scope",
                 _("Answer the scope"),
             )
-        if case.state == State.AWAITING_CUSTOMER and files_missing:
-            return NextStep(
-                _("Your engineer needs files from you."),
-                reverse("uploads:page", args=[case.number]),
-                _("Upload files"),
-            )
         if case.state == State.AWAITING_CUSTOMER:
-            return NextStep(_("Your engineer is waiting for your answer."), page + "#timeline", _("Reply"))
+            asked = (
+                case.audit_events.filter(action="request_customer")
+                .order_by("-id")
+                .values_list("data", flat=True)
+                .first()
+            )
+            text = (
+                _("Your engineer asks: “%(request)s”") % {"request": asked["message"]}
+                if asked and asked.get("message")
+                else _("Your engineer is waiting for your answer.")
+            )
+            if files_missing:
+                return NextStep(text, reverse("uploads:page", args=[case.number]), _("Upload files"))
+            return NextStep(text, page + "#timeline", _("Reply"))
         return NextStep(_("Your engineer is working on the case."), waiting=True)
     if not user.is_case_worker:
         return None

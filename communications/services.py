@@ -18,6 +18,7 @@ from cases import conversation
 from cases import services as case_services
 from cases.errors import InvalidInput, NotAllowed
 from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.records import case_touch
 from cases.selectors import case_current_scope, case_visible_to
 from communications import notifications, selectors
 from communications.documents import LANGUAGES, placeholders_in
@@ -189,12 +190,14 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
     kind = notifications.notification_kind(event)
     chosen = _preferences(users, kind)
     deliveries: list[EmailDelivery] = []
+    told = False
     for user in users:
         wants_email, wants_portal = chosen.get(user.pk, (True, True))
         if wants_portal:
-            Notification.objects.get_or_create(
+            _notification, created = Notification.objects.get_or_create(
                 recipient=user, event=event, defaults={"case_id": event.case_id, "kind": kind}
             )
+            told = told or created
         if wants_email and user.email:
             existing = EmailDelivery.objects.filter(event=event, to=user.email).first()
             if existing is None:
@@ -214,6 +217,8 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
                 except IntegrityError:  # a concurrent run of the same event made it first
                     existing = EmailDelivery.objects.get(event=event, to=user.email)
             deliveries.append(existing)
+    if told and event.case_id is not None:
+        case_touch(case_id=event.case_id)  # open pages of the case show their readers' new notice count
     return deliveries
 
 
