@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps corpus clean
@@ -22,7 +23,10 @@ install: $(STAMP) messages ## Create .venv and install the project with its deve
 messages: $(STAMP) ## Compile the translation catalogues (locale/*/LC_MESSAGES/django.po -> .mo)
 	$(BIN)/pybabel compile --domain django --directory locale --statistics
 
-run: install ## Migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)
+# Links in e-mails, documents and seed_demo's hint use SITE_URL: by default the address make run serves.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export PORT := $(PORT)
+run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker (Ctrl-C stops both)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
@@ -51,8 +55,8 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load ne
 	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
-	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py; \
-	 else echo "bench/load.py needs wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
+	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
 
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
 bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)
