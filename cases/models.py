@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -273,3 +274,44 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CaseSearchDocument(models.Model):
+    """What search reads of a case, one row per audience: customers' rows hold only what a customer may
+    read (no internal notes, draft scopes, findings or crashes). Rebuilt from the case's rows by
+    ``cases.search_index``; on PostgreSQL a trigger keeps ``vector`` in step with the texts."""
+
+    class Audience(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        STAFF = "staff", _("Staff")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="search_documents")
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    # Number, title, organisation, crash codes, drivers and signatures: ranked above the rest.
+    head = models.TextField(blank=True)
+    # Everything readable, head first: substring (trigram) matches and highlights come from it.
+    text = models.TextField(blank=True)
+    # Exact tokens a parser would split or miss: canonical bug check codes ("0xbe") and Chinese bigrams,
+    # space-separated with a space at each end.
+    terms = models.TextField(blank=True)
+    vector = SearchVectorField(null=True, editable=False)
+    built_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "audience"], name="cases_search_document_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.audience}"
+
+
+class CaseSearchQueue(models.Model):
+    """Cases whose search documents are out of date: written by every case write (``case_touch``), emptied
+    by the sweep. A row survives a crash between the write and the rebuild, so no change is ever missed."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    touched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.case_id} since {self.touched_at:%Y-%m-%d %H:%M:%S}"

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import InvalidState, NotAllowed
 from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.search_index import case_search_mark
 
 
 def require_case_worker(actor: User) -> None:
@@ -43,8 +44,10 @@ def locked(case: Case) -> Case:
 
 
 def case_touch(*, case_id: int) -> None:
-    """Raise the case's live version, so open case pages fetch what changed (one UPDATE, no read)."""
+    """Raise the case's live version, so open case pages fetch what changed (one UPDATE, no read), and
+    queue the case's search documents for rebuilding (one upsert)."""
     Case.objects.filter(pk=case_id).update(live_version=F("live_version") + 1)
+    case_search_mark(case_id=case_id)
 
 
 def audit(

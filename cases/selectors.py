@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -70,11 +70,10 @@ def case_list_for_user(
         cases = cases.filter(organisation__slug=organisation)
     if severity:
         cases = cases.filter(severity=severity)
-    if search:
-        search = search.strip()
-        cases = cases.filter(
-            Q(number__icontains=search) | Q(title__icontains=search) | Q(organisation__name__icontains=search)
-        )
+    if search.strip():
+        from cases.search import case_search
+
+        return case_search(user=user, query=search, cases=cases)  # ranked, best first
     return cases.order_by("-opened_at", "-id")
 
 

@@ -17,16 +17,38 @@ from cases.models import (
     Severity,
     TimelineEntry,
 )
+from cases.search import search_highlight
 from cases.selectors import case_resolution_proposal
 
 
 class CaseListSerializer(serializers.ModelSerializer):
     organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    search_highlight = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
-        fields = ["number", "title", "state", "severity", "organisation", "owner", "opened_at", "closed_at"]
+        fields = [
+            "number",
+            "title",
+            "state",
+            "severity",
+            "organisation",
+            "owner",
+            "opened_at",
+            "closed_at",
+            "search_highlight",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_search_highlight(self, case: Case) -> str | None:
+        """With ``?search=``: where the terms were found, an HTML-escaped excerpt with ``<mark>`` around
+        each term (empty for a stemmed match); null without a search."""
+        request = self.context.get("request")
+        query = request.query_params.get("search", "") if request is not None else ""
+        if not query.strip() or not hasattr(case, "search_text"):
+            return None
+        return str(search_highlight(case.search_text or "", query))
 
 
 class ResolutionProposalSerializer(serializers.ModelSerializer):

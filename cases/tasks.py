@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cases import conversation
+from cases import conversation, search_index
 
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
@@ -12,3 +12,10 @@ def resolutions_sweep() -> dict[str, int]:
     """Remind customers of proposed resolutions near their deadline; close the cases past it (beat)."""
     result = conversation.resolutions_sweep()
     return {"reminded": result.reminded, "closed": result.closed}
+
+
+# Beat runs it every few seconds; expiring unstarted copies keeps a busy worker from piling them up.
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60, expires=30)
+def search_sweep() -> int:
+    """Rebuild the search documents of cases written since the last sweep (beat)."""
+    return search_index.case_search_sweep(budget_seconds=20.0)

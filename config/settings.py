@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Full-text search and trigram lookups (cases.search); harmless on SQLite.
+    "django.contrib.postgres",
     "csp",
     "axes",
     "django_otp",
@@ -341,6 +343,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "cases-resolutions-sweep": {"task": "cases.tasks.resolutions_sweep", "schedule": 900.0},
     # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
     "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
+    # Search documents of the cases written since the last sweep: search lags a write by these seconds.
+    "cases-search-sweep": {"task": "cases.tasks.search_sweep", "schedule": 5.0},
 }
 ANALYSIS_MAX_ATTEMPTS = 3
 

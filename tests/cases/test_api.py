@@ -6,6 +6,7 @@ import pytest
 
 from cases import services
 from cases.models import State
+from cases.search_index import case_search_sweep
 from tests.factories import PASSWORD, CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def test_list_has_contract_fields_and_pagination(login_api, engineer, case):
 def test_list_filters_and_search(login_api, engineer, organisation, other_organisation):
     CaseFactory(title="Printer spooler crash", organisation=organisation, state=State.INVESTIGATING)
     CaseFactory(title="Blue screen 0x9F", organisation=other_organisation)
+    case_search_sweep()  # search reads the documents the sweep builds
     client = login_api(engineer)
     assert client.get("/api/cases/?search=spooler").json()["count"] == 1
     assert client.get("/api/cases/?state=investigating").json()["count"] == 1

@@ -6,6 +6,7 @@ import pytest
 
 from cases import services
 from cases.models import State
+from cases.search_index import case_search_sweep
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def test_case_list_query_count_is_constant(client, engineer, organisation, djang
 def test_engineer_list_views_and_search(client, engineer, organisation):
     CaseFactory(title="Mine", organisation=organisation, owner=engineer)
     CaseFactory(title="Nobody's", organisation=organisation)
+    case_search_sweep()  # search reads the documents the sweep builds
     client.force_login(engineer)
     assert "Nobody" not in client.get("/cases/").content.decode()  # default: my cases
     assert "Nobody" in client.get("/cases/?view=unassigned").content.decode()
