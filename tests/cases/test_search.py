@@ -250,7 +250,9 @@ def test_other_organisations_documents_are_never_joined(customer, other_organisa
     assert _found(customer, "Hidden") == []
 
 
-def test_case_page_links_to_cases_with_the_same_driver_and_signature(client, analysed_case, other_case, engineer):
+def test_case_page_links_to_cases_with_the_same_driver_and_signature(
+    client, analysed_case, other_case, engineer
+):
     client.force_login(engineer)
     page = client.get(f"/cases/{analysed_case.number}/").content.decode()
     driver_link = "/cases/?view=all&amp;q=SfUemIsoSpace.sys"
