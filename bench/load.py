@@ -1,11 +1,13 @@
-"""Load benchmark: 10,000 cases, 50,000 uploads and 200,000 findings in PostgreSQL, nginx, gunicorn, wrk.
+"""Load benchmark: 10,000 cases, 50,000 uploads, crashes and timeline entries, 200,000 findings in
+PostgreSQL, nginx, gunicorn, wrk.
 
 usage: python bench/load.py [--database-url postgres://postgres@127.0.0.1:5432/portal_bench]
                             [--duration 15] [--users 50] [--think 1-5 0.5-1.5] [--connections 8 50]
                             [--workers 2] [--port 8765] [--skip-load]
 
 Works in its own database (the name must end in ``_bench``; created when missing, never the test or dev
-database), seeds it once with bulk_create, counts the queries of each measured page for a customer who
+database), seeds it once with bulk_create in a real site's shape (bench/seedshape.py: drivers shared by
+thousands of cases or by few, long timelines, organisations of very different sizes), counts the queries of each measured page for a customer who
 sees 10 cases and an engineer who sees 10,000 (they must be equal), then serves it as production does
 (nginx in front of gunicorn's sync workers, production settings, DEBUG off) on 127.0.0.1 and runs wrk
 against the case list page, a case page and the cases API, printing requests/s and p50/p95/p99 latency:
@@ -17,6 +19,7 @@ closed-loop at 8 and 50 connections without pause, the saturation throughput. Ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import re
@@ -32,8 +35,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import seedshape
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES, UPLOADS_PER_CASE, FINDINGS_PER_UPLOAD = 10_000, 5, 4
@@ -55,10 +61,32 @@ def _database_ensure(url: str) -> None:
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
+        exists = cursor.fetchone() is not None
+        if exists and _seed_outdated(url):
+            # An older seed (without crashes, shared drivers or timelines) would measure another site.
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            print(f"dropped database {name}: its seed is older than this script's")
+            exists = False
+        if not exists:
             cursor.execute(f'CREATE DATABASE "{name}"')
             print(f"created database {name}")
     conn.close()
+
+
+def _seed_outdated(url: str) -> bool:
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('accounts_organisation') IS NOT NULL")
+            if not cursor.fetchone()[0]:
+                return False
+            cursor.execute("SELECT name FROM accounts_organisation WHERE slug = 'bench-small'")
+            row = cursor.fetchone()
+            return row is not None and row[0] != SEED_MARK
+    finally:
+        conn.close()
 
 
 def _django(env: dict[str, str]) -> None:
@@ -69,14 +97,20 @@ def _django(env: dict[str, str]) -> None:
     django.setup()
 
 
+SEED_MARK = "Bench small (seed 2: crashes, shared drivers, timelines)"
+
+
 def _seed() -> dict[str, object]:
-    """Seed once (idempotent by a marker organisation); returns the users and a case number to measure."""
+    """Seed once (idempotent by a marker organisation); returns the users and a case number to measure.
+
+    The data has a real site's shape (bench/seedshape.py): crashes whose third-party drivers are shared by
+    thousands of cases or by few, long timelines on some cases, organisations of very different sizes."""
     from django.db import transaction
     from django.utils import timezone
 
     from accounts.models import Organisation, User
-    from analysis.models import Finding
-    from cases.models import Case
+    from analysis.models import Crash, CrashDriver, Finding
+    from cases.models import Case, TimelineEntry
     from uploads.models import Upload
 
     engineer, _ = User.objects.get_or_create(username="bench-engineer", defaults={"role": User.Role.ENGINEER})
@@ -87,7 +121,7 @@ def _seed() -> dict[str, object]:
         started = time.monotonic()
         rng = random.Random(8433)
         with transaction.atomic():
-            small = Organisation.objects.create(name="Bench small", slug="bench-small")
+            small = Organisation.objects.create(name=SEED_MARK, slug="bench-small")
             orgs = [small] + Organisation.objects.bulk_create(
                 Organisation(name=f"Bench org {n}", slug=f"bench-org-{n}") for n in range(ORGANISATIONS - 1)
             )
@@ -96,16 +130,28 @@ def _seed() -> dict[str, object]:
                 for n, org in enumerate(orgs)
             ]
             now = timezone.now()
-            cases = []
+            plans = []
             for n in range(CASES):
-                org_index = 0 if n < SMALL_ORG_CASES else 1 + n % (ORGANISATIONS - 1)
+                if n < SMALL_ORG_CASES:
+                    # The measured case page: five timeline entries (the peer's ticket has about five
+                    # follow-ups) and the drivers thousands of other cases share.
+                    plan = seedshape.case_plan(rng, organisation=0, crashes=UPLOADS_PER_CASE, timeline=5)
+                    plan = dataclasses.replace(
+                        plan, drivers=("SfUemIsoSpace.sys", "aswSP.sys", *plan.drivers[-1:])
+                    )
+                else:
+                    org = seedshape.organisation_index(rng, ORGANISATIONS)
+                    plan = seedshape.case_plan(rng, organisation=org, crashes=UPLOADS_PER_CASE, index=n)
+                plans.append(plan)
+            cases = []
+            for n, plan in enumerate(plans):
                 suffix = "".join(rng.choices(string.ascii_uppercase + string.digits, k=6))
                 cases.append(
                     Case(
                         number=f"CAS-{n:05d}-{suffix}",
                         title=f"Blue screen 0x{rng.choice([0xBE, 0x1A, 0xC2, 0x7E]):X} on host {n}",
-                        organisation=orgs[org_index],
-                        customer_contact=customers[org_index],
+                        organisation=orgs[plan.organisation],
+                        customer_contact=customers[plan.organisation],
                         owner=engineer,
                         opened_by=engineer,
                         state=rng.choice(["new", "scoping", "awaiting_customer", "investigating"]),
@@ -131,6 +177,41 @@ def _seed() -> dict[str, object]:
                 for i in range(UPLOADS_PER_CASE)
             ]
             Upload.objects.bulk_create(uploads, batch_size=BATCH)
+            crashes = []
+            for case, plan in zip(cases, plans, strict=True):
+                for i, (code, name) in enumerate(plan.crashes):
+                    coarse, module = seedshape.signature(code, plan.drivers)
+                    crashes.append(
+                        Crash(
+                            upload=uploads[len(crashes)],  # one crash per upload, in the same order
+                            case=case,
+                            index=0,
+                            crash_time=now - timedelta(days=30, minutes=len(crashes)),
+                            code=code,
+                            name=name,
+                            parameters=[
+                                "0xfffffec500007038",
+                                "0x8a00000004000021",
+                                "0xfffff582b04ea8d0",
+                                "0xb",
+                            ],
+                            process_name="smss.exe" if i % 2 else "System",
+                            third_party_drivers=list(plan.drivers),
+                            modules=[{"name": d, "origin": "third_party"} for d in plan.drivers],
+                            signature_coarse=coarse,
+                            signature_module=module,
+                            raw={},
+                        )
+                    )
+            crashes = Crash.objects.bulk_create(crashes, batch_size=BATCH)
+            CrashDriver.objects.bulk_create(
+                (
+                    CrashDriver(crash=crash, case_id=crash.case_id, name=driver.lower())
+                    for crash in crashes
+                    for driver in crash.third_party_drivers
+                ),
+                batch_size=BATCH,
+            )
             Finding.objects.bulk_create(
                 (
                     Finding(
@@ -139,20 +220,46 @@ def _seed() -> dict[str, object]:
                         seq=seq,
                         severity=rng.choice(["high", "medium", "low"]),
                         code="third_party_driver",
-                        title="Third-party driver SfUemIsoSpace.sys in the crash",
+                        title=f"Third-party driver {drivers[seq % len(drivers)]} in the crash",
                     )
-                    for upload in uploads
+                    for upload, drivers in zip(
+                        uploads,
+                        (plan.drivers for plan in plans for _ in range(UPLOADS_PER_CASE)),
+                        strict=True,
+                    )
                     for seq in range(FINDINGS_PER_UPLOAD)
+                ),
+                batch_size=BATCH,
+            )
+            TimelineEntry.objects.bulk_create(
+                (
+                    TimelineEntry(
+                        case=case,
+                        kind=TimelineEntry.Kind.NOTE if internal else TimelineEntry.Kind.MESSAGE,
+                        internal=internal,
+                        body=body,
+                        author=engineer,
+                    )
+                    for case, plan in zip(cases, plans, strict=True)
+                    for body, internal in plan.timeline
                 ),
                 batch_size=BATCH,
             )
         from django.db import connection
 
+        from cases.models import CaseSearchQueue
+        from cases.search_index import case_search_refresh
+
+        ids = [case.pk for case in cases]
+        for at in range(0, len(ids), 500):
+            case_search_refresh(case_ids=ids[at : at + 500])
+        CaseSearchQueue.objects.all().delete()  # the documents are built: nothing for a sweep to redo
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # fresh planner statistics, as autovacuum would give a live database
         print(
             f"seeded {Case.objects.count():,} cases, {Upload.objects.count():,} uploads, "
-            f"{Finding.objects.count():,} findings in {time.monotonic() - started:.0f} s"
+            f"{Crash.objects.count():,} crashes, {Finding.objects.count():,} findings, "
+            f"{TimelineEntry.objects.count():,} timeline entries in {time.monotonic() - started:.0f} s"
         )
     customer = User.objects.get(username="bench-customer-0")
     customer.set_password("bench-password-123")
@@ -181,6 +288,26 @@ def _query_counts(seed: dict[str, object]) -> None:
         ("case page", f"/cases/{seed['case']}/", f"/cases/{big_case.number}/"),
         ("cases API", "/api/cases/?organisation=bench-small", "/api/cases/"),
     ]
+    from django.db.models import Count
+
+    from analysis.models import CrashDriver
+
+    shared = (
+        CrashDriver.objects.filter(case__number=seed["case"])
+        .values_list("name", flat=True)
+        .distinct()
+        .order_by("name")
+    )
+    seen = dict(
+        CrashDriver.objects.filter(name__in=list(shared))
+        .values("name")
+        .annotate(n=Count("case", distinct=True))
+        .values_list("name", "n")
+    )
+    print(
+        f"\nthe measured case page ({seed['case']}) shows drivers seen in other cases: "
+        + ", ".join(f"{name} {n - 1:,}" for name, n in sorted(seen.items(), key=lambda item: -item[1]))
+    )
     print("\nqueries per request, same engineer: 10 cases vs 10,000 cases")
     for label, small, large in pairs:
         counts = []
