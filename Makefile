@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps corpus clean
+.PHONY: help install messages run test test-fast lint format bench bench-peer bench-scale bench-deps fuzz browser-deps corpus clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,14 +49,17 @@ format: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install bench-deps ## Run the benchmarks and print their figures (load needs PostgreSQL, wrk, nginx)
+bench: install bench-deps ## Run the benchmarks and print their figures (load and peer need PostgreSQL, wrk, nginx)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/corpus.py
 	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
-	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
-	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py && $(BIN)/python bench/peer.py; \
+	 else echo "bench/load.py, bench/live.py and bench/peer.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+
+bench-peer: install bench-deps ## The portal against django-helpdesk (var/peer-venv), page by page, in one run (PostgreSQL, wrk, nginx; ~10 min)
+	$(BIN)/python bench/peer.py
 
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
 bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)
