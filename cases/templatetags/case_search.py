@@ -17,3 +17,14 @@ def search_highlight(case: object, query: str) -> SafeString:
     if not text or not query:
         return SafeString("")
     return search.search_highlight(text, query)
+
+
+@register.filter
+def search_capped(count: int) -> bool:
+    """Whether a search's results stopped at the newest matches it ranks (``cases.search``)."""
+    return count >= search.SEARCH_CANDIDATES
+
+
+@register.simple_tag
+def search_candidates() -> int:
+    return search.SEARCH_CANDIDATES

@@ -240,7 +240,8 @@ def test_search_page_query_count_is_constant(client, engineer, organisation, dja
         assert "10 cases" in client.get("/cases/?view=all&q=0xBE").content.decode()
     cases(9_990, 10)
     with django_assert_max_num_queries(len(small.captured_queries)):
-        assert "10000 cases" in client.get("/cases/?view=all&q=0xBE").content.decode()
+        page = client.get("/cases/?view=all&q=0xBE").content.decode()
+    assert "1000 cases" in page and "newest matches are ranked" in page  # 10,000 match: the newest 1,000
 
 
 def test_other_organisations_documents_are_never_joined(customer, other_organisation):
@@ -261,3 +262,18 @@ def test_case_page_links_to_cases_with_the_same_driver_and_signature(
     for link in (driver_link, signature_link):
         listed = client.get(link.replace("&amp;", "&")).content.decode()
         assert analysed_case.number in listed and other_case.number in listed
+
+
+def test_only_the_newest_matches_are_ranked(client, engineer, organisation, monkeypatch):
+    from cases import search
+
+    monkeypatch.setattr(search, "SEARCH_CANDIDATES", 3)
+    made = Case.objects.bulk_create(
+        Case(number=f"CAS-{i:05d}-NEWEST", title=f"Spooler crash {i}", organisation=organisation)
+        for i in range(5)
+    )
+    case_search_refresh(case_ids=[c.pk for c in made])
+    found = _found(engineer, "spooler")
+    assert len(found) == 3 and made[0].number not in found  # the oldest two are past the window
+    client.force_login(engineer)
+    assert "newest matches are ranked" in client.get("/cases/?view=all&q=spooler").content.decode()
