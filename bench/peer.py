@@ -290,12 +290,14 @@ def peer_prepare(folder: Path, env: dict[str, str]) -> dict[str, object]:
 
 
 @contextmanager
-def peer_served(folder: Path, env: dict[str, str], *, workers: int, port: int) -> Iterator[str]:
+def peer_served(folder: Path, env: dict[str, str], *, workers: int, port: int) -> Iterator[tuple[str, int]]:
     """The peer as the portal is served: nginx in front of gunicorn's sync workers."""
     upstream = port + 1
     server = subprocess.Popen(
+        # A longer timeout than gunicorn's 30 s: the peer's API takes seconds per request, and a killed
+        # worker would be measured as a restart, not as the peer.
         [str(PEER_VENV / "bin" / "gunicorn"), "peersite_wsgi", "-b", f"127.0.0.1:{upstream}", "-w", str(workers),
-         "--log-level", "warning"],
+         "--timeout", "300", "--log-level", "warning"],
         cwd=folder,
         env=env,
         start_new_session=True,
@@ -309,7 +311,7 @@ def peer_served(folder: Path, env: dict[str, str], *, workers: int, port: int) -
                 break
             except OSError:
                 time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         proxy.terminate()
         proxy.wait(20)
@@ -402,8 +404,9 @@ def main() -> None:
             }
             with (
                 load.served(prepared, workers=args.workers, port=args.port) as portal,
-                peer_served(folder, env, workers=args.workers, port=args.port + 2) as peer_base,
+                peer_served(folder, env, workers=args.workers, port=args.port + 2) as (peer_base, peer_pid),
             ):
+                masters = {"portal": portal.server.pid, "peer": peer_pid}
                 _compare(
                     args,
                     version,
@@ -413,6 +416,7 @@ def main() -> None:
                     peer_base,
                     peer_cookie,
                     peer_paths,
+                    masters,
                 )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -422,7 +426,36 @@ def _load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def _compare(args, version, portal, portal_cookie, portal_paths, peer, peer_cookie, peer_paths) -> None:  # type: ignore[no-untyped-def]
+def _workers_cpu(master: int) -> float:
+    """CPU seconds used so far by the gunicorn workers of this master (children in /proc)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _wait_quiet(master: int, limit: float = 300.0) -> None:
+    """Wait until the side's workers are idle: requests queued by the last run (a slow page's backlog goes
+    on after wrk stops) must not be measured as the next page's time. Other work on the machine does not
+    count, only these workers' CPU."""
+    deadline = time.monotonic() + limit
+    before = _workers_cpu(master)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _workers_cpu(master)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def _compare(
+    args, version, portal, portal_cookie, portal_paths, peer, peer_cookie, peer_paths, masters
+) -> None:  # type: ignore[no-untyped-def]
     """Interleaved rounds (each page: portal then peer), a discarded warm-up first; medians printed."""
     runs: dict[tuple[str, str], list[float]] = {}
     targets = [
@@ -440,13 +473,15 @@ def _compare(args, version, portal, portal_cookie, portal_paths, peer, peer_cook
         f"{args.duration} s runs, median of {args.rounds} interleaved rounds; load average before: "
         f"{_load_average()}"
     )
-    for _side, _page, url, cookie in targets:
+    for side, _page, url, cookie in targets:
         _require_ok(url, cookie)
+        _wait_quiet(masters[side])
         figures = load._wrk(url, cookie, 3, args.connections)  # warm-up: caches, connections, imports
         if figures["errors"]:
             raise SystemExit(f"{url} answers errors: {figures}")
     for _round in range(args.rounds):
         for side, page, url, cookie in targets:
+            _wait_quiet(masters[side])
             figures = load._wrk(url, cookie, args.duration, args.connections)
             runs.setdefault((side, url), []).append(figures["rps"])
             if figures["errors"] or figures["timeouts"]:
