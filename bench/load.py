@@ -254,6 +254,9 @@ def _seed() -> dict[str, object]:
         for at in range(0, len(ids), 500):
             case_search_refresh(case_ids=ids[at : at + 500])
         CaseSearchQueue.objects.all().delete()  # the documents are built: nothing for a sweep to redo
+        from analysis.cross_case import marks_rebuild
+
+        marks_rebuild()  # "seen in N other cases" counters, as the pipeline keeps them
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # fresh planner statistics, as autovacuum would give a live database
         print(

@@ -301,6 +301,9 @@ def _seed(size: int) -> None:
         counts["search documents"] = _copy(cursor, CaseSearchDocument, documents(), now)
         for statement in index_sql:
             cursor.execute(statement)
+        from analysis.cross_case import marks_rebuild
+
+        marks_rebuild()  # "seen in N other cases" counters, as the pipeline keeps them
         for model in (Case, Crash, CrashDriver, Finding, TimelineEntry, CaseSearchDocument):
             table = model._meta.db_table
             cursor.execute(
