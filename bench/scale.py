@@ -299,6 +299,7 @@ def _seed(size: int) -> None:
                     yield {"case_id": n + 1, "audience": audience, **vars(document)}
 
         counts["search documents"] = _copy(cursor, CaseSearchDocument, documents(), now)
+        cursor.execute("SET maintenance_work_mem = '1GB'")  # GIN builds over millions of rows, in memory
         for statement in index_sql:
             cursor.execute(statement)
         from analysis.cross_case import marks_rebuild
