@@ -168,13 +168,8 @@ def case_search(*, user: User, query: str, cases: QuerySet[Case] | None = None) 
     # Ranking reads every match's vector: a driver on 40 % of a million cases would cost seconds. Only the
     # newest SEARCH_CANDIDATES matches are ranked (and counted), so a page costs the same at any size.
     newest = matching.order_by("-opened_at", "-id").values("pk")[:SEARCH_CANDIDATES]
-    cases = (
-        Case.objects.filter(pk__in=newest)
-        .select_related("organisation", "owner")
-        .annotate(
-            search_doc=FilteredRelation("search_documents", condition=Q(search_documents__audience=audience))
-        )
-    )
+    # The reader's own queryset again (its filters, joins and annotations), narrowed to those matches.
+    cases = cases.filter(pk__in=newest)
     rank_query = _rank_query(terms) if _postgres() else None
     if rank_query is not None:
         rank = SearchRank(F("search_doc__vector"), rank_query)
