@@ -6,9 +6,10 @@ document its reader may read: the customer's document never holds an internal no
 finding or a crash, and the cases searched are those ``case_visible_queryset`` allows. Each term matches:
 
 - a bug check or exception code (``0xBE``, ``0x000000be``, ``BE``) by its canonical form among the terms;
-- a Chinese (Japanese, Korean) word of two characters as an indexed bigram, a longer one as a substring;
-- anything else by full-text search (English stemming) or as a substring (driver names, signatures, parts
-  of case numbers), through PostgreSQL's GIN indexes (tsvector and trigrams).
+- a Chinese (Japanese, Korean) word by its two-character pieces (indexed), then as a substring of the text;
+- anything else by full-text search (English stemming, or the whole word: a driver's name, a signature);
+  when no case matches by whole words, inside words (part of a driver name or case number) through the
+  trigram index. Both are PostgreSQL GIN indexes.
 
 Results are ranked (``ts_rank``: number, title, codes, drivers and signatures weigh most), newest first
 among equals; only the newest ``SEARCH_CANDIDATES`` matches are ranked, so a page costs the same whatever
@@ -106,8 +107,29 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _term_q(term: Term) -> Q:
-    """The condition on the reader's document (joined as ``search_doc``) for one term."""
+def _term_queries(term: Term) -> list[SearchQuery]:
+    """The full-text queries of a term (any one matching will do)."""
+    queries = [SearchQuery(code, config="simple", search_type="plain") for code in term.codes]
+    if term.kind == "text":
+        # English stems words ("crashes"); simple keeps names whole ("SfUemIsoSpace", a driver's base name).
+        queries.append(SearchQuery(term.text, config="english", search_type="phrase"))
+        queries.append(SearchQuery(term.text, config="simple", search_type="phrase"))
+    elif term.kind == "cjk" and len(term.text) >= 2:
+        pieces = [
+            SearchQuery(term.text[i : i + 2], config="simple", search_type="plain")
+            for i in range(len(term.text) - 1)
+        ]
+        every = pieces[0]
+        for piece in pieces[1:]:
+            every &= piece
+        queries.append(every)
+    return queries
+
+
+def _term_q(term: Term, *, substring: bool) -> Q:
+    """The condition on the reader's document (joined as ``search_doc``) for one term. ``substring`` also
+    matches the term inside words (driver names in part, pieces of a case number) through the trigram
+    index: slower, as common trigrams ("sys", "0x0") are in most documents, so only a fallback."""
     if not _postgres():
         condition = Q()
         if term.kind != "code":
@@ -116,29 +138,24 @@ def _term_q(term: Term) -> Q:
             condition |= Q(search_doc__terms__contains=f" {code} ")
         return condition
     condition = Q()
-    for code in term.codes:
-        condition |= Q(search_doc__vector=SearchQuery(code, config="simple", search_type="plain"))
+    for query in _term_queries(term):
+        condition |= Q(search_doc__vector=query)
     if term.kind == "cjk":
-        if len(term.text) == 2:
-            condition |= Q(search_doc__vector=SearchQuery(term.text, config="simple", search_type="plain"))
-        else:
-            condition |= Q(search_doc__text__icontains=term.text)
-    elif term.kind == "text":
-        condition |= Q(search_doc__vector=SearchQuery(term.text, config="english", search_type="phrase"))
-        if len(term.text) >= SUBSTRING_MIN_CHARS:
-            condition |= Q(search_doc__text__icontains=term.text)
+        # Its two-character pieces narrow the documents (indexed); the word itself must be in the text.
+        return (
+            condition & Q(search_doc__text__icontains=term.text)
+            if condition
+            else Q(search_doc__text__icontains=term.text)
+        )
+    if substring and term.kind == "text" and len(term.text) >= SUBSTRING_MIN_CHARS:
+        condition |= Q(search_doc__text__icontains=term.text)
     return condition
 
 
 def _rank_query(terms: list[Term]) -> SearchQuery | None:
     combined: SearchQuery | None = None
     for term in terms:
-        parts = [SearchQuery(code, config="simple", search_type="plain") for code in term.codes]
-        if term.kind == "text":
-            parts.append(SearchQuery(term.text, config="english", search_type="phrase"))
-        elif term.kind == "cjk" and len(term.text) == 2:
-            parts.append(SearchQuery(term.text, config="simple", search_type="plain"))
-        for part in parts:
+        for part in _term_queries(term):
             combined = part if combined is None else combined | part
     return combined
 
@@ -164,7 +181,12 @@ def case_search(*, user: User, query: str, cases: QuerySet[Case] | None = None) 
     )
     matching = cases
     for term in terms:
-        matching = matching.filter(_term_q(term))
+        matching = matching.filter(_term_q(term, substring=False))
+    if _postgres() and not matching.exists():
+        # Nothing by whole words: look inside them (one more query, only for such searches).
+        matching = cases
+        for term in terms:
+            matching = matching.filter(_term_q(term, substring=True))
     # Ranking reads every match's vector: a driver on 40 % of a million cases would cost seconds. Only the
     # newest SEARCH_CANDIDATES matches are ranked (and counted), so a page costs the same at any size.
     newest = matching.order_by("-opened_at", "-id").values("pk")[:SEARCH_CANDIDATES]

@@ -115,10 +115,14 @@ def _unique(pieces: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def _document(head_pieces: list[str], body_pieces: list[str], codes: Iterable[str]) -> DocumentTexts:
+def _document(
+    head_pieces: list[str], body_pieces: list[str], codes: Iterable[str], drivers: Iterable[str] = ()
+) -> DocumentTexts:
     head = "\n".join(_unique(head_pieces))
     text = "\n".join(_unique([head, *body_pieces]))[:DOCUMENT_CHARS]
     terms = {form for code in codes for form in code_forms(code)}
+    # A driver is remembered without its extension as often as with it ("SfUemIsoSpace").
+    terms.update(name.rsplit(".", 1)[0].lower() for name in drivers if "." in name)
     terms.update(form for found in HEX_IN_TEXT.findall(text) for form in code_forms(found))
     terms.update(cjk_bigrams(text))
     return DocumentTexts(head=head, text=text, terms=f" {' '.join(sorted(terms))} " if terms else "")
@@ -139,7 +143,10 @@ def search_documents(case: CaseTexts) -> dict[str, DocumentTexts]:
     return {
         CaseSearchDocument.Audience.CUSTOMER: _document(head, [*body, *case.public], []),
         CaseSearchDocument.Audience.STAFF: _document(
-            [*head, *crash_head], [*body, *case.public, *case.internal], codes
+            [*head, *crash_head],
+            [*body, *case.public, *case.internal],
+            codes,
+            [driver for crash in case.crashes for driver in crash.drivers],
         ),
     }
 

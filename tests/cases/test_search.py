@@ -277,3 +277,11 @@ def test_only_the_newest_matches_are_ranked(client, engineer, organisation, monk
     assert len(found) == 3 and made[0].number not in found  # the oldest two are past the window
     client.force_login(engineer)
     assert "newest matches are ranked" in client.get("/cases/?view=all&q=spooler").content.decode()
+
+
+def test_part_of_a_name_is_found_when_no_whole_word_matches(analysed_case, other_case, engineer, customer):
+    assert set(_found(engineer, "SfUemIso")) == {analysed_case.number, other_case.number}
+    assert _found(engineer, analysed_case.number[:9]) and analysed_case.number in _found(
+        engineer, analysed_case.number[:9]
+    )
+    assert _found(customer, "SfUemIso") == []  # a driver name is not in the customer's document
