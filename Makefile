@@ -61,7 +61,7 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load an
 bench-peer: install bench-deps ## The portal against django-helpdesk (var/peer-venv), page by page, in one run (PostgreSQL, wrk, nginx; ~10 min)
 	$(BIN)/python bench/peer.py
 
-bench-scale: install ## Latency of list, API, case page, reports and search at 10k, 100k and 1M cases (PostgreSQL; first run ~20 min)
+bench-scale: install ## Latency of list, API, case page, reports and search at 10k, 100k and 1M cases (PostgreSQL; first run 20-35 min, later ~5)
 	$(BIN)/python bench/scale.py
 
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
