@@ -71,8 +71,9 @@ fuzz: install ## A longer fuzzing run of every parser (time and memory bounds) a
 	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening -k "fuzz or schemathesis" -p no:cacheprovider
 
 # Debian packages the tests use: Chromium (browser tests), a CJK font (embedded in summary PDFs),
-# poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd). Installed when missing and apt is usable; otherwise those tests skip.
-DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils clamav-daemon
+# poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd), dovecot-imapd (the
+# IMAP polling tests run their own dovecot). Installed when missing and apt is usable; otherwise those tests skip.
+DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils clamav-daemon dovecot-imapd
 browser-deps: ## Debian packages for browser and PDF tests (installed when missing and apt is usable)
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
