@@ -354,7 +354,9 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 # Markers real clients put around quoted history: Gmail, Outlook, Thunderbird, Apple Mail, QQ Mail, NetEase.
 _QUOTE_CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted", "protonmail_quote"}
-_QUOTE_IDS = {"divrplyfwdmsg", "appendonsend", "original-content", "ntes-pcmail-quote", "isreplycontent"}
+_QUOTE_IDS = {"original-content", "ntes-pcmail-quote", "isreplycontent"}
+# Outlook puts the quoted message's header block in this element and the quoted text after it, unmarked.
+_HISTORY_IDS = {"divrplyfwdmsg"}
 
 
 class _TextWriter(HTMLParser):
@@ -391,6 +393,9 @@ class _TextWriter(HTMLParser):
             self.href.append(values.get("href", ""))
         if tag in _BLOCK_TAGS:
             self._newline()
+        if values.get("id", "").lower() in _HISTORY_IDS:
+            self.lines[-1] = "-----Original Message-----"
+            self.lines.append("")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in {"div", "blockquote"}:
@@ -420,7 +425,8 @@ class _TextWriter(HTMLParser):
         self.lines[-1] += text
 
     def text(self) -> str:
-        lines = [line.rstrip() for line in self.lines]
+        # A removed element (a script, an image) leaves the space before it: "Done , the agent".
+        lines = [re.sub(r" +([,.;:!?，。；：！？、])", r"\1", line).rstrip() for line in self.lines]
         out: list[str] = []
         for line in lines:
             if line or (out and out[-1]):
@@ -454,6 +460,7 @@ _SEPARATOR = re.compile(
 )
 _WROTE = re.compile(r"^.{0,400}\b(wrote|writes)\s*:\s*$", re.IGNORECASE)
 _WROTE_ZH = re.compile(r"^.{0,400}(写道|寫道)\s*[:：]?\s*$")
+_WRAPPED_START = re.compile(r"^\s*(on\s|在)", re.IGNORECASE)
 _UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
 _HEADER_FROM = re.compile(r"^\s*\*?(from|发件人|寄件者|發件人)\s*\*?\s*[:：]", re.IGNORECASE)
 _HEADER_OTHER = re.compile(
@@ -473,8 +480,15 @@ def _history_start(lines: list[str]) -> tuple[int, bool]:
     for index, line in enumerate(lines):
         if _SEPARATOR.match(line) or _UNDERSCORES.match(line):
             return index, False
-        joined = line if index + 1 >= len(lines) else line + " " + lines[index + 1]
-        for candidate, extra in ((line, 0), (joined, 1)):
+        candidates = [(line, 0)]
+        # "On <date>, <name> <address>" wrapped before "wrote:" by a client that breaks long lines.
+        if (
+            index + 1 < len(lines)
+            and _WRAPPED_START.match(line)
+            and not lines[index + 1].lstrip().startswith(">")
+        ):
+            candidates.append((line + " " + lines[index + 1], 1))
+        for candidate, extra in candidates:
             if (_WROTE.match(candidate) or _WROTE_ZH.match(candidate)) and not candidate.lstrip().startswith(
                 ">"
             ):
@@ -668,6 +682,24 @@ def _headers(message: Message, mail: ParsedMail, envelope_from: str | None) -> N
     mail.auto_reply = auto_reply_reason(message, envelope_from=envelope_from)
 
 
+def _boundary_guessed(message: Message, raw: bytes, mail: ParsedMail) -> Message:
+    """A multipart message that forgot its boundary: take the first ``--`` line of the body as the
+    boundary (what the sender meant) instead of reading the whole body as one opaque part."""
+    if not message.get_content_type().startswith("multipart/") or isinstance(message.get_payload(), list):
+        return message
+    body = raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[-1]
+    found = re.search(rb"^--([^\s]{1,70})\s*$", body, re.MULTILINE)
+    if not found:
+        return message
+    message.set_param("boundary", found.group(1).decode("ascii", "replace"))
+    try:
+        guessed = message_from_bytes(message.as_bytes(), policy=compat32)
+    except Exception:
+        return message
+    mail.defects.append("boundary guessed")
+    return guessed
+
+
 def mail_parse(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:
     """Read a raw RFC 5322 message. Never raises: what cannot be read is listed in ``defects``."""
     mail = ParsedMail()
@@ -677,6 +709,7 @@ def mail_parse(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:
         mail.defects.append(f"not a message: {type(error).__name__}")
         return mail
     mail.defects += [type(defect).__name__ for defect in message.defects]
+    message = _boundary_guessed(message, raw, mail)
     try:
         _headers(message, mail, envelope_from)
     except Exception as error:  # a header the email package cannot hand back: keep what was read
