@@ -26,7 +26,7 @@ messages: $(STAMP) ## Compile the translation catalogues (locale/*/LC_MESSAGES/d
 # Links in e-mails, documents and seed_demo's hint use SITE_URL: by default the address make run serves.
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: export PORT := $(PORT)
-run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker (Ctrl-C stops both)
+run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker and the mail listener on 127.0.0.1:$INBOUND_SMTP_PORT (default 8025); Ctrl-C stops all three
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
