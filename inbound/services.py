@@ -83,7 +83,7 @@ def inbound_message_receive(
                 storage_name=name,
                 size=real_size,
                 sha256=hashlib.sha256(raw).hexdigest(),
-                too_large=real_size > settings.INBOUND_MAX_MESSAGE_SIZE,
+                too_large=real_size > settings.INBOUND_MAX_MESSAGE_SIZE or len(raw) < real_size,
             )
             _queue(message.pk)
     except IntegrityError:  # the same message arrived on another connection at the same moment
