@@ -174,9 +174,9 @@ def message_id_of(raw: bytes) -> str:
     return found[0] if found else ""
 
 
-def dedupe_key(raw: bytes) -> str:
+def dedupe_key(raw: bytes, message_id: str | None = None) -> str:
     """What makes two deliveries the same message: its Message-ID, or its bytes when it has none."""
-    message_id = message_id_of(raw)
+    message_id = message_id_of(raw) if message_id is None else message_id
     if message_id:
         return "mid:" + hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
     return "raw:" + hashlib.sha256(raw).hexdigest()

@@ -65,7 +65,8 @@ def inbound_message_receive(
     """Store a message as received and queue its reading after the commit; returns it and whether it is
     new. The same message delivered again (same Message-ID, or the same bytes) is stored once. ``size``
     is the real size when ``raw`` holds only the headers of a message too large to fetch."""
-    key = parsing.dedupe_key(raw)
+    message_id = parsing.message_id_of(raw)
+    key = parsing.dedupe_key(raw, message_id)
     existing = InboundMessage.objects.filter(dedupe_key=key).first()
     if existing is not None:
         return existing, False
@@ -75,7 +76,7 @@ def inbound_message_receive(
         with transaction.atomic():
             message = InboundMessage.objects.create(
                 dedupe_key=key,
-                message_id=parsing.message_id_of(raw)[:250],
+                message_id=message_id[:250],
                 via=via,
                 envelope_from=envelope_from[:254],
                 envelope_to=[address[:254] for address in (envelope_to or [])][:100],
