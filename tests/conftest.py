@@ -47,6 +47,18 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cached_html(monkeypatch):
+    """Cached HTML (case page fragments, report bodies) is keyed by ids, versions and periods that a later
+    test may reuse with other rows (the earlier ones rolled back): each test has a release of its own."""
+    import uuid
+
+    from config import caching
+
+    release = uuid.uuid4().hex[:12]
+    monkeypatch.setattr(caching, "release_digest", lambda: release)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_service_level_settings():
     """The cached service-level settings of an earlier test would outlive its rolled-back rows."""
     from django.core.cache import cache
