@@ -69,7 +69,7 @@ bench-deps: ## Debian packages for bench/load.py (installed when missing and apt
 	  else echo "missing Debian packages ($$missing): bench/load.py needs them"; fi; fi
 
 fuzz: install ## A longer fuzzing run of every parser (time and memory bounds) and of the API schema
-	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening -k "fuzz or schemathesis" -p no:cacheprovider
+	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening tests/inbound/test_parsing.py -k "fuzz or schemathesis" -p no:cacheprovider
 
 # Debian packages the tests use: Chromium (browser tests), a CJK font (embedded in summary PDFs),
 # poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd), dovecot-imapd (the

@@ -561,11 +561,12 @@ def subject_clean(subject: str) -> str:
 
 
 def _filename(part: Message) -> str:
+    name: object
     try:
         name = part.get_filename()
     except Exception:  # an RFC 2231 value in an unknown charset
-        name = part.get_param("filename", header="Content-Disposition") or part.get_param("name")
-        name = name[2] if isinstance(name, tuple) else name
+        param = part.get_param("filename", header="Content-Disposition") or part.get_param("name")
+        name = param[2] if isinstance(param, tuple) else param
     if not name:
         return ""
     # Many clients put RFC 2047 encoded words inside the quoted parameter (not what RFC 2231 says).
@@ -621,10 +622,11 @@ def _walk(part: Message, mail: ParsedMail, walk: _Walk, depth: int, *, text_want
         )
         return
     if part.is_multipart():
-        children = part.get_payload()
-        if not isinstance(children, list):
+        payload = part.get_payload()
+        if not isinstance(payload, list):
             mail.defects.append("a multipart part without parts")
             return
+        children = [child for child in payload if isinstance(child, Message)]
         if content_type == "multipart/alternative":
             # The text comes from one alternative (plain text first); files may hide in any of them (a
             # screenshot pasted into the HTML version lives only there).

@@ -362,14 +362,14 @@ def test_dedupe_key_is_the_message_id_or_the_bytes():
 
 
 @given(st.binary(max_size=4000))
-def test_any_bytes_give_a_result(raw):
+def test_fuzz_any_bytes_give_a_result(raw):
     mail = parsing.mail_parse(raw)
     assert isinstance(mail.text, str) and isinstance(mail.attachments, list)
     parsing.reply_text(mail.text)
 
 
 @given(st.text(max_size=2000))
-def test_any_html_gives_text_without_tags(html):
+def test_fuzz_any_html_gives_text_without_tags(html):
     text = parsing.html_to_text(html)
     assert "<script" not in text.lower()
 
@@ -379,3 +379,37 @@ def test_parser_imports_no_django():
         "import sys, inbound.parsing; sys.exit(1 if any(m.startswith('django') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@given(
+    charset=st.sampled_from(["gb2312", "gbk", "utf-8", "big5", "no-such", "", "unknown-8bit", "us-ascii"]),
+    encoding=st.sampled_from(["base64", "quoted-printable", "8bit", "7bit", "x-uuencode", "bogus"]),
+    body=st.binary(max_size=600),
+    name=st.text(max_size=40),
+    boundary=st.text(alphabet="abc-_=.", max_size=12),
+    flowed=st.booleans(),
+)
+def test_fuzz_mime_structures_give_a_result_and_safe_names(charset, encoding, body, name, boundary, flowed):
+    encoded_name = base64.b64encode(name.encode("utf-8", "surrogatepass")).decode()
+    raw = (
+        (
+            f"From: =?utf-8?b?{encoded_name}?= <a@example.com>\r\n"
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'
+            f"Content-Type: text/plain; charset={charset}{'; format=flowed' if flowed else ''}\r\n"
+            f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+        ).encode()
+        + body
+        + (
+            f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+            f'Content-Disposition: attachment; filename="=?utf-8?b?{encoded_name}?="\r\n'
+            f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+        ).encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    mail = parsing.mail_parse(raw)
+    parsing.reply_text(mail.text)
+    for attachment in mail.attachments:
+        assert "/" not in attachment.filename and "\\" not in attachment.filename
+        assert not any(ch in attachment.filename for ch in "\r\n\x00")
+    assert "\n" not in mail.from_name and "\r" not in mail.from_name
