@@ -216,8 +216,6 @@ def _reply_address(message: InboundMessage, mail: parsing.ParsedMail) -> str:
     """The reply address the mail went to: from the envelope (the listener), else from the headers (a
     mailbox), else from threading (a reply sent to the support address that answers one of our e-mails)."""
     found = addresses.reply_addresses_in(list(message.envelope_to) or mail.recipients)
-    if not found and message.via == InboundMessage.Via.IMAP:
-        found = addresses.reply_addresses_in(mail.recipients)
     if found:
         return found[0]
     answered = [*mail.in_reply_to, *reversed(mail.references)]
@@ -530,7 +528,7 @@ def inbound_message_attach(*, actor: User, message: InboundMessage, case: Case, 
     text = _staff_text(message, mail)
     if as_sender:
         assert sender is not None
-        author, internal, body = sender, False, text
+        author, internal, body = sender, False, text  # their own reply: a message, as it would have been
     else:
         author = actor
         who = f"{message.from_name} <{message.from_address}>" if message.from_name else message.from_address
