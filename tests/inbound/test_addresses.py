@@ -174,3 +174,16 @@ def test_address_expires_after_its_case_closed(settings, case, customer):
 def test_addresses_fit_the_local_part_limit(case, customer):
     local = addresses.reply_address_for(case=case, user=customer).partition("@")[0]
     assert len(local) <= 64  # RFC 5321
+
+
+def test_revoke_command(case, customer):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    old = addresses.reply_address_for(case=case, user=customer)
+    out = StringIO()
+    call_command("inbound_revoke", case.number.lower(), customer.username, stdout=out)
+    new = addresses.reply_address_for(case=case, user=customer)
+    assert new in out.getvalue() and new != old
+    assert addresses.reply_address_check(old).outcome == "token_revoked"
