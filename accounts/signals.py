@@ -13,8 +13,10 @@ def _address(request: Any) -> str:
 @receiver(user_logged_in)
 def remember_user_language(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """The user's saved language wins over the browser's from the moment they sign in."""
+    from accounts.middleware import USER_LANGUAGE_SESSION_KEY
+
     if user.language and request is not None and hasattr(request, "session"):
-        request.session["user_language"] = user.language
+        request.session[USER_LANGUAGE_SESSION_KEY] = user.language
 
 
 @receiver(user_logged_in)

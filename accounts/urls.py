@@ -21,6 +21,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("language/", views.language_set, name="language"),
+    path("profile/", views.profile, name="profile"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("invitations/case/<str:number>/", invitation_views.invitation_new, name="invitation_new"),

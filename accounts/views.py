@@ -15,24 +15,37 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import two_factor
+from accounts.forms import ProfileForm
+from accounts.middleware import DISPLAY_LANGUAGE_SESSION_KEY, USER_LANGUAGE_SESSION_KEY
+from accounts.services import profile_save
 from cases.errors import DomainError
 
 
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
-    """Switch language for this browser and, when signed in, remember it on the user."""
+    """The header's language switch: the pages of this session only. The saved language, which the
+    documents and e-mails sent to this person use, changes only on the profile page."""
     language = request.POST.get("language", "")
     target = request.POST.get("next", "/")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
-    response = redirect(target)
     if language in dict(settings.LANGUAGES):
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", max_age=365 * 86400)
-        if request.user.is_authenticated:
-            request.user.language = language
-            request.user.save(update_fields=["language"])
-            request.session["user_language"] = language
-    return response
+        request.session[DISPLAY_LANGUAGE_SESSION_KEY] = language
+    return redirect(target)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The person's own name and saved language (documents and e-mails to them use it)."""
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user = profile_save(user=request.user, **form.cleaned_data)
+        # The pages follow the saved language from now on, this session's switch included.
+        request.session[USER_LANGUAGE_SESSION_KEY] = user.language
+        request.session.pop(DISPLAY_LANGUAGE_SESSION_KEY, None)
+        messages.success(request, _("Your profile is saved."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
 
 
 @login_required

@@ -25,6 +25,8 @@ from accounts.models import User
 from cases.errors import DomainError
 from cases.models import Severity
 from cases.selectors import case_get_for_user
+from communications.notifications import event_text
+from communications.templatetags.communications import state_label
 from config import caching
 from oversight import charts, reports, selectors, services
 from oversight.forms import (
@@ -124,11 +126,13 @@ def review_export(request: HttpRequest) -> HttpResponse:
             s.case.number,
             s.case.title,
             s.case.organisation.name,
+            str(s.case.owner or ""),
             s.case.owner.username if s.case.owner else "",
             s.get_resolution_type_display(),
             s.version,
             _local(s.case.closed_at),
             s.review.get_decision_display() if hasattr(s, "review") else _("Waiting for review"),
+            str(s.review.reviewer or "") if hasattr(s, "review") else "",
             s.review.reviewer.username if hasattr(s, "review") and s.review.reviewer else "",
             s.review.comment if hasattr(s, "review") else "",
         ]
@@ -139,11 +143,13 @@ def review_export(request: HttpRequest) -> HttpResponse:
         _("Title"),
         _("Organisation"),
         _("Engineer"),
+        _("Engineer's user name"),
         _("Resolution type"),
         _("Summary version"),
         _("Closed"),
         _("Review state"),
         _("Reviewer"),
+        _("Reviewer's user name"),
         _("Comment"),
     ]
     return _csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
@@ -330,11 +336,13 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         [
             _local(e.created_at),
             e.case.number if e.case else "",
+            str(e.actor or ""),
             e.actor.username if e.actor else "",
+            event_text(e),
             e.action,
-            e.from_state,
-            e.to_state,
-            "yes" if e.customer_visible else "no",
+            state_label(e.from_state),
+            state_label(e.to_state),
+            _("yes") if e.customer_visible else _("no"),
             e.data,
         ]
         for e in events[:EXPORT_LIMIT].iterator(chunk_size=1000)
@@ -343,6 +351,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         _("When"),
         _("Case"),
         _("Who"),
+        _("User name"),
+        _("What"),
         _("Action"),
         _("From state"),
         _("To state"),
