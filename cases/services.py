@@ -79,9 +79,14 @@ def _audit(
         data=data or {},
     )
     if case is not None:
-        from communications.tasks import notify_case_event
+        from outbox.services import outbox_publish
 
-        transaction.on_commit(lambda: notify_case_event.delay(event.pk))
+        # In the caller's transaction: the notification is owed once the change commits, broker or not.
+        outbox_publish(
+            task="communications.tasks.notify_case_event",
+            args=[event.pk],
+            key=f"notify_case_event:{event.pk}",
+        )
     return event
 
 

@@ -52,10 +52,12 @@ def _require_case_worker(actor: User, case: Case) -> None:
 
 
 def _queue_deliveries(ids: list[int]) -> None:
-    from communications.tasks import email_deliver
+    from outbox.services import outbox_publish
 
     for delivery_id in ids:
-        transaction.on_commit(lambda delivery_id=delivery_id: email_deliver.delay(delivery_id))
+        outbox_publish(
+            task="communications.tasks.email_deliver", args=[delivery_id], key=f"email_deliver:{delivery_id}"
+        )
 
 
 # -- documents ---------------------------------------------------------------------------------------------
@@ -138,6 +140,14 @@ def delivery_send(*, delivery_id: int) -> bool:
     delivery = EmailDelivery.objects.filter(pk=delivery_id).first()
     if delivery is None or delivery.state != EmailDelivery.State.PENDING:
         return False  # a redelivered task message after the e-mail went out: never send twice
+    # Claim this attempt: of two runs holding the same delivery (a message published again after a broker
+    # or worker loss), only the one whose UPDATE matches sends.
+    attempts = delivery.attempts + 1
+    if not EmailDelivery.objects.filter(
+        pk=delivery_id, state=EmailDelivery.State.PENDING, attempts=delivery.attempts
+    ).update(attempts=attempts):
+        return False
+    delivery.attempts = attempts
     message = EmailMultiAlternatives(
         subject=delivery.subject, body=delivery.body_text, from_email=None, to=[delivery.to]
     )
@@ -147,11 +157,11 @@ def delivery_send(*, delivery_id: int) -> bool:
         message.send()
     except Exception as error:
         EmailDelivery.objects.filter(pk=delivery_id).update(
-            attempts=delivery.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+            last_error=f"{type(error).__name__}: {error}"[:2000]
         )
         raise
     EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
-        state=EmailDelivery.State.SENT, attempts=delivery.attempts + 1, sent_at=timezone.now()
+        state=EmailDelivery.State.SENT, sent_at=timezone.now()
     )
     return True
 

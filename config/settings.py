@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "analysis",
     "oversight",
     "communications",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -253,6 +254,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cases.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# The OpenAPI schema and Swagger UI describe every path and field: signed-in users only in production,
+# unless a deployment opens them on purpose.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
+# /healthz shows which part failed, the workers and the outbox to staff and to this bearer token only.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support case portal API",
     "DESCRIPTION": "Cases, uploads (tus 1.0 at /api/cases/<number>/uploads/tus/) and crash findings.",
@@ -317,6 +323,9 @@ if REDIS_URL:
         # whole-worker crash back in about 30 s (measured: 110.9 s against 31.6 s).
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 1,
+        # A publish to an unreachable host fails in 2 s instead of hanging the request that made it (the
+        # outbox keeps the message for the dispatcher).
+        "socket_connect_timeout": 2,
     }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Parsing has its own queue so e-mails and housekeeping are never starved behind big dumps.
@@ -325,14 +334,35 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The outbox (outbox/services.py): the dispatcher publishes what the broker could not take at commit time
+# and what it or a dead worker lost; every few seconds so recovery after an outage takes seconds.
+OUTBOX_DISPATCH_INTERVAL = env_int("OUTBOX_DISPATCH_INTERVAL", 5)
+# A message in the broker this long that no worker holds is published again (a worker killed while
+# holding it for a countdown); longer than any queue wait expected here.
+OUTBOX_REDISPATCH_AFTER = env_int("OUTBOX_REDISPATCH_AFTER", 300)
+OUTBOX_MAX_DISPATCHES = env_int("OUTBOX_MAX_DISPATCHES", 5)
+OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7)
+# How often the analysis reconciler looks for jobs a dead worker left running (it asks the workers).
+ANALYSIS_RECONCILE_INTERVAL = env_int("ANALYSIS_RECONCILE_INTERVAL", 10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A dispatch message that waited longer than its period is useless: the next one is already queued.
+    "outbox-dispatch": {
+        "task": "outbox.tasks.outbox_dispatch",
+        "schedule": float(OUTBOX_DISPATCH_INTERVAL),
+        "options": {"expires": max(OUTBOX_DISPATCH_INTERVAL * 2, 10)},
+    },
+    "outbox-purge": {"task": "outbox.tasks.outbox_purge", "schedule": 3600.0},
     "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
     "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
     # Uploads whose every byte arrived but whose completion failed are finished by the server.
     "uploads-finish-stranded": {"task": "uploads.tasks.upload_finish_sweep", "schedule": 300.0},
     # Publishes again jobs whose message was lost (died between commit and publish, broker down, worker
     # killed as a whole on the embedded broker).
-    "analysis-jobs-reconcile": {"task": "analysis.tasks.jobs_reconcile", "schedule": 60.0},
+    "analysis-jobs-reconcile": {
+        "task": "analysis.tasks.jobs_reconcile",
+        "schedule": float(ANALYSIS_RECONCILE_INTERVAL),
+        "options": {"expires": max(ANALYSIS_RECONCILE_INTERVAL * 2, 20)},
+    },
     # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.
     "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
     # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.

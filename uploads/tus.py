@@ -88,7 +88,8 @@ def metadata_parse(value: str | None) -> dict[str, str]:
             decoded = base64.b64decode(parts[1], validate=True).decode("utf-8") if len(parts) == 2 else ""
         except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError; so is non-ASCII input
             raise InvalidInput(_("Upload-Metadata is not valid.")) from None
-        if "\x00" in decoded:  # metadata is stored as JSON, and PostgreSQL's jsonb refuses NUL
+        # Other metadata is stored as JSON, and PostgreSQL's jsonb refuses NUL; a file name is sanitised.
+        if "\x00" in decoded and parts[0] not in {"filename", "name"}:
             raise InvalidInput(_("Upload-Metadata is not valid."))
         result[parts[0][:64]] = decoded[:1024]
     return result
