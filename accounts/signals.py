@@ -7,7 +7,9 @@ from django.dispatch import receiver
 
 
 def _address(request: Any) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    from accounts.throttling import client_address
+
+    return client_address(request) if request is not None and hasattr(request, "META") else ""
 
 
 @receiver(user_logged_in)

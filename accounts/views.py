@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import base64
+import math
 
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import two_factor
+from accounts import throttling, two_factor
 from cases.errors import DomainError
 
 
@@ -43,9 +45,34 @@ def home(request: HttpRequest) -> HttpResponse:
 def lockout(
     request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
 ) -> HttpResponse:
-    """What a locked-out sign-in sees (django-axes): a clear message and when to try again."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
+    """What a locked-out sign-in sees (django-axes): a clear message and when to try again (the time
+    left of this lockout: attempts during it never extend it)."""
+    username = str((credentials or {}).get("username", ""))
+    left = throttling.lockout_remaining(username=username, address=throttling.client_address(request))
+    seconds = left.total_seconds() if left is not None else settings.AXES_COOLOFF_TIME.total_seconds()
+    minutes = max(1, math.ceil(seconds / 60))
+    response = render(request, "accounts/locked.html", {"cooloff_minutes": minutes}, status=429)
+    response["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
+
+
+class SignInView(LoginView):
+    """Django's sign-in page, with the address check first: an address failing for many user names
+    waits its turn (429 with the wait), before any password is checked or counted."""
+
+    template_name = "accounts/login.html"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            throttling.signin_address_check(address=throttling.client_address(request))
+        except throttling.SignInThrottled as error:
+            form = self.get_form()
+            form.is_bound = False  # show the form again, not its field errors
+            response = self.render_to_response(self.get_context_data(form=form, throttled=error.message))
+            response.status_code = 429
+            response["Retry-After"] = str(error.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 @login_required

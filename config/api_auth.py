@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import two_factor
+from accounts import throttling, two_factor
 
 
 class TokenCreateApi(ObtainAuthToken):
@@ -19,8 +19,19 @@ class TokenCreateApi(ObtainAuthToken):
         return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
 
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        address = throttling.client_address(request)
+        try:
+            throttling.signin_address_check(address=address)
+        except throttling.SignInThrottled as error:
+            return Response(
+                {"detail": error.message}, status=429, headers={"Retry-After": str(error.retry_after)}
+            )
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            # django-axes refused before any password check: say so, not "Unable to log in".
+            if getattr(request, "axes_locked_out", False):
+                return Response({"detail": throttling.lockout_message()}, status=429)
+            serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
         # A token must not be a way around the second factor.
         if two_factor.two_factor_device(user) is not None:

@@ -126,23 +126,28 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed sign-ins are throttled per user name and per address, each on its own: 5 failures lock that
-# user name (or that address) for 15 minutes; other users are unaffected. django-axes would otherwise
-# lock forever.
+# Sign-in throttling (accounts/throttling.py): failures lock the pair (user name, address) for the
+# cool-off, so nobody can lock another person out, nor everyone behind one address; an address failing
+# for many user names is slowed to one attempt per SIGNIN_ADDRESS_DELAY seconds, never locked. Attempts
+# during a lockout are refused without extending it.
 # Staff sign in with a second factor (TOTP) once they set one up; these roles must ("admin" means
 # superusers). Off by default in development so the demo accounts sign in with a password only.
 TWO_FACTOR_REQUIRED_ROLES = env_list("TWO_FACTOR_REQUIRED_ROLES", [] if DEBUG else ["manager", "admin"])
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Support portal")
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
 AXES_VERBOSE = False
-# Behind nginx the client address is in X-Forwarded-For; set AXES_BEHIND_PROXY=1 there.
-if env_bool("AXES_BEHIND_PROXY", False):
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (accounts.throttling.client_address): REMOTE_ADDR, or behind this many proxies
+# that append to X-Forwarded-For (1 behind the nginx of docker-compose.yml), the entry the outermost one
+# wrote. 0: the header is ignored, since any client can send it. AXES_BEHIND_PROXY=1 is the old name of 1.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("AXES_BEHIND_PROXY", False) else 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+SIGNIN_ADDRESS_SLOW_AFTER = env_int("SIGNIN_ADDRESS_SLOW_AFTER", 10)  # distinct user names failed
+SIGNIN_ADDRESS_DELAY = env_int("SIGNIN_ADDRESS_DELAY", 10)  # seconds between its attempts then
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
