@@ -12,11 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import throttling, two_factor
+from accounts import throttling, tokens, two_factor
 from cases.errors import DomainError
 
 
@@ -121,3 +122,49 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
                 target = settings.LOGIN_REDIRECT_URL
             return redirect(target)
     return render(request, "accounts/two_factor_verify.html")
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's API tokens: when each expires, revoke, or make a new one (shown once)."""
+    now = timezone.now()
+    rows = [
+        {
+            "start": token.key[:6],
+            "created": token.created,
+            "expires": tokens.token_expires_at(token),
+            "expired": tokens.token_expires_at(token) <= now,
+        }
+        for token in tokens.token_list_for_user(user=request.user)
+    ]
+    return render(
+        request,
+        "accounts/tokens.html",
+        {
+            "tokens": rows,
+            "expiry_days": settings.API_TOKEN_EXPIRY_DAYS,
+            "new_key": request.session.pop("new_token_key", None),
+        },
+    )
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    token = tokens.token_create(user=request.user)
+    # Shown once on the next page (POST-redirect-GET), never again: the session forgets it there.
+    request.session["new_token_key"] = token.key
+    return redirect("accounts:tokens")
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest) -> HttpResponse:
+    key_start = request.POST.get("key_start", "").strip()
+    if len(key_start) < 6 or not tokens.token_revoke(
+        user=request.user, key_start=key_start, reason="revoked by its owner (page)"
+    ):
+        messages.error(request, _("No such token."))
+    else:
+        messages.success(request, _("Token revoked: scripts using it are refused from now on."))
+    return redirect("accounts:tokens")

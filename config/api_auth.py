@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import throttling, two_factor
+from accounts import throttling, tokens, two_factor
 
 
 class TokenCreateApi(ObtainAuthToken):
@@ -38,9 +37,9 @@ class TokenCreateApi(ObtainAuthToken):
             two_factor.two_factor_check(user=user, code=str(request.data.get("otp", "")))
         elif two_factor.two_factor_required(user):
             raise PermissionDenied("Set up two-factor sign-in in the portal before asking for a token.")
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token = tokens.token_get_or_create(user=user)
+        return Response({"token": token.key, "expires_at": tokens.token_expires_at(token).isoformat()})
 
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        tokens.token_revoke(user=request.user, reason="revoked by its owner (API)")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -248,7 +248,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@localhost")
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -259,6 +259,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cases.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API tokens expire this many days after they were made (accounts/tokens.py); a password change or a
+# deactivation revokes them at once.
+API_TOKEN_EXPIRY_DAYS = env_int("API_TOKEN_EXPIRY_DAYS", 90)
 # The OpenAPI schema and Swagger UI describe every path and field: signed-in users only in production,
 # unless a deployment opens them on purpose.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
