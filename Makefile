@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .DEFAULT_GOAL := help
 .PHONY: help install messages run test test-fast lint format bench bench-deps faults fuzz browser-deps clean
@@ -22,7 +23,10 @@ install: $(STAMP) messages ## Create .venv and install the project with its deve
 messages: $(STAMP) ## Compile the translation catalogues (locale/*/LC_MESSAGES/django.po -> .mo)
 	$(BIN)/pybabel compile --domain django --directory locale --statistics
 
-run: install ## Migrate, load demo data, serve http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)
+# Links in e-mails, documents and seed_demo's hint use SITE_URL: by default the address make run serves.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export PORT := $(PORT)
+run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker (Ctrl-C stops both)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0

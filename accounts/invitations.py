@@ -26,6 +26,7 @@ from cases.errors import DomainError, InvalidInput, NotAllowed
 from cases.models import Case
 from cases.selectors import case_visible_to
 from cases.services import _audit
+from config.links import site_url
 
 
 class InvitationUnusable(DomainError):
@@ -77,7 +78,7 @@ def invitation_create(*, actor: User, case: Case, email: str) -> InvitationSent:
             action="invitation_sent",
             data={"email": email, "invitation": invitation.pk},
         )
-        url = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[token])
+        url = site_url(reverse("accounts:invitation_accept", args=[token]))
         subject = _("[%(number)s] You are invited to the support portal") % {"number": case.number}
         body = _(
             "%(actor)s invites you to case %(number)s (%(title)s) for %(organisation)s.\n\n"

@@ -31,6 +31,7 @@ from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
 from analysis.parsers import result as parsed
 from cases.errors import InvalidState, NotAllowed
 from cases.models import AuditEvent, Case
+from cases.records import case_touch
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) ->
                 )
         except IntegrityError:
             return AnalysisJob.objects.get(upload=upload, state__in=AnalysisJob.ACTIVE_STATES)
+        case_touch(case_id=upload.case_id)
         _publish_on_commit(job, upload.size)
     return job
 
@@ -177,6 +179,7 @@ def job_start(*, job_id: int, task_id: str, worker: str) -> JobClaim | None:
         engine_version=_engine_version(),
     )
     if claimed:
+        case_touch(case_id=job.upload.case_id)
         job.refresh_from_db()
         soft, _hard = job_time_limits(size=job.upload.size)
         return JobClaim(job=job, upload=job.upload, soft_time_limit=soft)
@@ -203,9 +206,11 @@ def job_start(*, job_id: int, task_id: str, worker: str) -> JobClaim | None:
 
 def job_release(*, job_id: int, task_id: str) -> None:
     """Give a claimed job back to the queue after a transient error; the attempt does not count."""
-    AnalysisJob.objects.filter(pk=job_id, state=AnalysisJob.State.RUNNING, task_id=task_id).update(
+    released = AnalysisJob.objects.filter(pk=job_id, state=AnalysisJob.State.RUNNING, task_id=task_id).update(
         state=AnalysisJob.State.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None
     )
+    if released:
+        case_touch(case_id=AnalysisJob.objects.values_list("upload__case_id", flat=True).get(pk=job_id))
 
 
 def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> AnalysisJob | None:
@@ -240,6 +245,7 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
         Upload.objects.filter(pk=upload.pk, state__in=_ANALYSABLE_UPLOAD_STATES).update(**changes)
         case_findings_settle(case=case)
         AuditEvent.objects.create(case=case, action="analysis_done", data={"job": job_id})
+        case_touch(case_id=case.pk)
     job.refresh_from_db()
     return job
 
@@ -322,6 +328,7 @@ def job_fail(
             state=Upload.State.FAILED
         )
         case_findings_settle(case=case)
+        case_touch(case_id=case.pk)
     job.refresh_from_db()
     return job
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases import selectors, services
+from cases import conversation, selectors, services
 from cases.serializers import (
     AuditEventSerializer,
     CaseCreateSerializer,
@@ -19,8 +19,11 @@ from cases.serializers import (
     CaseListSerializer,
     CaseSummarySerializer,
     CaseUpdateSerializer,
+    ResolutionAnswerSerializer,
+    ResolutionProposalSerializer,
     ScopeAnswerSerializer,
     ScopeVersionSerializer,
+    TimelineEntryDetailSerializer,
     TimelineEntrySerializer,
     TransitionSerializer,
 )
@@ -81,11 +84,14 @@ class CaseActionApi(APIView):
 
 
 class CaseTimelineApi(APIView):
-    @extend_schema(responses=TimelineEntrySerializer(many=True))
+    """``GET`` the timeline (customers never see internal notes); ``POST`` a message or, for staff, a note.
+    A closed case takes posts from staff only: a customer gets 400 with the reason."""
+
+    @extend_schema(responses=TimelineEntryDetailSerializer(many=True))
     def get(self, request: Request, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         entries = selectors.case_timeline_for_user(user=request.user, case=case)
-        return Response(TimelineEntrySerializer(entries, many=True).data)
+        return Response(TimelineEntryDetailSerializer(entries, many=True).data)
 
     @extend_schema(request=TimelineEntrySerializer, responses={201: TimelineEntrySerializer})
     def post(self, request: Request, number: str) -> Response:
@@ -102,12 +108,13 @@ class CaseTimelineApi(APIView):
 
 
 class CaseScopeApi(APIView):
-    """``GET`` every scope version (newest first); ``POST`` a new version."""
+    """``GET`` the scope versions you may read, newest first (customers only sent ones, never a draft);
+    ``POST`` a new version (a draft until it is sent)."""
 
     @extend_schema(responses=ScopeVersionSerializer(many=True))
     def get(self, request: Request, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
-        versions = case.scope_versions.select_related("author").prefetch_related("acknowledgements__author")
+        versions = selectors.case_scope_versions_for_user(user=request.user, case=case)
         return Response(ScopeVersionSerializer(versions, many=True).data)
 
     @extend_schema(request=ScopeVersionSerializer, responses={201: ScopeVersionSerializer})
@@ -127,8 +134,21 @@ class CaseScopeAnswerApi(APIView):
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = ScopeAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.scope_acknowledge(actor=request.user, case=case, **serializer.validated_data)
+        conversation.scope_acknowledge(actor=request.user, case=case, **serializer.validated_data)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class CaseResolutionAnswerApi(APIView):
+    """The customer confirms the proposed resolution or rejects it (a comment is needed to reject).
+    Answering a proposal that is not waiting, or twice: 400 with the reason; staff: 403."""
+
+    @extend_schema(request=ResolutionAnswerSerializer, responses=ResolutionProposalSerializer)
+    def post(self, request: Request, number: str) -> Response:
+        case = selectors.case_get_for_user(user=request.user, number=number)
+        serializer = ResolutionAnswerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proposal = conversation.resolution_answer(actor=request.user, case=case, **serializer.validated_data)
+        return Response(ResolutionProposalSerializer(proposal).data)
 
 
 class CaseSummaryApi(APIView):

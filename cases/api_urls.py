@@ -10,6 +10,11 @@ urlpatterns = [
     path("cases/<str:number>/scope/", api.CaseScopeApi.as_view(), name="case-scope"),
     path("cases/<str:number>/scope/answer/", api.CaseScopeAnswerApi.as_view(), name="case-scope-answer"),
     path("cases/<str:number>/summary/", api.CaseSummaryApi.as_view(), name="case-summary"),
+    path(
+        "cases/<str:number>/resolution/answer/",
+        api.CaseResolutionAnswerApi.as_view(),
+        name="case-resolution-answer",
+    ),
     path("cases/<str:number>/audit/", api.CaseAuditApi.as_view(), name="case-audit"),
 ]
 action_urlpatterns = [

@@ -55,6 +55,15 @@ class ScopeAnswerForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
 
 
+class ResolutionAnswerForm(forms.Form):
+    accepted = forms.TypedChoiceField(
+        choices=[("1", _("Confirm")), ("0", _("Reject"))],
+        coerce=lambda value: value == "1",
+        label=_("Answer"),
+    )
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
+
+
 class MessageForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=_("Message"))
     internal = forms.BooleanField(required=False, label=_("Internal note (not shown to the customer)"))

@@ -90,6 +90,13 @@ class Case(models.Model):
     scoped_at = models.DateTimeField(_("scoped"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # People told about the case besides its owner and customer contact: staff who chose to follow it, and
+    # customers who took part (a message, an upload, an answer, an accepted invitation).
+    followers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="followed_cases", verbose_name=_("followers")
+    )
+    # Raised by every write that changes what the case page shows; open pages poll it (cases.live).
+    live_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -121,6 +128,8 @@ class ScopeVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A version is the engineer's draft until it is sent; customers never read a draft.
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
@@ -159,9 +168,14 @@ class TimelineEntry(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     internal = models.BooleanField(default=False)
-    body = models.TextField()
+    body = models.TextField(blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The lifecycle event this entry records (a scope answer, a proposal, a reopening): its headline is
+    # written from the event in the reader's language, the body is the person's own words.
+    event = models.OneToOneField(
+        "AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="timeline_entry"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -193,6 +207,49 @@ class CaseSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} summary v{self.version}"
+
+
+class ResolutionProposal(models.Model):
+    """The engineer's proposed resolution, which the customer confirms or rejects (with a comment).
+
+    Unanswered for ``RESOLUTION_RESPONSE_DAYS`` business days, the case closes as ``no_response``."""
+
+    class Answer(models.TextChoices):
+        ACCEPTED = "accepted", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="resolution_proposals")
+    text = models.TextField(_("proposed resolution"))
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    answer = models.CharField(_("answer"), max_length=10, choices=Answer.choices, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    # The engineer took the case back (resume investigation) before any answer came.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["proposed_at"],
+                condition=models.Q(answer="", withdrawn_at__isnull=True),
+                name="resolution_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} proposal {self.proposed_at:%Y-%m-%d}"
+
+    @property
+    def pending(self) -> bool:
+        return not self.answer and self.withdrawn_at is None
 
 
 class AuditEvent(models.Model):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from accounts.models import User
-from cases.models import AuditEvent, Case, ScopeVersion, TimelineEntry
+from cases.models import AuditEvent, Case, ResolutionProposal, ScopeVersion, State, TimelineEntry
 
 
 def case_visible_queryset(user: User) -> QuerySet[Case]:
@@ -72,16 +79,131 @@ def case_list_for_user(
 
 
 def case_timeline_for_user(*, user: User, case: Case) -> QuerySet[TimelineEntry]:
-    """Timeline entries; customers never see internal notes."""
-    entries = case.timeline.select_related("author")
+    """Timeline entries, oldest first, with what each one shows (its document, its event's actor);
+    customers never see internal notes."""
+    entries = case.timeline.select_related("author", "document", "event__actor")
     if not user.is_support_staff and not user.is_superuser:
         entries = entries.filter(internal=False)
     return entries
 
 
 def case_current_scope(*, case: Case) -> ScopeVersion | None:
+    """The newest scope version, draft or sent (staff, and the documents drafted from it)."""
     return case.scope_versions.select_related("author").prefetch_related("acknowledgements__author").first()
+
+
+def case_scope_versions_for_user(*, user: User, case: Case) -> QuerySet[ScopeVersion]:
+    """Scope versions newest first as this user may read them: customers never see a draft."""
+    versions = case.scope_versions.select_related("author").prefetch_related("acknowledgements__author")
+    if not (user.is_support_staff or user.is_superuser):
+        versions = versions.filter(sent_at__isnull=False)
+    return versions
+
+
+def case_scope_for_user(*, user: User, case: Case) -> ScopeVersion | None:
+    """The scope version the case page shows this user: the newest one they may read."""
+    return case_scope_versions_for_user(user=user, case=case).first()
+
+
+def case_resolution_proposal(*, case: Case) -> ResolutionProposal | None:
+    """The latest proposed resolution that still stands (answered or waiting); a withdrawn one is gone."""
+    return (
+        case.resolution_proposals.filter(withdrawn_at__isnull=True)
+        .select_related("proposed_by", "answered_by")
+        .first()
+    )
 
 
 def case_audit_trail(*, case: Case) -> QuerySet[AuditEvent]:
     return case.audit_events.select_related("actor")
+
+
+def case_live_version(*, user: User, number: str) -> int:
+    """The live version of a case the user may see (404 otherwise), in one query: open pages poll it."""
+    version = case_visible_queryset(user).filter(number=number).values_list("live_version", flat=True).first()
+    if version is None:
+        raise Http404("No such case.")
+    return version
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the case page asks of this viewer now (``link`` to do it), or tells them they wait for."""
+
+    text: str
+    link: str = ""
+    link_label: str = ""
+    waiting: bool = False
+
+
+def _when(value: datetime | None) -> str:
+    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
+
+
+def case_next_step(
+    *,
+    user: User,
+    case: Case,
+    scope: ScopeVersion | None,
+    proposal: ResolutionProposal | None,
+    files_missing: bool = False,
+) -> NextStep | None:
+    """The one thing this viewer should do next on the case, so nobody waits on something nobody asked.
+    ``scope`` is the version the viewer reads and ``proposal`` the standing resolution proposal."""
+    page = reverse("cases:detail", args=[case.number])
+    if not case.is_open:
+        return None
+    scope_answer = scope.acknowledgements.all()[0] if scope and scope.acknowledgements.all() else None
+    if user.is_customer:
+        if proposal is not None and proposal.pending and case.state == State.PENDING_CONFIRMATION:
+            return NextStep(
+                _("Your engineer proposes a resolution: does it solve the problem?"),
+                page + "#resolution",
+                _("Confirm or reject"),
+            )
+        if scope is not None and scope_answer is None and case.state not in {State.NEW, State.SCOPING}:
+            return NextStep(
+                _("Your engineer sent the scope (v%(version)s): please read it and accept it or object.")
+                % {"version": scope.version},
+                page + "#scope",
+                _("Answer the scope"),
+            )
+        if case.state == State.AWAITING_CUSTOMER and files_missing:
+            return NextStep(
+                _("Your engineer needs files from you."),
+                reverse("uploads:page", args=[case.number]),
+                _("Upload files"),
+            )
+        if case.state == State.AWAITING_CUSTOMER:
+            return NextStep(_("Your engineer is waiting for your answer."), page + "#timeline", _("Reply"))
+        return NextStep(_("Your engineer is working on the case."), waiting=True)
+    if not user.is_case_worker:
+        return None
+    if proposal is not None and proposal.answer == ResolutionProposal.Answer.ACCEPTED:
+        return NextStep(
+            _("%(who)s confirmed the proposed resolution on %(when)s: close the case with its summary.")
+            % {"who": proposal.answered_by or "—", "when": _when(proposal.answered_at)},
+            reverse("cases:close", args=[case.number]),
+            _("Close with summary"),
+        )
+    if proposal is not None and proposal.pending and case.state == State.PENDING_CONFIRMATION:
+        return NextStep(_("Waiting for the customer to confirm the proposed resolution."), waiting=True)
+    if proposal is not None and proposal.answer == ResolutionProposal.Answer.REJECTED:
+        return NextStep(
+            _("%(who)s rejected the proposed resolution: %(comment)s")
+            % {"who": proposal.answered_by or "—", "comment": proposal.comment},
+            page + "#timeline",
+            _("Read the timeline"),
+        )
+    if case.state == State.SCOPING and scope_answer is not None and scope_answer.decision == "objected":
+        return NextStep(
+            _("%(who)s objected to scope v%(version)s: revise it and send it again.")
+            % {"who": scope_answer.author or "—", "version": scope.version if scope else "—"},
+            page + "#scope",
+            _("Revise the scope"),
+        )
+    if case.state in {State.NEW, State.SCOPING}:
+        return NextStep(_("Write the scope and send it to the customer."), page + "#scope", _("Scope"))
+    if case.state == State.AWAITING_CUSTOMER:
+        return NextStep(_("Waiting for the customer."), waiting=True)
+    return None

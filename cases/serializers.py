@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organisation, User
@@ -9,12 +10,14 @@ from cases.models import (
     AuditEvent,
     Case,
     CaseSummary,
+    ResolutionProposal,
     ResolutionType,
     ScopeAcknowledgement,
     ScopeVersion,
     Severity,
     TimelineEntry,
 )
+from cases.selectors import case_resolution_proposal
 
 
 class CaseListSerializer(serializers.ModelSerializer):
@@ -26,9 +29,34 @@ class CaseListSerializer(serializers.ModelSerializer):
         fields = ["number", "title", "state", "severity", "organisation", "owner", "opened_at", "closed_at"]
 
 
+class ResolutionProposalSerializer(serializers.ModelSerializer):
+    """The standing proposed resolution; ``answer`` is ``accepted``, ``rejected`` or null while pending."""
+
+    answer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ResolutionProposal
+        fields = ["text", "proposed_at", "answer", "answered_at", "comment"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=ResolutionProposal.Answer.choices, allow_null=True))
+    def get_answer(self, proposal: ResolutionProposal) -> str | None:
+        return proposal.answer or None
+
+
+class ResolutionAnswerSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class CaseDetailSerializer(CaseListSerializer):
     customer_contact = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    resolution_proposal = serializers.SerializerMethodField()
+
+    @extend_schema_field(ResolutionProposalSerializer(allow_null=True))
+    def get_resolution_proposal(self, case: Case) -> dict[str, object] | None:
+        proposal = case_resolution_proposal(case=case)
+        return ResolutionProposalSerializer(proposal).data if proposal is not None else None
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -41,6 +69,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "first_response_at",
             "scoped_at",
             "updated_at",
+            "resolution_proposal",
         ]
 
 
@@ -93,6 +122,8 @@ class TransitionSerializer(serializers.Serializer):
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Entries of lifecycle events may have no body; a posted message must have one.
+    body = serializers.CharField()
 
     class Meta:
         model = TimelineEntry
@@ -145,6 +176,16 @@ class CaseSummarySerializer(serializers.ModelSerializer):
             "author",
             "created_at",
         ]
+
+
+class TimelineEntryDetailSerializer(TimelineEntrySerializer):
+    """A timeline entry as read back: a lifecycle event's ``event`` (its action) and a sent document's id."""
+
+    event = serializers.SlugRelatedField(slug_field="action", read_only=True, allow_null=True)
+    document = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta(TimelineEntrySerializer.Meta):
+        fields = [*TimelineEntrySerializer.Meta.fields, "event", "document"]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

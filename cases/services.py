@@ -1,7 +1,8 @@
-"""Every change to a case goes through one function here (STYLE.md rules 2 and 4).
+"""Every change to a case goes through one function here or in ``cases.conversation`` (the customer's
+side of the lifecycle: scope sent and answered, resolution proposed and answered). STYLE.md rules 2 and 4.
 
 Each function checks the actor's role and the case's state, writes in one transaction, records an audit
-event, and queues notifications after the commit.
+event (``cases.records.audit``), and queues notifications after the commit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import string
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -19,111 +19,31 @@ from accounts.models import Organisation, User
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
-    AuditEvent,
     Case,
     CaseNumberCounter,
     CaseSummary,
+    ResolutionProposal,
     ResolutionType,
-    ScopeAcknowledgement,
     ScopeVersion,
     Severity,
     State,
     TimelineEntry,
 )
+from cases.records import audit as _audit
+from cases.records import (
+    customer_answered,
+    follow,
+    locked,
+    mark_first_response,
+    require_case_worker,
+    require_state,
+    require_visible,
+    set_state,
+    timeline_record,
+)
 
 CASE_NUMBER_PREFIX = "CAS"
 _SUFFIX_ALPHABET = string.ascii_uppercase + string.digits
-
-
-# -- roles ---------------------------------------------------------------------------------------------
-
-
-def _require_case_worker(actor: User) -> None:
-    if not actor.is_case_worker:
-        raise NotAllowed(_("Only support engineers and managers can do this."))
-
-
-def _require_visible(actor: User, case: Case) -> None:
-    # Services are also called from admin and commands: check visibility here too, not only in views.
-    from cases.selectors import case_visible_to
-
-    if not case_visible_to(user=actor, case_id=case.pk):
-        raise NotAllowed(_("You cannot act on this case."))
-
-
-def _require_state(case: Case, allowed: frozenset[str] | set[str], action: str) -> None:
-    if case.state not in allowed:
-        raise InvalidState(
-            _("%(action)s is not possible while the case is %(state)s.")
-            % {"action": action, "state": case.get_state_display()}
-        )
-
-
-def _audit(
-    *,
-    case: Case | None,
-    actor: User | None,
-    action: str,
-    from_state: str = "",
-    to_state: str = "",
-    customer_visible: bool = False,
-    data: dict[str, object] | None = None,
-) -> AuditEvent:
-    event = AuditEvent.objects.create(
-        case=case,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        customer_visible=customer_visible,
-        data=data or {},
-    )
-    if case is not None:
-        from outbox.services import outbox_publish
-
-        # In the caller's transaction: the notification is owed once the change commits, broker or not.
-        outbox_publish(
-            task="communications.tasks.notify_case_event",
-            args=[event.pk],
-            key=f"notify_case_event:{event.pk}",
-        )
-    return event
-
-
-def _set_state(
-    case: Case, to_state: str, *, actor: User, action: str, data: dict[str, object] | None = None
-) -> None:
-    from_state = case.state
-    case.state = to_state
-    now = timezone.now()
-    fields = ["state", "updated_at"]
-    if to_state == State.CLOSED:
-        case.closed_at = now
-        fields.append("closed_at")
-    elif from_state == State.CLOSED:
-        case.closed_at = None
-        fields.append("closed_at")
-    case.save(update_fields=fields)
-    _audit(
-        case=case,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        customer_visible=True,
-        data=data,
-    )
-
-
-def _mark_first_response(case: Case, actor: User) -> None:
-    if case.first_response_at is None and actor.is_support_staff:
-        case.first_response_at = timezone.now()
-        case.save(update_fields=["first_response_at", "updated_at"])
-
-
-def _locked(case: Case) -> Case:
-    """Re-read the case under a row lock so two actions on one case run one after the other."""
-    return Case.objects.select_for_update().get(pk=case.pk)
 
 
 # -- creation and assignment ------------------------------------------------------------------------------
@@ -159,7 +79,7 @@ def case_create(
         if not organisation.account_managers.filter(pk=actor.pk).exists():
             raise NotAllowed(_("You can open cases only for the organisations you look after."))
     else:
-        _require_case_worker(actor)
+        require_case_worker(actor)
     if not title.strip():
         raise InvalidInput(_("A case needs a title."))
     if severity not in Severity.values:
@@ -195,7 +115,7 @@ def case_create(
 
 def case_update(*, actor: User, case: Case, **fields: str) -> Case:
     """Edit the descriptive fields of an open case (title, description, severity, product, reference)."""
-    _require_case_worker(actor)
+    require_case_worker(actor)
     editable = {"title", "description", "severity", "product", "external_reference"}
     unknown = set(fields) - editable
     if unknown:
@@ -205,8 +125,8 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
     if "title" in fields and not fields["title"].strip():
         raise InvalidInput(_("A case needs a title."))
     with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, OPEN_STATES, _("Editing"))
+        case = locked(case)
+        require_state(case, OPEN_STATES, _("Editing"))
         changes = {
             name: [getattr(case, name), value]
             for name, value in fields.items()
@@ -222,12 +142,12 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
 
 def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Case:
     """Assign or reassign the case; taking it from another engineer needs a reason."""
-    _require_case_worker(actor)
+    require_case_worker(actor)
     if not owner.is_case_worker:
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, OPEN_STATES, _("Assigning"))
+        case = locked(case)
+        require_state(case, OPEN_STATES, _("Assigning"))
         previous = case.owner
         if previous == owner:
             raise InvalidInput(_("The case is already assigned to %s.") % owner)
@@ -235,10 +155,12 @@ def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Ca
             raise InvalidInput(_("Reassigning a case needs a reason."))
         case.owner = owner
         case.save(update_fields=["owner", "updated_at"])
+        # Customer-visible: the customer is told who handles their case now (the reason stays with staff).
         _audit(
             case=case,
             actor=actor,
             action="case_reassigned" if previous else "case_assigned",
+            customer_visible=True,
             data={"from": previous.username if previous else None, "to": owner.username, "reason": reason},
         )
     return case
@@ -251,14 +173,14 @@ def scope_save(
     *, actor: User, case: Case, problem_definition: str, scope: str, next_steps: str
 ) -> ScopeVersion:
     """Write a new version of the scope. A new case moves to ``scoping``."""
-    _require_case_worker(actor)
+    require_case_worker(actor)
     if not (problem_definition.strip() and scope.strip() and next_steps.strip()):
         raise InvalidInput(
             _("The scope needs a problem definition, a scope with closure criteria and next steps.")
         )
     with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, OPEN_STATES, _("Editing the scope"))
+        case = locked(case)
+        require_state(case, OPEN_STATES, _("Editing the scope"))
         latest = case.scope_versions.first()
         version = ScopeVersion.objects.create(
             case=case,
@@ -270,51 +192,25 @@ def scope_save(
         )
         _audit(case=case, actor=actor, action="scope_saved", data={"version": version.version})
         if case.state == State.NEW:
-            _set_state(case, State.SCOPING, actor=actor, action="scoping_started")
+            set_state(case, State.SCOPING, actor=actor, action="scoping_started")
     return version
-
-
-def scope_acknowledge(*, actor: User, case: Case, accepted: bool, comment: str = "") -> ScopeAcknowledgement:
-    """The customer accepts the latest scope version, or objects to it with a comment."""
-    if not actor.is_customer:
-        raise NotAllowed(_("Only the customer can accept or object to the scope."))
-    _require_visible(actor, case)
-    if not accepted and not comment.strip():
-        raise InvalidInput(_("Please say what you object to."))
-    with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, OPEN_STATES, _("Answering the scope"))
-        scope = case.scope_versions.first()
-        if scope is None or case.state in {State.NEW, State.SCOPING}:
-            raise InvalidState(_("The engineer has not sent a scope yet."))
-        decision = (
-            ScopeAcknowledgement.Decision.ACCEPTED if accepted else ScopeAcknowledgement.Decision.OBJECTED
-        )
-        acknowledgement = ScopeAcknowledgement.objects.create(
-            scope_version=scope, decision=decision, comment=comment, author=actor
-        )
-        _audit(
-            case=case,
-            actor=actor,
-            action=f"scope_{decision}",
-            customer_visible=True,
-            data={"version": scope.version, "comment": comment},
-        )
-    return acknowledgement
 
 
 # -- timeline ---------------------------------------------------------------------------------------------
 
 
 def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) -> TimelineEntry:
-    """Add a message (customer-visible) or an internal note (staff only) to the case."""
+    """Add a message (customer-visible) or an internal note (staff only) to the case. A customer's message
+    while the case awaits them hands it back to the engineer; a closed case takes messages from staff only."""
     if not body.strip():
         raise InvalidInput(_("The message is empty."))
     if internal and not actor.is_support_staff:
         raise NotAllowed(_("Only support staff can write internal notes."))
-    _require_visible(actor, case)
+    require_visible(actor, case)
     with transaction.atomic():
-        case = _locked(case)
+        case = locked(case)
+        if not case.is_open and not actor.is_support_staff:
+            raise InvalidState(closed_case_message())
         entry = TimelineEntry.objects.create(
             case=case,
             kind=TimelineEntry.Kind.NOTE if internal else TimelineEntry.Kind.MESSAGE,
@@ -322,16 +218,27 @@ def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) 
             body=body,
             author=actor,
         )
+        from_state, to_state = ("", "") if internal else customer_answered(case, actor)
         if not internal:
-            _mark_first_response(case, actor)
+            mark_first_response(case, actor)
+            follow(case, actor)
         _audit(
             case=case,
             actor=actor,
             action="note_added" if internal else "message_added",
+            from_state=from_state,
+            to_state=to_state,
             customer_visible=not internal,
             data={"entry": entry.pk},
         )
     return entry
+
+
+def closed_case_message() -> str:
+    return _(
+        "This case is closed and takes no more messages. If the problem is back, ask your engineer or "
+        "account manager to reopen it, or to open a new case."
+    )
 
 
 # -- transitions ------------------------------------------------------------------------------------------
@@ -343,6 +250,8 @@ class Transition:
     label: str
     sources: frozenset[str]
     target: str
+    # What the engineer must write, shown to the customer with the change ("" = nothing needed).
+    message_needed: str = ""
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -363,15 +272,17 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition(
             "request_customer",
-            gettext_noop("Wait for customer"),
+            gettext_noop("Ask the customer"),
             frozenset({State.INVESTIGATING}),
             State.AWAITING_CUSTOMER,
+            gettext_noop("Say what you need from the customer."),
         ),
         Transition(
             "propose_resolution",
             gettext_noop("Propose resolution"),
             frozenset({State.INVESTIGATING}),
             State.PENDING_CONFIRMATION,
+            gettext_noop("Describe the proposed resolution."),
         ),
         Transition(
             "resume_investigation",
@@ -380,7 +291,13 @@ TRANSITIONS: dict[str, Transition] = {
             State.INVESTIGATING,
         ),
         Transition("close", gettext_noop("Close"), OPEN_STATES, State.CLOSED),
-        Transition("reopen", gettext_noop("Reopen"), frozenset({State.CLOSED}), State.INVESTIGATING),
+        Transition(
+            "reopen",
+            gettext_noop("Reopen"),
+            frozenset({State.CLOSED}),
+            State.INVESTIGATING,
+            gettext_noop("Say why the case is reopened."),
+        ),
     )
 }
 
@@ -393,41 +310,41 @@ def transitions_allowed(*, actor: User, case: Case) -> list[Transition]:
 
 
 def case_transition(*, actor: User, case: Case, name: str, message: str = "") -> Case:
-    """Move the case along the lifecycle; ``close`` and ``split`` have their own services."""
+    """Move the case along the lifecycle; ``close`` and ``split`` have their own services, sending the scope
+    and proposing a resolution theirs in ``cases.conversation``. ``message`` reaches the customer with the
+    change (required where the transition says so)."""
+    from cases import conversation
+
     if name == "close":
         raise InvalidInput(_("Closing needs a summary: use the close form."))
     transition = TRANSITIONS.get(name)
     if transition is None:
         raise InvalidInput(_("Unknown action: %s") % name)
-    _require_case_worker(actor)
+    require_case_worker(actor)
+    if transition.message_needed and not message.strip():
+        raise InvalidInput(_(transition.message_needed))
+    if name == "send_scope":
+        conversation.scope_send(actor=actor, case=case)
+        return Case.objects.get(pk=case.pk)
+    if name == "propose_resolution":
+        return conversation.resolution_propose(actor=actor, case=case, text=message).case
     with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, transition.sources, _(transition.label))
-        if name == "send_scope":
-            if not case.scope_versions.exists():
-                raise InvalidState(_("Write the scope before sending it."))
-            case.scoped_at = case.scoped_at or timezone.now()
-            case.save(update_fields=["scoped_at", "updated_at"])
-            _mark_first_response(case, actor)
-        if name in {"propose_resolution", "reopen"} and not message.strip():
-            raise InvalidInput(
-                _("Describe the proposed resolution.")
-                if name == "propose_resolution"
-                else _("Say why the case is reopened.")
-            )
-        _set_state(
+        case = locked(case)
+        require_state(case, transition.sources, _(transition.label))
+        if name == "resume_investigation":
+            conversation.resolution_withdraw(case=case)
+        event = set_state(
             case, transition.target, actor=actor, action=name, data={"message": message} if message else None
         )
         if message.strip():
-            TimelineEntry.objects.create(
-                case=case, kind=TimelineEntry.Kind.MESSAGE, internal=False, body=message, author=actor
-            )
+            timeline_record(case, event, body=message, kind=TimelineEntry.Kind.MESSAGE)
+            mark_first_response(case, actor)
     return case
 
 
 def summary_version_add(
     *,
-    actor: User,
+    actor: User | None,
     case: Case,
     problem_description: str,
     analysis: str,
@@ -457,15 +374,19 @@ def case_close(
     resolution: str,
     resolution_type: str,
 ) -> CaseSummary:
-    """Close an open case with its summary (problem, analysis, resolution) and a resolution type."""
-    _require_case_worker(actor)
+    """Close an open case with its summary (problem, analysis, resolution) and a resolution type. A
+    resolution the customer confirmed is the summary's resolution when none is written."""
+    require_case_worker(actor)
     if resolution_type not in ResolutionType.values:
         raise InvalidInput(_("Choose a resolution type."))
-    if not (problem_description.strip() and analysis.strip() and resolution.strip()):
-        raise InvalidInput(_("Closing needs a summary: problem description, analysis and resolution."))
     with transaction.atomic():
-        case = _locked(case)
-        _require_state(case, OPEN_STATES, _("Closing"))
+        case = locked(case)
+        require_state(case, OPEN_STATES, _("Closing"))
+        if not resolution.strip():
+            confirmed = case.resolution_proposals.filter(answer=ResolutionProposal.Answer.ACCEPTED).first()
+            resolution = confirmed.text if confirmed is not None else ""
+        if not (problem_description.strip() and analysis.strip() and resolution.strip()):
+            raise InvalidInput(_("Closing needs a summary: problem description, analysis and resolution."))
         if resolution_type == ResolutionType.SPLIT and not case.children.exists():
             raise InvalidState(_("Split the case into new cases before closing it as split."))
         summary = summary_version_add(
@@ -476,20 +397,21 @@ def case_close(
             resolution=resolution,
             resolution_type=resolution_type,
         )
-        _set_state(
+        event = set_state(
             case,
             State.CLOSED,
             actor=actor,
             action="close",
             data={"resolution_type": resolution_type, "summary_version": summary.version},
         )
+        timeline_record(case, event)
     return summary
 
 
 def case_split(*, actor: User, case: Case, title: str, description: str = "") -> Case:
     """Open a child case for a separate problem found in this one (scope rule: one problem per case)."""
-    _require_case_worker(actor)
-    _require_state(case, OPEN_STATES, _("Splitting"))
+    require_case_worker(actor)
+    require_state(case, OPEN_STATES, _("Splitting"))
     with transaction.atomic():
         child = case_create(
             actor=actor,

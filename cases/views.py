@@ -8,25 +8,31 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organisation, User
-from cases import selectors, services
+from cases import conversation, selectors, services
+from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
 from cases.forms import (
     AssignForm,
     CaseCreateForm,
     CloseForm,
     MessageForm,
+    ResolutionAnswerForm,
     ScopeAnswerForm,
     ScopeForm,
     SplitForm,
     TransitionForm,
 )
-from cases.models import Severity, State
+from cases.models import ResolutionProposal, Severity, State
+from communications.selectors import evidence_checklist
+from communications.services import case_follow as case_follow_service
 
 PAGE_SIZE = 25
 
@@ -100,24 +106,42 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    # The case row (with its live version) is read first: a change during the render raises the version
+    # above the one the page carries, so the page fetches it again.
     case = selectors.case_get_for_user(user=request.user, number=number)
-    scope = selectors.case_current_scope(case=case)
-    is_staff = request.user.is_support_staff or request.user.is_superuser
+    user = request.user
+    is_staff = user.is_support_staff or user.is_superuser
+    scope = selectors.case_scope_for_user(user=user, case=case)
+    proposal = selectors.case_resolution_proposal(case=case)
+    allowed = services.transitions_allowed(actor=user, case=case)
+    checklist = evidence_checklist(case=case)
     context = {
         "case": case,
+        "checklist": checklist,
         "scope": scope,
-        "scope_history": case.scope_versions.select_related("author")[1:] if is_staff else [],
-        "timeline": selectors.case_timeline_for_user(user=request.user, case=case),
+        "scope_history": list(selectors.case_scope_versions_for_user(user=user, case=case)[1:]),
+        "scope_answer": next(iter(scope.acknowledgements.all()), None) if scope else None,
+        "proposal": proposal,
+        "proposal_deadlines": resolution_deadlines(proposal=proposal)
+        if proposal and proposal.pending
+        else None,
+        "next_step": selectors.case_next_step(
+            user=user,
+            case=case,
+            scope=scope,
+            proposal=proposal,
+            files_missing=any(not status.received for status in checklist),
+        ),
+        "timeline": selectors.case_timeline_for_user(user=user, case=case),
         "summary": case.summaries.select_related("author").first(),
         "children": case.children.all(),
-        "transitions": [
-            t for t in services.transitions_allowed(actor=request.user, case=case) if t.name != "close"
-        ],
-        "can_work": bool(services.transitions_allowed(actor=request.user, case=case))
-        or (is_staff and not request.user.is_account_manager),
-        "can_close": case.is_open
-        and any(t.name == "close" for t in services.transitions_allowed(actor=request.user, case=case)),
+        "transitions": [t for t in allowed if t.name != "close"],
+        "can_work": bool(allowed) or (is_staff and not user.is_account_manager),
+        "can_close": case.is_open and any(t.name == "close" for t in allowed),
+        "can_post": case.is_open or is_staff,
+        "closed_message": services.closed_case_message(),
         "is_staff": is_staff,
+        "following": is_staff and case.followers.filter(pk=user.pk).exists(),
         "message_form": MessageForm(),
         "scope_form": ScopeForm(
             initial={
@@ -129,15 +153,69 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
             else None
         ),
         "answer_form": ScopeAnswerForm(),
+        "resolution_form": ResolutionAnswerForm(),
         "assign_form": AssignForm(),
         "split_form": SplitForm(),
-        "can_answer_scope": request.user.is_customer
+        "can_answer_scope": user.is_customer
         and case.is_open
         and scope is not None
+        and not scope.acknowledgements.all()
         and case.state not in {State.NEW, State.SCOPING},
+        "can_answer_resolution": user.is_customer
+        and proposal is not None
+        and proposal.pending
+        and case.state == State.PENDING_CONFIRMATION,
         "audit": selectors.case_audit_trail(case=case)[:50] if is_staff else [],
+        # A refresh by the live page must not take the flash messages meant for the next full page.
+        "live_refresh": request.headers.get("X-Live-Refresh") == "1",
     }
     return render(request, "cases/detail.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def case_version(request: HttpRequest, number: str) -> HttpResponse:
+    """The case's live version, polled by open case pages; ``304`` while nothing changed (one query)."""
+    version = selectors.case_live_version(user=request.user, number=number)
+    etag = f'"{version}"'
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = JsonResponse({"version": version})
+    response["ETag"] = etag
+    return response
+
+
+@login_required
+@require_POST
+def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, number=number)
+    form = ResolutionAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to confirm or to reject."))
+    else:
+        _run(
+            request,
+            lambda: conversation.resolution_answer(actor=request.user, case=case, **form.cleaned_data),
+            _("Thank you: your answer is recorded and your engineer is told."),
+        )
+    return redirect(reverse("cases:detail", args=[number]) + "#resolution")
+
+
+@login_required
+@require_POST
+def case_follow(request: HttpRequest, number: str) -> HttpResponse:
+    case = selectors.case_get_for_user(user=request.user, number=number)
+    follow = request.POST.get("follow") == "1"
+    _run(
+        request,
+        lambda: case_follow_service(actor=request.user, case=case, follow=follow),
+        _("You follow this case: you are told what its owner is told.")
+        if follow
+        else _("You no longer follow this case."),
+    )
+    return redirect("cases:detail", number=number)
 
 
 @login_required
@@ -168,7 +246,7 @@ def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
     else:
         _run(
             request,
-            lambda: services.scope_acknowledge(actor=request.user, case=case, **form.cleaned_data),
+            lambda: conversation.scope_acknowledge(actor=request.user, case=case, **form.cleaned_data),
             _("Thank you: your answer to the scope is recorded."),
         )
     return redirect("cases:detail", number=number)
@@ -245,10 +323,12 @@ def case_close(request: HttpRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     _staff_required(request.user)
     scope = selectors.case_current_scope(case=case)
-    form = CloseForm(
-        request.POST or None,
-        initial={"problem_description": scope.problem_definition if scope else case.description},
-    )
+    initial = {"problem_description": scope.problem_definition if scope else case.description}
+    proposal = selectors.case_resolution_proposal(case=case)
+    if proposal is not None and proposal.answer == ResolutionProposal.Answer.ACCEPTED:
+        # The customer confirmed it: the summary's resolution starts from the proposal.
+        initial.update(resolution=proposal.text, resolution_type="resolved")
+    form = CloseForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.case_close(actor=request.user, case=case, **form.cleaned_data)

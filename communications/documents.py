@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
@@ -25,6 +24,7 @@ from cases.models import Case
 from cases.selectors import case_current_scope
 from communications.models import DocumentKind
 from communications.selectors import evidence_checklist
+from config.links import site_url
 
 LANGUAGES = ("en", "zh-hans")
 # Text the engineer must replace before sending; the send service refuses a body that still has one.
@@ -78,11 +78,11 @@ def document_language(*, case: Case, requested: str = "") -> str:
 
 
 def upload_page_url(case: Case) -> str:
-    return settings.SITE_URL + reverse("uploads:page", args=[case.number])
+    return site_url(reverse("uploads:page", args=[case.number]))
 
 
 def case_page_url(case: Case) -> str:
-    return settings.SITE_URL + reverse("cases:detail", args=[case.number])
+    return site_url(reverse("cases:detail", args=[case.number]))
 
 
 def _when(value: datetime | None) -> str:

@@ -26,8 +26,10 @@ class NotificationKind(models.TextChoices):
     UPLOAD = "upload", _("New upload")
     ANALYSIS = "analysis", _("Analysis done")
     SCOPE_ANSWER = "scope_answer", _("Scope accepted or objected")
-    CLOSED = "closed", _("Case closed")
-    DOCUMENT = "document", _("Document sent to the customer")
+    CLOSED = "closed", _("Case closed or reopened")
+    DOCUMENT = "document", _("Scope, findings or summary sent")
+    REQUEST = "request", _("Information or files requested")
+    RESOLUTION = "resolution", _("Resolution proposed or answered")
     ACTIVITY = "activity", _("Other activity on my cases")
 
 

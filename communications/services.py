@@ -10,17 +10,17 @@ from smtplib import SMTPException
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from cases import conversation
 from cases import services as case_services
 from cases.errors import InvalidInput, NotAllowed
 from cases.models import AuditEvent, Case, State, TimelineEntry
 from cases.selectors import case_current_scope, case_visible_to
-from communications import notifications
-from communications.documents import LANGUAGES, case_page_url, placeholders_in
+from communications import notifications, selectors
+from communications.documents import LANGUAGES, placeholders_in
 from communications.evidence import PRESETS
 from communications.models import (
     DocumentKind,
@@ -51,24 +51,15 @@ def _require_case_worker(actor: User, case: Case) -> None:
         raise NotAllowed(_("You cannot act on this case."))
 
 
-def _queue_deliveries(ids: list[int]) -> None:
-    from outbox.services import outbox_publish
-
-    for delivery_id in ids:
-        outbox_publish(
-            task="communications.tasks.email_deliver", args=[delivery_id], key=f"email_deliver:{delivery_id}"
-        )
-
-
 # -- documents ---------------------------------------------------------------------------------------------
 
 
 def document_send(
     *, actor: User, case: Case, kind: str, language: str, subject: str, body: str
 ) -> SentDocument:
-    """Send an edited document to the customer: a customer-visible timeline message, a record of the
-    document, and an e-mail to the customer contact queued after the commit. Sending the scope of a case
-    still being scoped also moves it to ``awaiting_customer``."""
+    """Send an edited document to the customer: a record of it, one timeline entry that shows it as the
+    e-mail read, and the e-mails to the case's people (the document itself to the customers) after the
+    commit. Sending the scope message sends the current scope version (``cases.conversation.scope_send``)."""
     _require_case_worker(actor, case)
     if kind not in DocumentKind.values:
         raise InvalidInput(_("Unknown document."))
@@ -84,14 +75,9 @@ def document_send(
         case = Case.objects.select_for_update().get(pk=case.pk)
         if not case.is_open and kind != DocumentKind.SUMMARY:
             raise InvalidInput(_("The case is closed: only its summary can still be sent."))
-        if kind == DocumentKind.SCOPE and case.state in {State.NEW, State.SCOPING}:
-            case = case_services.case_transition(actor=actor, case=case, name="send_scope")
+        # The text part of the e-mail, kept on the entry for the API; pages render the document instead.
         entry = TimelineEntry.objects.create(
-            case=case,
-            kind=TimelineEntry.Kind.MESSAGE,
-            internal=False,
-            body=f"{subject}\n\n{body}",
-            author=actor,
+            case=case, kind=TimelineEntry.Kind.MESSAGE, internal=False, body=body, author=actor
         )
         document = SentDocument.objects.create(
             case=case,
@@ -103,32 +89,33 @@ def document_send(
             timeline_entry=entry,
             author=actor,
         )
-        if case.first_response_at is None:
-            case.first_response_at = timezone.now()
-            case.save(update_fields=["first_response_at", "updated_at"])
-        contact = case.customer_contact
-        delivery_ids: list[int] = []
-        if contact is not None and contact.is_active and contact.email:
-            context = {"document": document, "link": case_page_url(case)}
-            delivery = EmailDelivery.objects.create(
+        if kind == DocumentKind.SCOPE:
+            event = conversation.scope_send(actor=actor, case=case, document_id=document.pk)
+        else:
+            if case.first_response_at is None:
+                case.first_response_at = timezone.now()
+                case.save(update_fields=["first_response_at", "updated_at"])
+            event = case_services._audit(
                 case=case,
-                recipient=contact,
-                to=contact.email,
-                subject=subject[:250],
-                body_text=render_to_string("communications/email/document.txt", context),
-                body_html=render_to_string("communications/email/document.html", context),
-                document=document,
+                actor=actor,
+                action="document_sent",
+                customer_visible=True,
+                data={"document": document.pk, "kind": kind, "language": language, "entry": entry.pk},
             )
-            delivery_ids.append(delivery.pk)
-        case_services._audit(
-            case=case,
-            actor=actor,
-            action="document_sent",
-            customer_visible=True,
-            data={"document": document.pk, "kind": kind, "language": language, "entry": entry.pk},
-        )
-        _queue_deliveries(delivery_ids)
+        entry.event = event
+        entry.save(update_fields=["event"])
     return document
+
+
+def case_follow(*, actor: User, case: Case, follow: bool) -> bool:
+    """Staff follow a case (told of what its owner is told) or stop following it; returns the new state."""
+    if not selectors.user_is_staff(actor) or not case_visible_to(user=actor, case_id=case.pk):
+        raise NotAllowed(_("Only support staff can follow a case."))
+    if follow:
+        case.followers.add(actor)
+    else:
+        case.followers.remove(actor)
+    return follow
 
 
 # -- e-mail deliveries -------------------------------------------------------------------------------------
@@ -230,6 +217,7 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
                             body_text=content.text,
                             body_html=content.html,
                             event=event,
+                            document=content.document,
                         )
                 except IntegrityError:  # a concurrent run of the same event made it first
                     existing = EmailDelivery.objects.get(event=event, to=user.email)
@@ -309,8 +297,14 @@ def evidence_item_add(
             filename_pattern=filename_pattern.strip(),
             created_by=actor,
         )
+        # While the scope is being written the request is part of it (the scope message lists it); later
+        # it asks the customer something, and they are told.
         case_services._audit(
-            case=case, actor=actor, action="evidence_requested", data={"item": item.pk, "label": item.label}
+            case=case,
+            actor=actor,
+            action="evidence_requested",
+            customer_visible=case.state not in {State.NEW, State.SCOPING},
+            data={"item": item.pk, "label": item.label},
         )
     return item
 
@@ -323,6 +317,7 @@ def evidence_item_remove(*, actor: User, item: EvidenceItem) -> None:
             case=item.case,
             actor=actor,
             action="evidence_withdrawn",
+            customer_visible=item.case.state not in {State.NEW, State.SCOPING},
             data={"item": item.pk, "label": item.label},
         )
         item.delete()

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.errors import DomainError
-from cases.models import Case, ScopeVersion
+from cases.models import Case
 from cases.selectors import case_get_for_user
 from communications import selectors, services
 from communications.documents import LANGUAGES, Draft, document_draft, document_language, text_to_html
@@ -36,9 +36,11 @@ def _kind_or_404(kind: str) -> str:
     return kind
 
 
-def panel_context(*, request: HttpRequest, case: Case, scope: ScopeVersion | None) -> dict[str, Any]:
-    """What the communications panel of the case page shows to this viewer; ``scope`` is the case's
-    current scope, which the page has already read."""
+def panel_context(
+    *, request: HttpRequest, case: Case, checklist: list[selectors.EvidenceStatus] | None = None
+) -> dict[str, Any]:
+    """What the communications panel of the case page shows to this viewer; ``checklist`` is the evidence
+    checklist when the page has already read it."""
     user = request.user
     is_worker = user.is_case_worker
     is_staff = selectors.user_is_staff(user)
@@ -49,13 +51,12 @@ def panel_context(*, request: HttpRequest, case: Case, scope: ScopeVersion | Non
         "is_worker": is_worker and case.is_open,
         "can_send_summary": is_worker,
         "documents": list(selectors.documents_for_case(case=case)[:20]),
-        "checklist": selectors.evidence_checklist(case=case),
+        "checklist": selectors.evidence_checklist(case=case) if checklist is None else checklist,
         "evidence_form": EvidenceForm() if is_worker and case.is_open else None,
         "deliveries": deliveries,
         "failed_deliveries": [d for d in deliveries if d.state == EmailDelivery.State.FAILED],
         "contact_language": LANGUAGE_NAMES[document_language(case=case)],
         "document_kinds": DocumentKind.choices,
-        "scope_answer": scope.acknowledgements.first() if scope else None,
         "language": "zh-hans" if (getattr(request, "LANGUAGE_CODE", "") or "").startswith("zh") else "en",
     }
 

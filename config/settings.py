@@ -222,6 +222,10 @@ UPLOAD_CASE_QUOTA = env_int("UPLOAD_CASE_QUOTA", 256 * 1024**3)
 UPLOAD_ORGANISATION_QUOTA = env_int("UPLOAD_ORGANISATION_QUOTA", 1024**4)
 UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", 72)
 UPLOAD_RETENTION_DAYS = env_int("UPLOAD_RETENTION_DAYS", 90)
+# A proposed resolution unanswered this many business days closes the case as "no response" (Dynamics 365
+# and Zendesk do the same), after a reminder this many business days before.
+RESOLUTION_RESPONSE_DAYS = env_int("RESOLUTION_RESPONSE_DAYS", 5)
+RESOLUTION_REMINDER_DAYS = env_int("RESOLUTION_REMINDER_DAYS", 2)
 # tus chunk size of the upload page (nginx's client_max_body_size is one chunk plus 1 MiB).
 UPLOAD_CHUNK_SIZE = env_int("UPLOAD_CHUNK_SIZE", 64 * 1024**2)
 # Archive expansion limits (research/reliability.md S12); crash dumps of mostly zeroed memory compress
@@ -377,6 +381,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.
     "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
+    # Proposed resolutions: a reminder, then closing as "no response" when nobody answered.
+    "cases-resolutions-sweep": {"task": "cases.tasks.resolutions_sweep", "schedule": 900.0},
     # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
     "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
 }

@@ -39,6 +39,7 @@ api_urlpatterns = [
     *case_api_urls,
     path("", include("uploads.api_urls")),
     path("", include("analysis.api_urls")),
+    path("", include("communications.api_urls")),
     *case_action_urls,
 ]
 

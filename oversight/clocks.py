@@ -56,6 +56,24 @@ class Calendar:
     def business_seconds(self, start: datetime, end: datetime) -> float:
         return sum((hi - lo).total_seconds() for lo, hi in self.windows(start, end))
 
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The same local time ``days`` working days after ``start`` (weekends and holidays skipped): the
+        deadline of "answer within five business days"."""
+        if not self.working_days:
+            raise ValueError("a calendar without working days never reaches a target")
+        tz = self.tz
+        local = start.astimezone(tz)
+        day = local.date()
+        left = days
+        # Bounded like add_business_seconds: ten years of holidays would be a configuration error.
+        for _ in range(3660):
+            if left <= 0:
+                return datetime.combine(day, local.timetz().replace(tzinfo=None), tz)
+            day += timedelta(days=1)
+            if self._working_window(day) is not None:
+                left -= 1
+        raise ValueError("target out of reach within ten years")
+
     def add_business_seconds(self, start: datetime, seconds: float) -> datetime:
         """The instant at which ``seconds`` of business time have passed since ``start``."""
         if not self.working_days:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from config.links import site_url
 from oversight import services
 from oversight.models import ClockNotification
 
@@ -39,7 +40,7 @@ def sla_notification_send(notification_id: int) -> int:
     if notification is None:
         return 0
     case = notification.case
-    link = settings.SITE_URL + reverse("cases:detail", args=[case.number])
+    link = site_url(reverse("cases:detail", args=[case.number]))
     sent: list[str] = []
     for user in services.sla_notification_recipients(notification):
         with translation.override(user.language or settings.LANGUAGE_CODE):

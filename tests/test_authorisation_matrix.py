@@ -149,6 +149,14 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "api:case-scope": ("get", {"number": "CASE"}, {}, _case_api(200)),
     "api:case-scope-answer": ("post", {"number": "CASE"}, {"accepted": True}, _case_api(201, staff=403)),
     "api:case-summary": ("get", {"number": "CASE"}, {}, _case_api(200)),
+    # No proposal is waiting on the scoped case: the customer gets 400 with the reason, staff 403.
+    "api:case-resolution-answer": (
+        "post",
+        {"number": "CASE"},
+        {"accepted": True},
+        _case_api(400, staff=403),
+    ),
+    "api:notification-list": ("get", {}, {}, {**_all(200), "anonymous": ANON_API}),
     "api:case-audit": ("get", {"number": "CASE"}, {}, _case_api(403)),
     "api:case-action": (
         "post",
@@ -190,6 +198,11 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "cases:detail": ("get", {"number": "CASE"}, {}, _case_page(200)),
     "cases:scope": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
     "cases:scope_answer": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    # No proposal is waiting: the customer is told so on the page, staff are refused there.
+    "cases:resolution_answer": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
+    # Customers are refused with a message on the page; staff follow.
+    "cases:follow": ("post", {"number": "CASE"}, {"follow": "1"}, _case_page(302, staff=302)),
+    "cases:version": ("get", {"number": "CASE"}, {}, _case_page(200)),
     "cases:message": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
     "cases:assign": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
     "cases:split": ("post", {"number": "CASE"}, {}, _case_page(302, staff=302)),
@@ -215,7 +228,6 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "oversight:calendar_new": ("get", {}, {}, _MANAGERS),
     "oversight:calendar_edit": ("get", {"pk": _default_calendar_pk}, {}, _MANAGERS),
     "uploads:page": ("get", {"number": "CASE"}, {}, _case_page(200)),
-    "uploads:rows": ("get", {"number": "CASE"}, {}, _case_page(200)),
     "uploads:download": ("get", {"upload_id": _stored_upload}, {}, _case_page(200)),
     "api:upload_list": ("get", {"number": "CASE"}, {}, _case_api(200)),
     "api:upload_detail": ("get", {"id": _stored_upload}, {}, _case_api(200)),

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Organisation, User
 from cases.errors import InvalidInput
 from cases.models import AuditEvent, Case
+from cases.records import case_touch, customer_answered, follow
 from cases.selectors import case_visible_to
 from cases.services import _audit
 from uploads import files, scanning
@@ -169,6 +170,7 @@ def upload_create(
             metadata={key: value for key, value in (metadata or {}).items() if key != "filename"},
             expires_at=_expiry(now),
         )
+        case_touch(case_id=case.pk)  # open case pages show the upload arriving
     files.spool_path(upload.pk).touch()
     if size == 0:
         with upload_writer(upload.pk) as locked:
@@ -273,10 +275,16 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
                     "updated_at",
                 ]
             )
+            # A customer's file while the case waits on them hands it back to the engineer, in the same event.
+            case = Case.objects.select_for_update().get(pk=upload.case_id)
+            from_state, to_state = customer_answered(case, upload.uploaded_by)
+            follow(case, upload.uploaded_by)
             _audit(
-                case=upload.case,
+                case=case,
                 actor=upload.uploaded_by,
                 action="upload_stored",
+                from_state=from_state,
+                to_state=to_state,
                 customer_visible=True,
                 data={
                     "upload": str(upload.pk),

@@ -8,6 +8,5 @@ app_name = "uploads"
 
 urlpatterns = [
     path("cases/<str:number>/upload/", views.upload_page, name="page"),
-    path("cases/<str:number>/upload/rows/", views.upload_rows, name="rows"),
     path("uploads/<uuid:upload_id>/download/", views.upload_download, name="download"),
 ]

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
+from config.links import site_url
 from uploads import selectors, services
 from uploads.files import content_disposition
 from uploads.models import Upload
@@ -49,8 +50,8 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
     """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads."""
     case = case_get_for_user(user=request.user, number=number)
     uploads = selectors.upload_list_for_case(case=case)
-    tus_url = request.build_absolute_uri(reverse("api:upload_tus", args=[case.number]))
-    token_url = request.build_absolute_uri(reverse("api:token"))
+    tus_url = site_url(reverse("api:upload_tus", args=[case.number]))
+    token_url = site_url(reverse("api:token"))
     command = render_to_string(
         "uploads/cli_command.txt",
         {
@@ -80,13 +81,6 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
             "can_upload": case.is_open,
         },
     )
-
-
-@login_required
-def upload_rows(request: HttpRequest, number: str) -> HttpResponse:
-    """The rows of the uploads table, for the upload page to refresh after a file is stored."""
-    case = case_get_for_user(user=request.user, number=number)
-    return render(request, "uploads/_rows.html", {"uploads": selectors.upload_list_for_case(case=case)})
 
 
 def _page_strings() -> dict[str, str]:

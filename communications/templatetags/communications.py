@@ -8,8 +8,10 @@ from django import template
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from cases.models import AuditEvent, State
 from communications.documents import text_to_html
 from communications.models import EvidenceItem
+from communications.notifications import event_text
 
 register = template.Library()
 
@@ -22,7 +24,7 @@ def _language(context: template.Context) -> str:
 def communications_case_panel(context: template.Context) -> dict[str, Any]:
     from communications.views import panel_context
 
-    return panel_context(request=context["request"], case=context["case"], scope=context["scope"])
+    return panel_context(request=context["request"], case=context["case"], checklist=context.get("checklist"))
 
 
 @register.inclusion_tag("communications/_checklist.html", takes_context=True)
@@ -67,6 +69,16 @@ def document_html(text: str) -> SafeString:
 
 @register.simple_tag
 def notification_text(notification: Any) -> str:
-    from communications.notifications import event_text
-
     return event_text(notification.event)
+
+
+@register.simple_tag
+def event_sentence(event: AuditEvent) -> str:
+    """What an audit event says, as a sentence in the reader's language."""
+    return event_text(event)
+
+
+@register.filter
+def state_label(value: str) -> str:
+    """A case state's name for people (``awaiting_customer`` -> "Awaiting customer")."""
+    return str(dict(State.choices).get(value, value))

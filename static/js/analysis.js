@@ -1,5 +1,6 @@
-// Analysis panel of the case page: live job status while anything is pending, crash table sorting.
-// The page works without this file (status as of page load, crashes in time order).
+// Analysis panel of the case page: job states and running times every few seconds while anything is
+// pending, crash table sorting. New crashes and findings arrive with the live page (live.js), which swaps
+// the whole panel when a job changes state. The page works without this file.
 (() => {
   "use strict";
   const POLL_MS = 2500;
@@ -33,15 +34,6 @@
     }
   }
 
-  async function replacePanel(root) {
-    const response = await fetch(root.dataset.panelUrl, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    if (!response.ok) return;
-    const holder = document.createElement("div");
-    holder.innerHTML = await response.text(); // same-origin fragment rendered by Django (escaped); scripts do not run
-    const fresh = holder.querySelector("#analysis");
-    if (fresh) root.replaceWith(fresh);
-  }
-
   async function poll() {
     timer = null;
     const root = panel();
@@ -51,12 +43,7 @@
       if (response.ok) {
         const data = await response.json();
         applyStatus(root, data);
-        if (data.version !== root.dataset.version) {
-          // A job finished or a new upload appeared: fetch the panel once so crashes and findings show.
-          await replacePanel(root);
-        }
-        const current = panel();
-        if (current) current.dataset.pending = data.pending ? "1" : "0";
+        root.dataset.pending = data.pending ? "1" : "0";
       }
     } catch (error) {
       // Network hiccup: try again at the next tick.
@@ -93,10 +80,12 @@
     if (button) sortCrashes(button);
   });
 
-  // Uploads finishing elsewhere (another tab, the upload page) start the polling again when shown.
+  // Uploads finishing elsewhere (another tab, the upload page) start the polling again when shown, and
+  // a panel swapped in by the live page may have jobs pending.
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) schedule();
   });
+  document.addEventListener("live:updated", schedule);
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", schedule);

@@ -12,7 +12,6 @@
     csrf: app.dataset.csrf,
     chunkSize: parseInt(app.dataset.chunkSize, 10) || 64 * 1024 * 1024,
     maxSize: parseInt(app.dataset.maxSize, 10),
-    rowsUrl: app.dataset.rowsUrl,
     caseNumber: app.dataset.case,
   };
   const strings = JSON.parse(document.getElementById("upload-strings").textContent);
@@ -305,17 +304,9 @@
     }
   }
 
-  async function refreshList() {
-    try {
-      const response = await fetch(cfg.rowsUrl, { credentials: "same-origin" });
-      if (!response.ok) return;
-      // Server-rendered rows (escaped by Django templates), parsed without running anything.
-      const doc = new DOMParser().parseFromString("<table><tbody>" + (await response.text()) + "</tbody></table>", "text/html");
-      const tbody = document.querySelector("#upload-list tbody");
-      tbody.replaceChildren(...doc.querySelectorAll("tbody > tr"));
-    } catch (error) {
-      // keep the old list
-    }
+  // The files list and the quota line are live sections of the page (live.js): refresh them now.
+  function refreshList() {
+    document.dispatchEvent(new CustomEvent("live:refresh"));
   }
 
   function enqueue(item) {

@@ -118,10 +118,11 @@ def test_lifecycle_through_the_api(login_api, engineer, customer, case):
     assert client.post(base + "/send_scope/").json()["state"] == "awaiting_customer"
     client.force_authenticate(customer)
     assert client.post(base + "/scope/answer/", {"accepted": True}, format="json").status_code == 201
+    assert client.get(base + "/").json()["state"] == "investigating"  # accepting the scope starts it
     assert client.post(base + "/timeline/", {"body": "Uploaded."}, format="json").status_code == 201
-    assert client.post(base + "/start_investigation/").status_code == 403
+    assert client.post(base + "/request_customer/", {"message": "x"}).status_code == 403
     client.force_authenticate(engineer)
-    assert client.post(base + "/start_investigation/").json()["state"] == "investigating"
+    assert client.post(base + "/start_investigation/").status_code == 400  # already investigating
     assert client.post(base + "/close/", {"analysis": "a"}, format="json").status_code == 400
     close = {"problem_description": "p", "analysis": "a", "resolution": "r", "resolution_type": "resolved"}
     body = client.post(base + "/close/", close, format="json").json()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cases import services
+from cases import conversation, services
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import AuditEvent, ScopeAcknowledgement, State
 
@@ -95,27 +95,29 @@ def test_send_scope_sets_scoped_and_first_response(scoped_case):
     assert scoped_case.scoped_at is not None and scoped_case.first_response_at is not None
 
 
-def test_customer_accepts_or_objects_to_scope(scoped_case, customer):
-    services.scope_acknowledge(actor=customer, case=scoped_case, accepted=True)
-    services.scope_acknowledge(actor=customer, case=scoped_case, accepted=False, comment="Also the VPN issue")
-    decisions = list(ScopeAcknowledgement.objects.values_list("decision", flat=True))
-    assert sorted(decisions) == ["accepted", "objected"]
+def test_customer_answers_a_sent_scope_once(scoped_case, customer):
+    conversation.scope_acknowledge(actor=customer, case=scoped_case, accepted=True)
+    with pytest.raises(InvalidState, match="already answered"):
+        conversation.scope_acknowledge(
+            actor=customer, case=scoped_case, accepted=False, comment="Also the VPN issue"
+        )
+    assert list(ScopeAcknowledgement.objects.values_list("decision", flat=True)) == ["accepted"]
 
 
 def test_objection_needs_a_comment(scoped_case, customer):
     with pytest.raises(InvalidInput):
-        services.scope_acknowledge(actor=customer, case=scoped_case, accepted=False)
+        conversation.scope_acknowledge(actor=customer, case=scoped_case, accepted=False)
 
 
 def test_scope_cannot_be_answered_before_it_is_sent(case, customer, engineer):
     services.scope_save(actor=engineer, case=case, problem_definition="p", scope="s", next_steps="n")
     with pytest.raises(InvalidState):
-        services.scope_acknowledge(actor=customer, case=case, accepted=True)
+        conversation.scope_acknowledge(actor=customer, case=case, accepted=True)
 
 
 def test_other_organisation_customer_cannot_answer_scope(scoped_case, other_customer):
     with pytest.raises(NotAllowed):
-        services.scope_acknowledge(actor=other_customer, case=scoped_case, accepted=True)
+        conversation.scope_acknowledge(actor=other_customer, case=scoped_case, accepted=True)
 
 
 def test_customer_cannot_write_internal_note(case, customer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cases import conversation
 from cases import services as case_services
 from cases.models import AuditEvent
 from communications import services
@@ -23,7 +24,7 @@ def _notify(action: str) -> None:
 def test_scope_objection_reaches_the_engineer_by_email_and_in_the_portal(
     scoped_case, customer, engineer, mailoutbox
 ):
-    case_services.scope_acknowledge(actor=customer, case=scoped_case, accepted=False, comment="Not only 0xBE")
+    conversation.scope_acknowledge(actor=customer, case=scoped_case, accepted=False, comment="Not only 0xBE")
     _notify("scope_objected")
     assert [m.to[0] for m in mailoutbox] == [engineer.email]
     assert "objected" in mailoutbox[0].subject
@@ -31,10 +32,15 @@ def test_scope_objection_reaches_the_engineer_by_email_and_in_the_portal(
     assert notifications_unread_count(user=engineer) == 1
 
 
-def test_assignment_tells_the_new_and_the_previous_owner(case, manager, engineer, other_engineer, mailoutbox):
+def test_assignment_tells_the_new_and_the_previous_owner_and_the_customer(
+    case, manager, engineer, other_engineer, customer, mailoutbox
+):
     case_services.case_assign(actor=manager, case=case, owner=other_engineer, reason="Holiday")
     _notify("case_reassigned")
-    assert sorted(m.to[0] for m in mailoutbox) == sorted([engineer.email, other_engineer.email])
+    mails = {m.to[0]: m for m in mailoutbox}
+    assert sorted(mails) == sorted([engineer.email, other_engineer.email, customer.email])
+    # The customer learns who handles the case now; the reason stays with staff.
+    assert "Holiday" in mails[engineer.email].body and "Holiday" not in mails[customer.email].body
     assert all(
         n.kind == NotificationKind.ASSIGNED
         for n in Notification.objects.filter(event__action="case_reassigned")
@@ -97,7 +103,7 @@ def test_a_kind_turned_off_is_not_sent(scoped_case, customer, engineer, mailoutb
     services.notification_preferences_save(
         user=engineer, choices={NotificationKind.SCOPE_ANSWER: (False, True)}
     )
-    case_services.scope_acknowledge(actor=customer, case=scoped_case, accepted=True)
+    conversation.scope_acknowledge(actor=customer, case=scoped_case, accepted=True)
     _notify("scope_accepted")
     assert mailoutbox == []
     assert Notification.objects.filter(recipient=engineer).count() == 1  # the portal marker stays on

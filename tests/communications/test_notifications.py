@@ -20,11 +20,11 @@ def test_account_manager_and_owner_are_notified_of_customer_message(
 
 
 def test_internal_note_is_not_sent_to_account_managers(mailoutbox, case, other_engineer, account_manager):
-    services.timeline_add(actor=other_engineer, case=case, body="Internal", internal=True)
+    services.timeline_add(actor=other_engineer, case=case, body="Suspect the DLP agent", internal=True)
     event = AuditEvent.objects.get(action="note_added")
     notify_case_event(event.pk)
     assert [m.to[0] for m in mailoutbox] == ["engineer@example.com"]
-    assert "Internal" not in mailoutbox[0].body
+    assert "DLP" not in mailoutbox[0].body
 
 
 def test_missing_event_sends_nothing(mailoutbox, db):

@@ -1,4 +1,5 @@
-"""Sending a document: timeline message, record, e-mail after the commit to the customer contact only."""
+"""Sending a document: one timeline entry, its record, and after the commit the e-mails of its event: the
+document itself to the customer contacts, never an internal note."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from cases.models import State, TimelineEntry
 from communications import services
 from communications.documents import document_draft
 from communications.models import EmailDelivery, SentDocument
-from communications.tasks import email_deliver, notify_case_event
+from communications.tasks import notify_case_event
 from tests.communications.conftest import INTERNAL_NOTE
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,12 @@ def _send(case, engineer, kind, language="en", edit=lambda body: body):
     return services.document_send(
         actor=engineer, case=case, kind=kind, language=language, subject=draft.subject, body=body
     )
+
+
+def _deliver(document) -> int:
+    """Run the notification task the send queued after its commit, as a worker would."""
+    document.refresh_from_db()
+    return notify_case_event(document.timeline_entry.event_id)
 
 
 def _fill(body: str) -> str:
@@ -37,8 +44,8 @@ def test_sent_document_reaches_the_customer_by_email_without_internal_notes(
     with django_capture_on_commit_callbacks() as callbacks:
         document = _send(reference_case, engineer, kind, language, edit=_fill)
     assert callbacks, "the e-mail is queued after the commit"
-    delivery = EmailDelivery.objects.get(document=document)
-    assert email_deliver(delivery.pk) is True
+    assert _deliver(document) == 1
+    assert EmailDelivery.objects.get(document=document).to == customer.email
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == [customer.email]
@@ -59,7 +66,7 @@ def test_engineers_edit_is_what_is_sent(reference_case, engineer, mailoutbox):
         "findings",
         edit=lambda body: body.replace("Kind regards,", "Please run mdsched tonight.\n\nKind regards,"),
     )
-    email_deliver(EmailDelivery.objects.get(document=document).pk)
+    _deliver(document)
     assert "Please run mdsched tonight." in mailoutbox[0].body
     assert "Please run mdsched tonight." in mailoutbox[0].alternatives[0][0]
     assert "Please run mdsched tonight." in document.timeline_entry.body
@@ -95,12 +102,22 @@ def test_sending_the_scope_of_a_new_case_sends_the_scope(case, engineer, custome
     assert case.scoped_at is not None and case.first_response_at is not None
 
 
-def test_document_notification_goes_to_account_managers_not_again_to_the_customer(
+def test_a_sent_document_reaches_the_customer_and_the_account_manager_once_each(
     reference_case, engineer, customer, account_manager, mailoutbox
 ):
-    _send(reference_case, engineer, "findings")
-    from cases.models import AuditEvent
+    document = _send(reference_case, engineer, "findings")
+    assert _deliver(document) == 2
+    assert _deliver(document) == 0  # a redelivered task message sends nothing twice
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([customer.email, account_manager.email])
+    # The account manager reads the document itself, not only that something was sent.
+    assert all(document.subject == m.subject and "SfUemIsoSpace.sys" in m.body for m in mailoutbox)
 
-    event = AuditEvent.objects.get(action="document_sent")
-    notify_case_event(event.pk)
-    assert [m.to[0] for m in mailoutbox] == [account_manager.email]
+
+def test_a_sent_document_is_one_timeline_entry_rendered_as_sent(reference_case, engineer, customer, client):
+    document = _send(reference_case, engineer, "findings")
+    client.force_login(customer)
+    html = client.get(f"/cases/{reference_case.number}/").content.decode()
+    assert html.count(f'id="entry-{document.timeline_entry_id}"') == 1
+    assert TimelineEntry.objects.filter(case=reference_case, body__contains="SfUemIsoSpace.sys").count() == 1
+    # Rendered: a table and headings, not the text form's markup.
+    assert '<table class="doc-table">' in html and "| Time |" not in html and "=====" not in html

@@ -8,7 +8,7 @@ from django.test import Client
 
 from analysis.services import job_queue_for_upload
 from analysis.tasks import analyse_upload
-from cases import services
+from cases import conversation, services
 from cases.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.pipeline.conftest import store_upload
@@ -69,7 +69,10 @@ def test_every_change_of_a_case_is_audited(case, engineer, customer, other_engin
             ),
         ),
         ("send_scope", lambda: services.case_transition(actor=engineer, case=case, name="send_scope")),
-        ("scope_acknowledge", lambda: services.scope_acknowledge(actor=customer, case=case, accepted=True)),
+        (
+            "scope_acknowledge",
+            lambda: conversation.scope_acknowledge(actor=customer, case=case, accepted=True),
+        ),
         ("timeline_add", lambda: services.timeline_add(actor=customer, case=case, body="It crashed again")),
         ("internal note", lambda: services.timeline_add(actor=engineer, case=case, body="x", internal=True)),
         ("split", lambda: services.case_split(actor=engineer, case=case, title="Second problem")),

@@ -237,23 +237,20 @@ def test_notifications_owed_during_an_outage_are_all_emailed_once_it_ends(
     broker_switch, eager_app, case, customer, engineer, mailoutbox
 ):
     """The reported loss: 8 notifications during the outage, 0 of 8 e-mails."""
+    before = len(mailoutbox)  # the case's opening may have told someone already
     broker_switch.down()
     for n in range(8):
         case_services.timeline_add(actor=customer, case=case, body=f"message {n}")  # each: 200, committed
     owed = OutboxMessage.objects.filter(task="communications.tasks.notify_case_event", state=State.PENDING)
-    assert owed.count() == 8 and mailoutbox == []
+    assert owed.count() == 8 and len(mailoutbox) == before
     broker_switch.up()
     services.outbox_dispatch()
     services.outbox_dispatch()
     services.outbox_dispatch()  # runs again find nothing more to send
     events = AuditEvent.objects.filter(action="message_added")
     assert EmailDelivery.objects.filter(event__in=events, state=EmailDelivery.State.SENT).count() == 8
-    assert sorted(m.body.count("message") for m in mailoutbox) and len(mailoutbox) == 8
-    assert (
-        not OutboxMessage.objects.exclude(state=State.DONE)
-        .filter(task__startswith="communications.")
-        .exists()
-    )
+    assert len(mailoutbox) - before == 8
+    assert not OutboxMessage.objects.exclude(state=State.DONE).filter(task__startswith="communications.").exists()
 
 
 @pytest.mark.django_db

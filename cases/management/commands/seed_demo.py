@@ -9,10 +9,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import Organisation, User
-from cases import services
+from cases import conversation, services
 from cases.models import Case, ResolutionType, Severity
+from config.links import site_url
 from uploads.services import upload_store_bytes
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -32,7 +34,7 @@ class Command(BaseCommand):
         if not Case.objects.filter(title=REFERENCE_TITLE).exists():
             self._cases(users)
         self.stdout.write(
-            self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000/accounts/login/")
+            self.style.SUCCESS(f"Demo data ready. Sign in at {site_url(reverse('accounts:login'))}")
         )
         for name in ("engineer", "manager", "tam", "alice", "bob"):
             self.stdout.write(f"  {name:<9} password: {password}   ({users[name].get_role_display()})")
@@ -93,7 +95,7 @@ class Command(BaseCommand):
             next_steps="请收集 C:\\Windows\\Minidump 下的转储文件、C:\\Windows\\MEMORY.DMP 以及系统事件日志 (System.evtx)，并上传到本案例。",
         )
         services.case_transition(actor=engineer, case=reference, name="send_scope")
-        services.scope_acknowledge(actor=users["alice"], case=reference, accepted=True)
+        conversation.scope_acknowledge(actor=users["alice"], case=reference, accepted=True)
         # The customer's upload: the debugger output of the reference crash. The worker started by
         # `make run` analyses it, so the case opens with its crash and findings.
         upload_store_bytes(
