@@ -128,3 +128,11 @@ def test_revoking_someone_elses_or_an_unknown_token_does_nothing(client, custome
         answer = client.post("/accounts/tokens/revoke/", {"key_start": key_start}, follow=True)
         assert "No such token." in answer.content.decode()
     assert _calls(theirs) == 200
+
+
+def test_the_tokens_page_speaks_chinese(client, customer):
+    customer.language = "zh-hans"
+    customer.save()
+    client.force_login(customer)
+    page = client.get("/accounts/tokens/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "令牌有效期为 90 天" in page and "您没有 API 令牌。" in page
