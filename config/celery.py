@@ -1,5 +1,6 @@
 """The Celery application; its settings live in config/settings.py under the CELERY_ namespace."""
 
+import contextlib
 import os
 from typing import Any
 
@@ -28,6 +29,24 @@ class Consumer(CeleryConsumer):
 
         conn.ensure_connection = capped
         return super().ensure_connected(conn)
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        # Celery empties the connection (collect()) and then closes it; kombu's Redis channel, on close,
+        # restores its unacknowledged messages through that emptied connection and raises AttributeError
+        # ("'NoneType' object has no attribute 'hostname'"), which ignore_errors() lets through: the
+        # consumer died and the worker never took another task after Redis came back (bench/faults.py,
+        # Redis stopped while acks_late tasks ran). The messages cannot be restored with Redis gone; the
+        # outbox publishes them again.
+        connection = self.connection
+        if connection is not None:
+            close = connection.close
+
+            def close_quietly() -> None:
+                with contextlib.suppress(AttributeError):
+                    close()
+
+            connection.close = close_quietly
+        super().on_connection_error_after_connected(exc)
 
 
 app = Celery("portal")

@@ -81,18 +81,28 @@ def _dispatch_now(message_id: int) -> None:
         logger.warning("outbox message %s left for the dispatcher: %s", message_id, _describe(error))
 
 
+_EPOCH_CLIENTS: dict[str, Any] = {}
+
+
 def broker_epoch() -> str:
     """The broker's identity: Redis's ``run_id`` (a new one after every restart), ``""`` for brokers
-    without one. Raises BrokerUnavailable when the broker does not answer."""
+    without one. Raises BrokerUnavailable when the broker does not answer.
+
+    Asked on a plain Redis client of its own: the broker connections of a worker are busy consuming,
+    and a command sent on one of them read another reply (seen: "too many values to unpack")."""
     from config.celery import app
 
+    url = str(app.conf.broker_url or "")
+    if not url.startswith(("redis://", "rediss://")):
+        return ""
     try:
-        with app.pool.acquire(block=True, timeout=5) as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
-            client = getattr(conn.default_channel, "client", None)
-            if client is None or not hasattr(client, "info"):
-                return ""
-            return str(client.info("server").get("run_id", ""))
+        client = _EPOCH_CLIENTS.get(url)
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+            _EPOCH_CLIENTS[url] = client
+        return str(client.info("server").get("run_id", ""))
     except Exception as error:
         raise BrokerUnavailable(_describe(error)) from error
 
@@ -206,32 +216,29 @@ def _lost_messages(*, epoch: str, now: datetime) -> list[int]:
         .values_list("pk", "task_id")[:1000]
     )
     if candidates:
-        live = live_task_ids()
+        live = live_task_ids([task_id for _pk, task_id in candidates])
         if live is not None:
             lost |= {pk for pk, task_id in candidates if task_id not in live}
+            # Alive: judged again once the grace has passed, not at every run.
+            OutboxMessage.objects.filter(
+                pk__in=[pk for pk, task_id in candidates if task_id in live],
+                state=OutboxMessage.State.STARTED,
+            ).update(seen_at=now)
     return sorted(lost)
 
 
-def live_task_ids() -> set[str] | None:
-    """Ids of the tasks the workers are executing, holding or scheduling now (a control broadcast of
+def live_task_ids(task_ids: Sequence[str]) -> set[str] | None:
+    """Which of ``task_ids`` a worker is executing, holding or scheduling now (one control broadcast of
     about 1 s); ``None`` when no worker answers (then nothing can be judged orphaned)."""
     from config.celery import app
 
     try:
-        inspect = app.control.inspect(timeout=1.0)
-        replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        replies = app.control.inspect(timeout=1.0).query_task(*task_ids)
     except Exception:
         return None
-    if not replies[0]:
+    if not replies:
         return None
-    ids: set[str] = set()
-    for reply in replies:
-        for tasks in (reply or {}).values():
-            for task in tasks or ():
-                request = task.get("request", task)  # scheduled entries wrap the request
-                if request.get("id"):
-                    ids.add(request["id"])
-    return ids
+    return {task_id for tasks in replies.values() for task_id in (tasks or {})}
 
 
 def _message_id(task_id: str | None) -> int | None:

@@ -168,8 +168,12 @@ def test_a_message_whose_worker_vanished_is_published_again_only_when_no_worker_
             assert services.outbox_dispatch().republished == 0  # no worker answers: cannot judge
         with mock.patch("outbox.services.live_task_ids", return_value={message.task_id}):
             assert services.outbox_dispatch().republished == 0  # a worker still runs it
-        with mock.patch("outbox.services.live_task_ids", return_value={"something-else"}):
+        with mock.patch("outbox.services.live_task_ids", return_value={"something-else"}) as live:
+            assert services.outbox_dispatch().republished == 0  # seen alive just now: judged after the grace
+            assert live.call_count == 0
+            OutboxMessage.objects.filter(pk=message.pk).update(seen_at=timezone.now() - timedelta(seconds=30))
             assert services.outbox_dispatch().republished == 1
+            assert live.call_args.args == ([message.task_id],)
     assert send.call_count == 1
 
 
@@ -250,7 +254,11 @@ def test_notifications_owed_during_an_outage_are_all_emailed_once_it_ends(
     events = AuditEvent.objects.filter(action="message_added")
     assert EmailDelivery.objects.filter(event__in=events, state=EmailDelivery.State.SENT).count() == 8
     assert len(mailoutbox) - before == 8
-    assert not OutboxMessage.objects.exclude(state=State.DONE).filter(task__startswith="communications.").exists()
+    assert (
+        not OutboxMessage.objects.exclude(state=State.DONE)
+        .filter(task__startswith="communications.")
+        .exists()
+    )
 
 
 @pytest.mark.django_db
