@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,11 +74,22 @@ def outbox_publish(
     return message
 
 
+# After the broker failed a fast path, this process leaves messages to the dispatcher for a while: a
+# broker that hangs (2 s connect timeout) must not add 2 s per message to every request meanwhile.
+FAST_PATH_PAUSE = 5.0
+_fast_path_paused_until = 0.0
+_monotonic = time.monotonic
+
+
 def _dispatch_now(message_id: int) -> None:
     # The fast path, after the commit: never an error for the request that committed.
+    global _fast_path_paused_until
+    if _monotonic() < _fast_path_paused_until:
+        return
     try:
         outbox_dispatch(ids=[message_id])
     except Exception as error:
+        _fast_path_paused_until = _monotonic() + FAST_PATH_PAUSE
         logger.warning("outbox message %s left for the dispatcher: %s", message_id, _describe(error))
 
 

@@ -47,6 +47,12 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _outbox_fast_path_open(monkeypatch):
+    """A broker failure in one test pauses the outbox's fast path in this process: not in the next test."""
+    monkeypatch.setattr("outbox.services._fast_path_paused_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_service_level_settings():
     """The cached service-level settings of an earlier test would outlive its rolled-back rows."""
     from django.core.cache import cache

@@ -87,6 +87,25 @@ def test_broker_down_leaves_the_message_pending_with_the_reason_then_the_dispatc
 
 
 @pytest.mark.django_db
+def test_after_a_broker_failure_requests_leave_messages_to_the_dispatcher_for_a_while(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """A broker that hangs costs one request its connect timeout, not every message of every request."""
+    clock = [1000.0]
+    monkeypatch.setattr("outbox.services._monotonic", lambda: clock[0])
+    down = mock.patch("outbox.services.broker_epoch", side_effect=services.BrokerUnavailable("timed out"))
+    with down as epoch, django_capture_on_commit_callbacks(execute=True):
+        _publish(key="a")
+        _publish(key="b")  # within the pause: not tried
+    assert epoch.call_count == 1
+    clock[0] += services.FAST_PATH_PAUSE + 1
+    with mock.patch("outbox.services._send"), django_capture_on_commit_callbacks(execute=True):
+        _publish(key="c")
+    assert OutboxMessage.objects.get(key="c").state == State.DISPATCHED
+    assert set(OutboxMessage.objects.filter(state=State.PENDING).values_list("key", flat=True)) == {"a", "b"}
+
+
+@pytest.mark.django_db
 def test_a_publish_error_keeps_the_message_and_its_error(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         message = _publish(key="k")
