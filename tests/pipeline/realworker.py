@@ -7,6 +7,7 @@ the same broker while the worker fixture lives.
 
 from __future__ import annotations
 
+import email
 import os
 import shutil
 import signal
@@ -15,7 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from email.header import decode_header, make_header
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -220,3 +223,17 @@ class OwnRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+def mail_subjects(folder: Path) -> Counter[str]:
+    """Subjects of the e-mails Django's file backend wrote in ``folder`` (workers send with it in the
+    fault tests): each message is followed by a line of 79 dashes; headers may be MIME-encoded."""
+    seen: Counter[str] = Counter()
+    if not folder.exists():
+        return seen
+    for path in folder.iterdir():
+        for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if raw.strip():
+                subject = email.message_from_bytes(raw).get("Subject", "")
+                seen[str(make_header(decode_header(subject)))] += 1
+    return seen
