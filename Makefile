@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench bench-deps faults fuzz browser-deps clean
+.PHONY: help install messages run test test-fast lint format bench bench-deps faults fuzz browser-deps corpus clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,10 +51,12 @@ format: install ## Format the code
 
 bench: install bench-deps ## Run the benchmarks and print their figures (load needs PostgreSQL, wrk, nginx)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/corpus.py
+	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
-	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py; \
-	 else echo "bench/load.py needs wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
+	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
 
 # Not in `make bench`: it needs PostgreSQL (DATABASE_URL) besides redis-server, which it starts itself.
 faults: install ## Fault injection in real time: workers and Redis killed (needs DATABASE_URL=postgres://... and redis-server)
@@ -83,6 +85,9 @@ browser-deps: ## Debian packages for browser and PDF tests (installed when missi
 	    echo "installing $$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages ($$missing): the tests that need them skip"; fi; fi
+
+corpus: install ## Restore the corpus files named by tests/corpus/items (needs network, or MIRRORS=dir of git mirrors)
+	$(BIN)/python scripts/corpus_restore.py $(if $(MIRRORS),--mirrors $(MIRRORS),)
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var

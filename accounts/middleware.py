@@ -24,6 +24,9 @@ class UserLanguageMiddleware:
 
 
 # Paths a signed-in user may reach before passing the second factor.
+# A session of staff without an authenticator remembers it, so each request skips the device look-up;
+# setting one up verifies the session, which makes the mark moot.
+NO_DEVICE_SESSION_KEY = "two_factor_no_device"
 _OPEN_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/accounts/language/", "/static/", "/healthz")
 
 
@@ -46,8 +49,10 @@ class TwoFactorMiddleware:
             from accounts.two_factor import two_factor_device, two_factor_required
 
             if not user.is_verified():
-                if two_factor_device(user) is not None:
-                    return self._hold(request, "accounts:two_factor_verify")
+                if not request.session.get(NO_DEVICE_SESSION_KEY):
+                    if two_factor_device(user) is not None:
+                        return self._hold(request, "accounts:two_factor_verify")
+                    request.session[NO_DEVICE_SESSION_KEY] = True
                 if two_factor_required(user):
                     return self._hold(request, "accounts:two_factor_setup")
         return self.get_response(request)

@@ -23,6 +23,18 @@ def remember_user_language(sender: Any, request: Any, user: Any, **kwargs: Any) 
 
 
 @receiver(user_logged_in)
+def remember_no_authenticator(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Staff without an authenticator: the session says so from the sign-in, so no request after it
+    looks the device up (accounts.middleware.TwoFactorMiddleware)."""
+    from accounts.middleware import NO_DEVICE_SESSION_KEY
+    from accounts.two_factor import two_factor_device
+
+    staff = user.is_support_staff or user.is_superuser
+    if staff and request is not None and hasattr(request, "session") and two_factor_device(user) is None:
+        request.session[NO_DEVICE_SESSION_KEY] = True
+
+
+@receiver(user_logged_in)
 def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     from cases.models import AuditEvent
 

@@ -171,6 +171,10 @@ class Finding(models.Model):
     detail_zh = models.TextField(blank=True)
     recommendation_zh = models.TextField(blank=True)
     crashes = models.ManyToManyField(Crash, blank=True, related_name="findings", verbose_name=_("evidence"))
+    # Evidence that is not a crash row, and each crash's file and fact: [{"file": ..., "fact": ...}].
+    facts = models.JSONField(default=list, blank=True)
+    # Catalogue actions (analysis/rules/actions.py) a findings message merges across findings.
+    actions = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -188,3 +192,40 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.title}"
+
+
+class CaseMark(models.Model):
+    """A third-party driver or a module signature present in a case's crashes: one row per case and key,
+    kept by ``analysis.cross_case`` when the case's findings are recomputed."""
+
+    class Kind(models.TextChoices):
+        DRIVER = "driver", _("Driver")
+        SIGNATURE = "signature", _("Signature")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key", "case"], name="analysis_casemark_unique")
+        ]
+        indexes = [models.Index(fields=["case"], name="analysis_casemark_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.key}"
+
+
+class MarkCount(models.Model):
+    """How many cases have a driver or signature: "seen in N other cases" read in one indexed query,
+    never counted per view (a driver such as an antivirus filter is in thousands of cases)."""
+
+    kind = models.CharField(max_length=10, choices=CaseMark.Kind.choices)
+    key = models.CharField(max_length=300)
+    cases = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="analysis_markcount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.cases}"

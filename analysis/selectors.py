@@ -5,21 +5,19 @@ Every function costs a fixed number of queries whatever the number of uploads, c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from analysis.models import AnalysisJob, Crash, CrashDriver, Finding
+from analysis.models import AnalysisJob, CaseMark, Crash, Finding, MarkCount
 from cases.models import Case
 from cases.selectors import case_visible_queryset
 from uploads.models import Upload
 
 # How many other cases to link per signature or driver; the count is exact, the list is capped.
-SEEN_ELSEWHERE_LINKS = 10
 
 
 def user_sees_findings(user: User) -> bool:
@@ -103,38 +101,39 @@ class SeenElsewhere:
 
 
 def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsewhere:
-    """ "Seen in N other cases" for the crashes' module signatures and third-party drivers: four aggregate
-    queries, whatever the number of crashes."""
+    """ "Seen in N other cases" for the crashes' module signatures and third-party drivers, in one query:
+    from the counters (``analysis.cross_case``) for staff who see every case, counted over the cases they
+    may see for account managers (who see a few organisations)."""
     result = SeenElsewhere()
     if not crashes or not user_sees_findings(user):
         return result
-    visible = case_visible_queryset(user).exclude(pk=case.pk).values("pk")
+    wanted = Q(pk__in=[])
     signatures = {c.signature_module for c in crashes if c.signature_module}
     drivers = {name.lower() for c in crashes for name in c.third_party_drivers}
     if signatures:
-        others = Crash.objects.filter(signature_module__in=signatures, case__in=visible)
-        result.signatures = _counted(
-            others.values("signature_module")
-            .annotate(n=Count("case", distinct=True))
-            .values_list("signature_module", "n"),
-            others.values_list("signature_module", "case__number").distinct().order_by("-case__opened_at"),
-        )
+        wanted |= Q(kind=CaseMark.Kind.SIGNATURE, key__in=signatures)
     if drivers:
-        others_d = CrashDriver.objects.filter(name__in=drivers, case__in=visible)
-        result.drivers = _counted(
-            others_d.values("name").annotate(n=Count("case", distinct=True)).values_list("name", "n"),
-            others_d.values_list("name", "case__number").distinct().order_by("-case__opened_at"),
+        wanted |= Q(kind=CaseMark.Kind.DRIVER, key__in=drivers)
+    if user.is_superuser or user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
+        this_case = CaseMark.objects.filter(case=case, kind=OuterRef("kind"), key=OuterRef("key"))
+        rows = (
+            MarkCount.objects.filter(wanted)
+            .annotate(here=Exists(this_case))
+            .values_list("kind", "key", "cases", "here")
         )
+        counts = [(kind, key, cases - int(here)) for kind, key, cases, here in rows]
+    else:
+        visible = case_visible_queryset(user).exclude(pk=case.pk).values("pk")
+        counts = list(
+            CaseMark.objects.filter(wanted, case__in=visible)
+            .values("kind", "key")
+            .annotate(n=Count("case"))
+            .values_list("kind", "key", "n")
+        )
+    for kind, key, n in counts:
+        target = result.drivers if kind == CaseMark.Kind.DRIVER else result.signatures
+        target[key] = (n, [])
     return result
-
-
-def _counted(counts, numbers) -> dict[str, tuple[int, list[str]]]:  # type: ignore[no-untyped-def]
-    links: dict[str, list[str]] = defaultdict(list)
-    # Capped per key in Python: the distinct (key, case) pairs are few next to the crashes behind them.
-    for key, number in numbers[: SEEN_ELSEWHERE_LINKS * 50]:
-        if len(links[key]) < SEEN_ELSEWHERE_LINKS:
-            links[key].append(number)
-    return {key: (n, links.get(key, [])) for key, n in counts}
 
 
 # A heartbeat is written every 30 s; three missed ones mean no analysis worker is taking tasks.
@@ -147,7 +146,8 @@ def worker_health() -> dict[str, object]:
 
     from django.core.cache import cache
 
-    from analysis.services import HEARTBEAT_KEY, cache_is_shared, heartbeat_file
+    from analysis.services import HEARTBEAT_KEY, heartbeat_file
+    from config.caching import cache_is_shared
 
     payload: dict[str, str] | None = None
     if cache_is_shared():

@@ -79,6 +79,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "detail_zh": finding.detail_zh,
         "recommendation_zh": finding.recommendation_zh,
         "evidence": sorted(crash.pk for crash in finding.crashes.all()),
+        "facts": list(finding.facts or []),
+        "actions": list(finding.actions or []),
     }
 
 

@@ -27,11 +27,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from analysis.cross_case import case_marks_refresh
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
 from analysis.parsers import result as parsed
 from cases.errors import InvalidState, NotAllowed
 from cases.models import AuditEvent, Case
 from cases.records import case_touch
+from config.caching import cache_is_shared
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -130,6 +132,7 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
         raise InvalidState(_("This file is held by the virus scan: it cannot be analysed until it is clean."))
     with transaction.atomic():
         job = job_queue_for_upload(upload=upload, requested_by=actor)
+        # job_queue_for_upload raised the case's live version already.
         AuditEvent.objects.create(
             case_id=upload.case_id,
             actor=actor,
@@ -395,6 +398,8 @@ def _create_findings(
                 title_zh=_cut(item.get("title_zh"), 300),
                 detail_zh=item.get("detail_zh") or "",
                 recommendation_zh=item.get("recommendation_zh") or "",
+                facts=list(item.get("facts") or ()),
+                actions=list(item.get("actions") or ()),
             )
         )
         evidence.append([crashes[i] for i in item.get("evidence") or () if 0 <= i < len(crashes)])
@@ -514,6 +519,7 @@ def case_findings_recompute(*, case: Case) -> list[Finding]:
     _create_findings(
         case=case, upload=None, job=None, items=[asdict(item) for item in findings], crashes=crashes
     )
+    case_marks_refresh(case=case)
     return list(Finding.objects.filter(case=case, upload__isnull=True))
 
 
@@ -622,12 +628,6 @@ HEARTBEAT_KEY = "analysis:worker-heartbeat"
 
 def heartbeat_file() -> Path:
     return Path(settings.VAR_DIR) / "analysis-worker-heartbeat.json"
-
-
-def cache_is_shared() -> bool:
-    """A local-memory cache is per process: the web process would never see the worker's heartbeat."""
-    backend = settings.CACHES["default"]["BACKEND"]
-    return not backend.endswith(("LocMemCache", "DummyCache"))
 
 
 def worker_heartbeat_record(*, worker: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from django.core.files.storage import Storage, storages
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
-from analysis import services
+from analysis import cross_case, services
 
 logger = logging.getLogger(__name__)
 
@@ -159,3 +159,10 @@ def jobs_reconcile() -> int:
 def worker_heartbeat() -> str:
     """Beat, every 30 s, run by an analysis worker: /healthz reads its age to tell if workers take tasks."""
     return services.worker_heartbeat_record(worker=worker_heartbeat.request.hostname or "unknown")["at"]
+
+
+@shared_task(name="analysis.tasks.marks_rebuild", soft_time_limit=600, time_limit=660)
+def marks_rebuild() -> int:
+    """Beat, nightly: recompute the cross-case counters from the crashes (a deleted case or upload moves
+    no counter by itself)."""
+    return cross_case.marks_rebuild()

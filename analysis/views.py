@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analysis import selectors, services
 from analysis.models import AnalysisJob, Crash, Finding
-from analysis.rules.knowledge import bugcheck_info
+from analysis.rules.knowledge import bugcheck_info, parameter_meanings
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
@@ -73,9 +73,10 @@ def _finding_view(finding: Finding, zh: bool, crash_numbers: dict[int, int]) -> 
     }
 
 
-def _crash_view(number: int, crash: Crash, seen: selectors.SeenElsewhere) -> dict[str, Any]:
+def _crash_view(number: int, crash: Crash, seen: selectors.SeenElsewhere, zh: bool = False) -> dict[str, Any]:
     info = bugcheck_info(crash.code) if crash.code and not crash.exception_code else None
-    meanings = info.parameters if info else ()
+    values = tuple(crash.parameters or ())
+    meanings = parameter_meanings(crash.code, values, "zh" if zh else "en") if info else []
     parameters = [
         {"index": i + 1, "value": value, "meaning": meanings[i] if i < len(meanings) else ""}
         for i, value in enumerate(crash.parameters or [])
@@ -116,7 +117,7 @@ def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
         zh = _zh(request)
         findings = [_finding_view(f, zh, numbers) for f in selectors.findings_for_case(case=case)]
         context.update(
-            crashes=[_crash_view(numbers[c.pk], c, seen) for c in crashes],
+            crashes=[_crash_view(numbers[c.pk], c, seen, zh) for c in crashes],
             case_findings=[f for f in findings if f["upload"] is None],
             upload_findings=[f for f in findings if f["upload"] is not None],
         )

@@ -29,6 +29,9 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -301,6 +304,84 @@ def _table(title: str, targets: list[tuple[str, str, str]], run, duration: int) 
         )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The bench database migrated and seeded, with the environment that serves it."""
+
+    env: dict[str, str]
+    var_dir: Path
+    seed: dict[str, object]
+
+
+@contextmanager
+def bench_portal(database_url: str, *, prefix: str) -> Iterator[Prepared]:
+    """Migrate and seed the bench database with production settings (DEBUG off) and set Django up in
+    this process; the temporary folder goes at the end."""
+    _database_ensure(database_url)
+    var_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "SECURE_SSL_REDIRECT": "0",
+        "PORTAL_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    }
+    full_env = {**os.environ, **env}
+    try:
+        for command in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
+            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True)
+        _django(env)
+        yield Prepared(env=full_env, var_dir=var_dir, seed=_seed())
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str  # the portal's address, behind nginx
+    server: subprocess.Popen  # gunicorn's master, whose workers a benchmark may measure
+
+
+@contextmanager
+def served(prepared: Prepared, *, workers: int, port: int) -> Iterator[Served]:
+    """Serve the portal as production does (nginx in front of gunicorn's sync workers), once it answers."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    upstream = port + 1
+    server = subprocess.Popen(
+        [
+            gunicorn,
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{upstream}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=prepared.env,
+        start_new_session=True,
+    )
+    proxy = _nginx_start(prepared.var_dir / "nginx", port=port, upstream=upstream)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _attempt in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield Served(base=base, server=server)
+    finally:
+        proxy.terminate()
+        proxy.wait(20)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -323,80 +404,42 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true", help="seed and count queries only")
     args = parser.parse_args()
 
-    _database_ensure(args.database_url)
-    var_dir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    env = {
-        "DATABASE_URL": args.database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET,
-        "ALLOWED_HOSTS": "127.0.0.1,testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "PORTAL_VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
-    }
-    python = sys.executable
-    full_env = {**os.environ, **env}
-    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True)
-    subprocess.run(
-        [python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=full_env, check=True
-    )
-    _django(env)
-    seed = _seed()
-    _query_counts(seed)
-    if args.skip_load:
-        return
-    from rest_framework.authtoken.models import Token
+    with bench_portal(args.database_url, prefix="portal-bench-") as prepared:
+        _query_counts(prepared.seed)
+        if args.skip_load:
+            return
+        from rest_framework.authtoken.models import Token
 
-    token, _ = Token.objects.get_or_create(user=seed["engineer"])
-    cookie = _session_cookie(seed["engineer"])
-    gunicorn = str(Path(python).with_name("gunicorn"))
-    upstream = args.port + 1
-    server = subprocess.Popen(
-        [gunicorn, "config.wsgi", "-b", f"127.0.0.1:{upstream}", "-w", str(args.workers),
-         "--log-level", "warning"],
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-    )  # fmt: skip
-    proxy = _nginx_start(var_dir / "nginx", port=args.port, upstream=upstream)
-    base = f"http://127.0.0.1:{args.port}"
+        token, _ = Token.objects.get_or_create(user=prepared.seed["engineer"])
+        cookie = _session_cookie(prepared.seed["engineer"])
+        with served(prepared, workers=args.workers, port=args.port) as portal:
+            _load_runs(args, portal.base, prepared.seed, cookie, token.key)
+
+
+def _load_runs(args: argparse.Namespace, base: str, seed: dict[str, object], cookie: str, token: str) -> None:
     setup = f"nginx -> gunicorn sync x{args.workers}"
-    try:
-        for _attempt in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        targets = [
-            ("case list page", f"{base}/cases/?view=all", f"Cookie: sessionid={cookie}"),
-            ("case page", f"{base}/cases/{seed['case']}/", f"Cookie: sessionid={cookie}"),
-            ("cases API", f"{base}/api/cases/", f"Authorization: Token {token.key}"),
-        ]
-        for think in args.think:
-            low, high = (round(float(value) * 1000) for value in think.split("-"))
-            _table(
-                f"{args.users} users, each pausing {think} s between requests (wrk -c{args.users} with a "
-                f"think time), {args.duration} s after a 5 s warm-up, {setup}",
-                targets,
-                lambda url, header, seconds, pause=(low, high): _wrk(url, header, seconds, args.users, pause),
-                args.duration,
-            )
-        for connections in args.connections:
-            _table(
-                f"{connections} connections without pause (saturation), {args.duration} s after a 5 s "
-                f"warm-up, {setup}",
-                targets,
-                lambda url, header, seconds, connections=connections: _wrk(url, header, seconds, connections),
-                args.duration,
-            )
-    finally:
-        proxy.terminate()
-        proxy.wait(20)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
-        shutil.rmtree(var_dir, ignore_errors=True)
+    targets = [
+        ("case list page", f"{base}/cases/?view=all", f"Cookie: sessionid={cookie}"),
+        ("case page", f"{base}/cases/{seed['case']}/", f"Cookie: sessionid={cookie}"),
+        ("cases API", f"{base}/api/cases/", f"Authorization: Token {token}"),
+    ]
+    for think in args.think:
+        low, high = (round(float(value) * 1000) for value in think.split("-"))
+        _table(
+            f"{args.users} users, each pausing {think} s between requests (wrk -c{args.users} with a "
+            f"think time), {args.duration} s after a 5 s warm-up, {setup}",
+            targets,
+            lambda url, header, seconds, pause=(low, high): _wrk(url, header, seconds, args.users, pause),
+            args.duration,
+        )
+    for connections in args.connections:
+        _table(
+            f"{connections} connections without pause (saturation), {args.duration} s after a 5 s "
+            f"warm-up, {setup}",
+            targets,
+            lambda url, header, seconds, connections=connections: _wrk(url, header, seconds, connections),
+            args.duration,
+        )
 
 
 if __name__ == "__main__":

@@ -46,20 +46,14 @@ class ScopeForm(forms.Form):
     next_steps = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Next steps"))
 
 
-class ScopeAnswerForm(forms.Form):
+class AnswerForm(forms.Form):
+    """The customer's yes or no, with a comment: to the scope (accept, object) or to a proposed resolution
+    (confirm, reject). The page's two buttons post ``accepted`` as 1 or 0."""
+
     accepted = forms.TypedChoiceField(
         choices=[("1", _("Accept")), ("0", _("Object"))],
         coerce=lambda value: value == "1",
         label=_("Decision"),
-    )
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
-
-
-class ResolutionAnswerForm(forms.Form):
-    accepted = forms.TypedChoiceField(
-        choices=[("1", _("Confirm")), ("0", _("Reject"))],
-        coerce=lambda value: value == "1",
-        label=_("Answer"),
     )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -36,9 +36,15 @@ def case_visible_to(*, user: User, case_id: int) -> bool:
     return case_visible_queryset(user).filter(pk=case_id).exists()
 
 
-def case_get_for_user(*, user: User, number: str, for_update: bool = False) -> Case:
-    """The case with this number if the user may see it; 404 otherwise, never a hint that it exists."""
+def case_get_for_user(
+    *, user: User, number: str, for_update: bool = False, with_following: bool = False
+) -> Case:
+    """The case with this number if the user may see it; 404 otherwise, never a hint that it exists.
+    ``with_following`` adds ``case.following``: whether this user follows it, in the same query."""
     cases = case_visible_queryset(user).select_related("organisation", "owner", "customer_contact", "parent")
+    if with_following:
+        follows = Case.followers.through.objects.filter(case_id=OuterRef("pk"), user_id=user.pk)
+        cases = cases.annotate(following=Exists(follows))
     if for_update:
         cases = cases.select_for_update(of=("self",))
     try:
@@ -168,14 +174,21 @@ def case_next_step(
                 page + "#scope",
                 _("Answer the scope"),
             )
-        if case.state == State.AWAITING_CUSTOMER and files_missing:
-            return NextStep(
-                _("Your engineer needs files from you."),
-                reverse("uploads:page", args=[case.number]),
-                _("Upload files"),
-            )
         if case.state == State.AWAITING_CUSTOMER:
-            return NextStep(_("Your engineer is waiting for your answer."), page + "#timeline", _("Reply"))
+            asked = (
+                case.audit_events.filter(action="request_customer")
+                .order_by("-id")
+                .values_list("data", flat=True)
+                .first()
+            )
+            text = (
+                _("Your engineer asks: “%(request)s”") % {"request": asked["message"]}
+                if asked and asked.get("message")
+                else _("Your engineer is waiting for your answer.")
+            )
+            if files_missing:
+                return NextStep(text, reverse("uploads:page", args=[case.number]), _("Upload files"))
+            return NextStep(text, page + "#timeline", _("Reply"))
         return NextStep(_("Your engineer is working on the case."), waiting=True)
     if not user.is_case_worker:
         return None
@@ -207,3 +220,11 @@ def case_next_step(
     if case.state == State.AWAITING_CUSTOMER:
         return NextStep(_("Waiting for the customer."), waiting=True)
     return None
+
+
+def case_fragment_scope(*, user: User) -> str:
+    """What of a case page depends on who reads it, for the fragments cached per case version: the role,
+    and for an account manager their own organisations (they see only those cases' counts)."""
+    if user.is_account_manager:
+        return f"account_manager-{user.pk}"
+    return f"{user.role}-superuser" if user.is_superuser else user.role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -20,12 +22,11 @@ from cases import conversation, selectors, services
 from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
 from cases.forms import (
+    AnswerForm,
     AssignForm,
     CaseCreateForm,
     CloseForm,
     MessageForm,
-    ResolutionAnswerForm,
-    ScopeAnswerForm,
     ScopeForm,
     SplitForm,
     TransitionForm,
@@ -104,36 +105,47 @@ def case_new(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/new.html", {"form": form})
 
 
+def _lazy(compute: Callable[[], object]) -> object:
+    # Most of the case page comes from fragments cached per case version (cases/templatetags): what only
+    # they show is computed when one of them is rendered, never on a page served from the cache.
+    return SimpleLazyObject(compute)
+
+
 @login_required
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     # The case row (with its live version) is read first: a change during the render raises the version
     # above the one the page carries, so the page fetches it again.
-    case = selectors.case_get_for_user(user=request.user, number=number)
+    case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
     user = request.user
     is_staff = user.is_support_staff or user.is_superuser
-    scope = selectors.case_scope_for_user(user=user, case=case)
-    proposal = selectors.case_resolution_proposal(case=case)
     allowed = services.transitions_allowed(actor=user, case=case)
-    checklist = evidence_checklist(case=case)
+    read_scope = functools.cache(lambda: selectors.case_scope_for_user(user=user, case=case))
+    read_proposal = functools.cache(lambda: selectors.case_resolution_proposal(case=case))
+    read_checklist = functools.cache(lambda: evidence_checklist(case=case))
+    scope, proposal, checklist = _lazy(read_scope), _lazy(read_proposal), _lazy(read_checklist)
     context = {
         "case": case,
+        "fragment_scope": selectors.case_fragment_scope(user=user),
         "checklist": checklist,
         "scope": scope,
-        "scope_history": list(selectors.case_scope_versions_for_user(user=user, case=case)[1:]),
-        "scope_answer": next(iter(scope.acknowledgements.all()), None) if scope else None,
+        "scope_history": _lazy(
+            lambda: list(selectors.case_scope_versions_for_user(user=user, case=case)[1:])
+        ),
         "proposal": proposal,
-        "proposal_deadlines": resolution_deadlines(proposal=proposal)
-        if proposal and proposal.pending
-        else None,
-        "next_step": selectors.case_next_step(
-            user=user,
-            case=case,
-            scope=scope,
-            proposal=proposal,
-            files_missing=any(not status.received for status in checklist),
+        "proposal_deadlines": _lazy(
+            lambda: resolution_deadlines(proposal=read_proposal()) if proposal and proposal.pending else None
+        ),
+        "next_step": _lazy(
+            lambda: selectors.case_next_step(
+                user=user,
+                case=case,
+                scope=read_scope(),
+                proposal=read_proposal(),
+                files_missing=any(not status.received for status in read_checklist()),
+            )
         ),
         "timeline": selectors.case_timeline_for_user(user=user, case=case),
-        "summary": case.summaries.select_related("author").first(),
+        "summary": _lazy(lambda: case.summaries.select_related("author").first()),
         "children": case.children.all(),
         "transitions": [t for t in allowed if t.name != "close"],
         "can_work": bool(allowed) or (is_staff and not user.is_account_manager),
@@ -141,30 +153,34 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
         "can_post": case.is_open or is_staff,
         "closed_message": services.closed_case_message(),
         "is_staff": is_staff,
-        "following": is_staff and case.followers.filter(pk=user.pk).exists(),
+        "following": is_staff and case.following,
         "message_form": MessageForm(),
-        "scope_form": ScopeForm(
-            initial={
-                "problem_definition": scope.problem_definition,
-                "scope": scope.scope,
-                "next_steps": scope.next_steps,
-            }
-            if scope
-            else None
+        "scope_form": _lazy(
+            lambda: ScopeForm(
+                initial={
+                    "problem_definition": scope.problem_definition,
+                    "scope": scope.scope,
+                    "next_steps": scope.next_steps,
+                }
+                if scope
+                else None
+            )
         ),
-        "answer_form": ScopeAnswerForm(),
-        "resolution_form": ResolutionAnswerForm(),
+        "answer_form": AnswerForm(),
         "assign_form": AssignForm(),
         "split_form": SplitForm(),
-        "can_answer_scope": user.is_customer
-        and case.is_open
-        and scope is not None
-        and not scope.acknowledgements.all()
-        and case.state not in {State.NEW, State.SCOPING},
+        "can_answer_scope": _lazy(
+            lambda: (
+                user.is_customer
+                and case.is_open
+                and scope
+                and not scope.acknowledgements.all()
+                and case.state not in {State.NEW, State.SCOPING}
+            )
+        ),
         "can_answer_resolution": user.is_customer
-        and proposal is not None
-        and proposal.pending
-        and case.state == State.PENDING_CONFIRMATION,
+        and case.state == State.PENDING_CONFIRMATION
+        and _lazy(lambda: bool(proposal and proposal.pending)),
         "audit": selectors.case_audit_trail(case=case)[:50] if is_staff else [],
         # A refresh by the live page must not take the flash messages meant for the next full page.
         "live_refresh": request.headers.get("X-Live-Refresh") == "1",
@@ -187,20 +203,29 @@ def case_version(request: HttpRequest, number: str) -> HttpResponse:
     return response
 
 
+def _answer(
+    request: HttpRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
+) -> HttpResponse:
+    """The customer's answer to the scope or to a proposed resolution: a refusal is a message on the page."""
+    case = selectors.case_get_for_user(user=request.user, number=number)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose your answer with one of the two buttons."))
+    else:
+        _run(request, lambda: answer(actor=request.user, case=case, **form.cleaned_data), done)
+    return redirect(reverse("cases:detail", args=[number]) + anchor)
+
+
 @login_required
 @require_POST
 def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, number=number)
-    form = ResolutionAnswerForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Choose to confirm or to reject."))
-    else:
-        _run(
-            request,
-            lambda: conversation.resolution_answer(actor=request.user, case=case, **form.cleaned_data),
-            _("Thank you: your answer is recorded and your engineer is told."),
-        )
-    return redirect(reverse("cases:detail", args=[number]) + "#resolution")
+    return _answer(
+        request,
+        number,
+        conversation.resolution_answer,
+        done=_("Thank you: your answer is recorded and your engineer is told."),
+        anchor="#resolution",
+    )
 
 
 @login_required
@@ -239,17 +264,13 @@ def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
-    case = selectors.case_get_for_user(user=request.user, number=number)
-    form = ScopeAnswerForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Choose to accept or to object."))
-    else:
-        _run(
-            request,
-            lambda: conversation.scope_acknowledge(actor=request.user, case=case, **form.cleaned_data),
-            _("Thank you: your answer to the scope is recorded."),
-        )
-    return redirect("cases:detail", number=number)
+    return _answer(
+        request,
+        number,
+        conversation.scope_acknowledge,
+        done=_("Thank you: your answer to the scope is recorded."),
+        anchor="#scope",
+    )
 
 
 @login_required

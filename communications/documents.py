@@ -47,15 +47,45 @@ class CrashRow:
     name: str
     process: str
     culprit: str
+    file: str = "—"
+
+
+@dataclass(frozen=True)
+class ParameterRow:
+    index: int
+    value: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    crash: str  # "0xBE ATTEMPTED_WRITE_TO_READONLY_MEMORY (031023-12515-01.dmp)"
+    rows: list[ParameterRow]
+
+
+@dataclass
+class Conclusion:
+    title: str
+    detail: str
+    confidence: str
+    evidence: list[str] = field(default_factory=list)
+    code: str = ""
 
 
 @dataclass
 class FindingsFacts:
     crashes: list[CrashRow] = field(default_factory=list)
+    parameters: list[ParameterTable] = field(default_factory=list)
+    conclusions: list[Conclusion] = field(default_factory=list)
     drivers: list[str] = field(default_factory=list)
+    driver_notes: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
     processes: list[str] = field(default_factory=list)
     meanings: list[str] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
+    # The catalogue ids behind ``recommendations``, in the same order (free-text advice has none).
+    action_ids: list[str] = field(default_factory=list)
+    not_analysed: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -94,10 +124,60 @@ def _cell(value: str) -> str:
     return (value or "—").replace("|", "/").strip() or "—"
 
 
+# Findings that say a file was not analysed: listed once per file, never as conclusions.
+_NOT_ANALYSED_CODES = frozenset({"unsupported_type", "parse_error", "analysis_failed"})
+# Findings whose whole content is a recommendation already in the merged list.
+_RECOMMENDATION_ONLY_CODES = frozenset({"collect_kernel_dump", "collect_next"})
+_CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2}
+_MAX_EVIDENCE = 6
+_MAX_PARAMETER_TABLES = 3
+_MAX_DRIVER_LINES = 6
+
+
+def _crash_label(crash: Crash) -> str:
+    code = crash.code or crash.exception_code
+    return " ".join(part for part in (code, crash.name or crash.exception_name or crash.title) if part) or "—"
+
+
+def _crash_fact(crash: Crash) -> str:
+    parts = [_crash_label(crash)]
+    if crash.crash_time:
+        parts.append(_when(crash.crash_time))
+    if crash.process_name:
+        parts.append(crash.process_name)
+    return ", ".join(parts)
+
+
+def _case_holdings(crashes: list[Crash]) -> frozenset[str]:
+    """What the case already holds, so a message never asks for it (analysis/rules/actions.py)."""
+    from analysis.rules.common import FULL_DUMP_TYPES
+
+    held: set[str] = set()
+    for crash in crashes:
+        raw = crash.raw or {}
+        extra = raw.get("extra") or {}
+        kind = extra.get("source_kind") or crash.upload.kind
+        if kind == "evtx":
+            held.add("system_log")
+        if kind == "kernel_dump" and extra.get("dump_type") in FULL_DUMP_TYPES:
+            held.add("kernel_memory_dump")
+    return frozenset(held)
+
+
 def findings_facts(*, case: Case, language: str) -> FindingsFacts:
-    """The customer-facing facts of the analysis, in the document's language; three queries."""
+    """The customer-facing facts of the analysis, in the document's language; three queries.
+
+    Each conclusion once with the files and facts it rests on and its confidence; recommendations merged
+    by action and ordered by value, without what the case already holds; files that could not be analysed
+    listed once.
+    """
+    from analysis.rules import actions as catalogue
+    from analysis.rules.knowledge import parameter_meanings, parameters_documented
+
+    zh = language == "zh-hans"
     facts = FindingsFacts()
     crashes: list[Crash] = list(crashes_for_case(case=case))
+    by_id = {crash.pk: crash for crash in crashes}
     for crash in crashes:
         facts.crashes.append(
             CrashRow(
@@ -106,34 +186,181 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
                 name=_cell(crash.name or crash.exception_name or crash.title),
                 process=_cell(crash.process_name),
                 culprit=_cell(crash.culprit_module),
+                file=_cell(crash.upload.filename),
             )
         )
-    drivers: dict[str, str] = {}
+    seen_codes: set[str] = set()
     for crash in crashes:
-        for driver in crash.third_party_drivers or []:
-            name = driver.get("name") if isinstance(driver, dict) else str(driver)
-            if name:
-                drivers.setdefault(name.lower(), name)
-    facts.drivers = sorted(drivers.values(), key=str.lower)
+        if len(facts.parameters) >= _MAX_PARAMETER_TABLES:
+            break
+        values = tuple(crash.parameters or ())
+        if not values or crash.exception_code or not crash.code or crash.code in seen_codes:
+            continue
+        seen_codes.add(crash.code)
+        meanings = parameter_meanings(crash.code, values, "zh" if zh else "en")
+        if not parameters_documented(crash.code):
+            continue  # a table of "not documented" says nothing
+        facts.parameters.append(
+            ParameterTable(
+                crash=f"{_crash_label(crash)} ({crash.upload.filename})",
+                rows=[
+                    ParameterRow(index=i + 1, value=_cell(value or "—"), meaning=_cell(meanings[i]))
+                    for i, value in enumerate(values)
+                ],
+            )
+        )
+    _drivers(facts, crashes, zh)
     facts.processes = sorted({c.process_name for c in crashes if c.process_name}, key=str.lower)
     findings: list[Finding] = sorted(
-        findings_for_case(case=case), key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.seq)
+        findings_for_case(case=case),
+        key=lambda f: (
+            _SEVERITY_ORDER.get(f.severity, 9),
+            _CONFIDENCE_ORDER.get(f.confidence, 3),
+            f.upload_id is not None,
+            f.seq,
+        ),
     )
-    zh = language == "zh-hans"
-    seen_meanings: set[str] = set()
-    seen_advice: set[str] = set()
+    merged: dict[tuple[str, str], Conclusion] = {}
+    references: list[str] = []
+    free_advice: list[str] = []
+    not_analysed: dict[str, str] = {}
     for finding in findings:
         title = (finding.title_zh if zh else "") or finding.title
         detail = (finding.detail_zh if zh else "") or finding.detail
         advice = (finding.recommendation_zh if zh else "") or finding.recommendation
-        meaning = f"{title}: {detail}" if detail else title
-        if meaning and meaning not in seen_meanings:
-            seen_meanings.add(meaning)
-            facts.meanings.append(meaning)
-        if advice and advice not in seen_advice:
-            seen_advice.add(advice)
-            facts.recommendations.append(advice)
+        if finding.code in _NOT_ANALYSED_CODES:
+            name = finding.upload.filename if finding.upload else ""
+            not_analysed.setdefault(name, title)
+            continue
+        if finding.actions:
+            references.extend(finding.actions)
+        elif advice and advice not in free_advice:
+            free_advice.append(advice)
+        if finding.code in _RECOMMENDATION_ONLY_CODES:
+            continue
+        evidence = _evidence(finding, by_id)
+        key = (finding.code, title)
+        if key in merged:
+            merged[key].evidence.extend(e for e in evidence if e not in merged[key].evidence)
+            continue
+        merged[key] = Conclusion(
+            title=title, detail=detail, confidence=finding.confidence, evidence=evidence, code=finding.code
+        )
+        facts.meanings.append(f"{title}: {detail}" if detail else title)
+    for conclusion in merged.values():
+        if len(conclusion.evidence) > _MAX_EVIDENCE:
+            more = len(conclusion.evidence) - _MAX_EVIDENCE
+            conclusion.evidence = [*conclusion.evidence[:_MAX_EVIDENCE], f"… +{more}"]
+    facts.conclusions = list(merged.values())
+    holdings = _case_holdings(crashes)
+    chosen = catalogue.merged(references, holdings)
+    facts.recommendations = [
+        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
+    ] + free_advice
+    facts.action_ids = [act.id for act, _args in chosen]
+    facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
     return facts
+
+
+def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
+    """What a finding rests on, as "file: fact" lines: its own facts, else its evidence crashes."""
+    lines: list[str] = []
+    for item in finding.facts or []:
+        if isinstance(item, dict) and item.get("fact"):
+            line = f"{item.get('file')}: {item['fact']}" if item.get("file") else str(item["fact"])
+            if line not in lines:
+                lines.append(line)
+    if lines:
+        return lines
+    for linked in finding.crashes.all():
+        crash = by_id.get(linked.pk)
+        if crash is not None:
+            line = f"{crash.upload.filename}: {_crash_fact(crash)}"
+            if line not in lines:
+                lines.append(line)
+    return lines
+
+
+def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
+    """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
+    from analysis.rules import drivers as driver_table
+    from analysis.rules.common import class_zh
+
+    listed = [crash for crash in crashes if crash.modules]
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    classes: dict[str, str] = {}
+    for crash in crashes:
+        for driver in crash.third_party_drivers or []:
+            name = driver.get("name") if isinstance(driver, dict) else str(driver)
+            if name:
+                names.setdefault(name.lower(), name)
+        for module in crash.modules or []:
+            name = str(module.get("name") or "")
+            if not name:
+                continue
+            key = name.lower()
+            tool = driver_table.diagnostic_info(name)
+            if tool is not None:
+                line = f"{name}: {tool.product}"
+                if line not in facts.tools:
+                    facts.tools.append(line)
+                continue
+            if module.get("origin") == "third_party":
+                counts[key] = counts.get(key, 0) + 1
+                names.setdefault(key, name)
+                if module.get("vendor_class"):
+                    classes[key] = str(module["vendor_class"])
+    facts.drivers = sorted(names.values(), key=str.lower)
+    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+
+    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
+    def weight(key: str) -> tuple[int, int, str]:
+        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
+        return (0 if relevant else 1, -counts.get(key, 0), key)
+
+    ordered = sorted(names, key=weight)
+    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
+    for key in shown:
+        name = names[key]
+        klass = classes.get(key, "")
+        if listed and key in counts:
+            share = (
+                f"{counts[key]}/{len(listed)} 次列出驱动的蓝屏中已加载"
+                if zh
+                else f"loaded in {counts[key]} of {len(listed)} crashes that list their drivers"
+            )
+        else:
+            share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
+        if zh:
+            kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
+            facts.driver_notes.append(f"{name}：{kind}，{share}")
+        else:
+            kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
+            facts.driver_notes.append(f"{name}: {kind}, {share}")
+    # Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash".
+    mentioned: dict[str, tuple[str, str]] = {}
+    for crash in crashes:
+        extra = (crash.raw or {}).get("extra") or {}
+        for name in extra.get("drivers_mentioned") or []:
+            key = str(name).lower()
+            if key in names or driver_table.diagnostic_info(str(name)):
+                continue
+            if driver_table.classify_module(str(name))[0] == "third_party":
+                mentioned.setdefault(key, (str(name), crash.upload.filename))
+    for name, file in list(mentioned.values())[:_MAX_DRIVER_LINES]:
+        facts.driver_notes.append(
+            f"{name}：第三方驱动，{file} 中提到（没有列出已加载驱动的转储）"
+            if zh
+            else f"{name}: a third-party driver named in {file} (no dump lists the loaded drivers)"
+        )
+    if rest:
+        others = ("、" if zh else ", ").join(names[key] for key in rest)
+        facts.driver_notes.append(
+            f"另有 {len(rest)} 个第三方驱动：{others}"
+            if zh
+            else f"{len(rest)} more third-party drivers: {others}"
+        )
 
 
 def _greeting_name(case: Case) -> str:

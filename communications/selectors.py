@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatch
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -17,6 +18,7 @@ from communications.models import (
     NotificationPreference,
     SentDocument,
 )
+from config.caching import cache_is_shared
 from uploads.models import Upload
 
 # States in which an upload's bytes are on the server (an analysis that failed still received the file).
@@ -75,10 +77,28 @@ def deliveries_for_case(*, case: Case, limit: int = 50) -> list[EmailDelivery]:
     return list(case.email_deliveries.select_related("recipient").order_by("-created_at", "-id")[:limit])
 
 
+UNREAD_KEY = "notifications-unread:{user_id}"
+UNREAD_SECONDS = 300
+
+
 def notifications_unread_count(*, user: User) -> int:
+    """The top bar's count, on every page: kept in a shared cache (forgotten when a notice arrives or is
+    read: ``notifications_unread_forget``), counted each time when the cache is per process."""
     if not user.is_authenticated:
         return 0
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    if not cache_is_shared():
+        return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    key = UNREAD_KEY.format(user_id=user.pk)
+    count = cache.get(key)
+    if count is None:
+        count = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+        cache.set(key, count, UNREAD_SECONDS)
+    return int(count)
+
+
+def notifications_unread_forget(*, user_ids: list[int]) -> None:
+    if user_ids:
+        cache.delete_many([UNREAD_KEY.format(user_id=user_id) for user_id in user_ids])
 
 
 def notifications_for_user(*, user: User) -> QuerySet[Notification]:

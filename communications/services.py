@@ -18,6 +18,7 @@ from cases import conversation
 from cases import services as case_services
 from cases.errors import InvalidInput, NotAllowed
 from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.records import case_touch
 from cases.selectors import case_current_scope, case_visible_to
 from communications import notifications, selectors
 from communications.documents import LANGUAGES, placeholders_in
@@ -150,6 +151,8 @@ def delivery_send(*, delivery_id: int) -> bool:
     EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
         state=EmailDelivery.State.SENT, sent_at=timezone.now()
     )
+    if delivery.case_id is not None:
+        case_touch(case_id=delivery.case_id)  # the case page lists its e-mails with their state
     return True
 
 
@@ -176,6 +179,7 @@ def delivery_mark_failed(*, delivery_id: int, error: str) -> EmailDelivery | Non
             TimelineEntry.objects.create(
                 case_id=delivery.case_id, kind=TimelineEntry.Kind.SYSTEM, internal=True, body=body
             )
+            case_touch(case_id=delivery.case_id)
     logger.warning("e-mail %s to %s not delivered: %s", delivery_id, delivery.to, error)
     return delivery
 
@@ -197,12 +201,15 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
     kind = notifications.notification_kind(event)
     chosen = _preferences(users, kind)
     deliveries: list[EmailDelivery] = []
+    told: list[int] = []
     for user in users:
         wants_email, wants_portal = chosen.get(user.pk, (True, True))
         if wants_portal:
-            Notification.objects.get_or_create(
+            _notification, created = Notification.objects.get_or_create(
                 recipient=user, event=event, defaults={"case_id": event.case_id, "kind": kind}
             )
+            if created:
+                told.append(user.pk)
         if wants_email and user.email:
             existing = EmailDelivery.objects.filter(event=event, to=user.email).first()
             if existing is None:
@@ -222,6 +229,10 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
                 except IntegrityError:  # a concurrent run of the same event made it first
                     existing = EmailDelivery.objects.get(event=event, to=user.email)
             deliveries.append(existing)
+    if told:
+        selectors.notifications_unread_forget(user_ids=told)
+        if event.case_id is not None:
+            case_touch(case_id=event.case_id)  # open pages of the case show their readers' new count
     return deliveries
 
 
@@ -244,7 +255,9 @@ def notification_mark_read(*, user: User, notification_id: int | None = None) ->
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    selectors.notifications_unread_forget(user_ids=[user.pk])
+    return marked
 
 
 def notification_preferences_save(*, user: User, choices: dict[str, tuple[bool, bool]]) -> None:

@@ -118,6 +118,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Sessions are read from the shared cache and written through to the database: every signed-in
+    # request skips a query. Not with a per-process cache, where a sign-out would not reach the others.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -379,6 +382,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(ANALYSIS_RECONCILE_INTERVAL),
         "options": {"expires": max(ANALYSIS_RECONCILE_INTERVAL * 2, 20)},
     },
+    # "Seen in N other cases" counters recomputed from the crashes; the pipeline keeps them in between.
+    "analysis-marks-rebuild": {"task": "analysis.tasks.marks_rebuild", "schedule": 24 * 3600.0},
     # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.
     "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
     # Proposed resolutions: a reminder, then closing as "no response" when nobody answered.

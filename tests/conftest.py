@@ -53,6 +53,18 @@ def _outbox_fast_path_open(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_case_fragments(monkeypatch):
+    """Case page fragments are cached per case id and version, which a later test's case may reuse (its
+    rows rolled back): each test reads and writes its own fragments."""
+    import uuid
+
+    from cases.templatetags import case_fragments
+
+    release = uuid.uuid4().hex[:12]
+    monkeypatch.setattr(case_fragments, "release_digest", lambda: release)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_service_level_settings():
     """The cached service-level settings of an earlier test would outlive its rolled-back rows."""
     from django.core.cache import cache

@@ -44,7 +44,9 @@ STORED_STATES = frozenset(
 
 
 def _record(*, case: Case, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox)."""
+    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox);
+    open case pages still show it (a file's content deleted, an upload expired)."""
+    case_touch(case_id=case.pk)
     return AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
 
 
@@ -203,6 +205,8 @@ def upload_chunk_accepted(*, upload: Upload, old_offset: int, new_offset: int) -
         updated = Upload.objects.filter(pk=upload.pk, offset=old_offset, state=Upload.State.RECEIVING).update(
             offset=new_offset, expires_at=expires_at, updated_at=now
         )
+        if updated:
+            case_touch(case_id=upload.case_id)  # the upload's progress on open case pages
     if updated != 1:
         raise UploadConflict(_("The upload changed while this chunk was written; ask for its offset again."))
     upload.offset = new_offset

@@ -50,7 +50,9 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
     """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads."""
     case = case_get_for_user(user=request.user, number=number)
     uploads = selectors.upload_list_for_case(case=case)
-    tus_url = site_url(reverse("api:upload_tus", args=[case.number]))
+    # The page uploads to its own origin; the command for a server without a browser uses the site's address.
+    tus_path = reverse("api:upload_tus", args=[case.number])
+    tus_url = site_url(tus_path)
     token_url = site_url(reverse("api:token"))
     command = render_to_string(
         "uploads/cli_command.txt",
@@ -73,7 +75,7 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
             "expiry_hours": settings.UPLOAD_EXPIRY_HOURS,
             "max_size": settings.UPLOAD_MAX_SIZE,
             "chunk_size": settings.UPLOAD_CHUNK_SIZE,
-            "tus_url": tus_url,
+            "tus_path": tus_path,
             "command": command,
             "strings": _page_strings(),
             "list_url": reverse("api:upload_list", args=[case.number]),

@@ -14,7 +14,7 @@ from analysis.parsers.detect import detect_kind, detect_upload_type
 from analysis.parsers.result import Crash, Event, Finding, Frame, Kind, Module, ParseResult
 
 # Stored on every analysis job; bump on any change to parser output or rules.
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"
 
 __all__ = [
     "ENGINE_VERSION",

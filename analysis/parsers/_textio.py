@@ -16,9 +16,11 @@ from analysis.parsers.result import Crash, Kind, ParseResult
 MAX_TEXT_BYTES = 32 * 1024 * 1024
 
 _FENCE = re.compile(r"(?m)^[ \t]*(?:```|~~~)[^\n`]*$")
-_HTML_TAG = re.compile(
-    r"</?(?:details|summary|pre|code|p|div|span|tt|kbd|blockquote|b|i|em|strong)\b[^<>\n]*>", re.I
+# Block tags end a line (text after </summary> or <pre> starts a new one); inline tags just vanish.
+_HTML_BLOCK_TAG = re.compile(
+    r"</?(?:details|summary|pre|p|div|blockquote|li|ul|ol|tr|table|h\d)\b[^<>\n]*>", re.I
 )
+_HTML_TAG = re.compile(r"</?(?:code|span|tt|kbd|samp|b|i|em|strong|font|td|th|tbody|thead)\b[^<>\n]*>", re.I)
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.I)
 _ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 _QUOTE_PREFIX = re.compile(r"(?m)^(?:[ \t]*>[ \t]?)+")
@@ -57,11 +59,22 @@ def normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     text = text.translate(_INVISIBLE).replace("\xa0", " ")
     text = _HTML_BREAK.sub("\n", text)
+    text = _HTML_BLOCK_TAG.sub("\n", text)
     text = _HTML_TAG.sub("", text)
     if _ENTITY.search(text):
         text = html.unescape(text).replace("\xa0", " ")
     text = _FENCE.sub("", text)
-    return _QUOTE_PREFIX.sub("", text)
+    return _dedent(_QUOTE_PREFIX.sub("", text))
+
+
+def _dedent(text: str) -> str:
+    """Drop the indentation every line shares (a markdown indented code block, an e-mail quote)."""
+    lines = text.split("\n")
+    widths = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+    common = min(widths) if widths else 0
+    if common == 0:
+        return text
+    return "\n".join(line[common:] if line.strip() else "" for line in lines)
 
 
 def hex_value(raw: str | None) -> str | None:

@@ -20,10 +20,20 @@ _ARCHIVE_MAGICS = (
 )
 _WINDBG = re.compile(
     r"!analyze|\bBugCheck\b|\bkd>|BUGCHECK_CODE|BUGCHECK_STR|FAILURE_BUCKET_ID|Bugcheck Analysis"
-    r"|\bArg1: [0-9a-fA-F`]+|\bBUGCHECK_P1\b|Exception Analysis|STACK_TEXT:|\bnt!KeBugCheck",
+    r"|\bArg1: [0-9a-fA-F`]+|\bBUGCHECK_P1\b|Exception Analysis|STACK_TEXT:|\bnt!KeBugCheck"
+    # What Windows and its tools write about a crash (the windbg_text reader's other forms).
+    r"|0x[0-9a-f]{8}\s*\(0x[0-9a-f`]+,\s*0x[0-9a-f`]+,\s*0x[0-9a-f`]+,\s*0x[0-9a-f`]+\)|\bBCCode\s*:"
+    r"|Problem Event Name|Faulting application name|Faulting module name|\bStop code\s*:|\bSTOP: 0x"
+    r"|BugcheckCode|Bugcheck code [0-9a-f]{8}|ExceptionCode: [0-9a-f]{8}|- code [0-9a-f]{8} \((?:first|!!! second) chance"
+    r"|Unhandled exception at 0x|Bug Check Code\s*:|Caused By Driver|probably caused by the following module"
+    r"|错误应用程序名称|异常代码|终止代码|停止代码|错误模块名称",
     re.IGNORECASE,
 )
-_LINUX = re.compile(r"\bBUG: |\bOops: |Call Trace:|Kernel panic|\bRIP: |Unable to handle kernel")
+_LINUX = re.compile(
+    r"\bBUG: |\bOops(?:: |\[#)|Call [Tt]race:|Kernel panic|\bRIP: |Unable to handle kernel|Internal error: "
+    r"|\bWARNING: CPU: |\bWARNING: .{0,200}? at \S+\+0x[0-9a-f]+/|kernel BUG at |general protection fault|\bUBSAN: |INFO: task \S+ blocked for more than"
+    r"|rcu_\w+ (?:self-)?detected stall|Krnl PSW|\bNIP \[|watchdog: BUG"
+)
 
 
 def _sniff(path: str | os.PathLike[str]) -> bytes:

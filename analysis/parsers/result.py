@@ -88,6 +88,10 @@ class Finding:
     title_zh: str | None = None
     detail_zh: str | None = None
     recommendation_zh: str | None = None
+    # What the conclusion rests on, each {"file": name, "fact": what it shows}.
+    facts: tuple[dict[str, str], ...] = ()
+    # The recommendation as catalogue actions (analysis/rules/actions.py), merged across findings by id.
+    actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

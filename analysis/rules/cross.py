@@ -11,18 +11,25 @@ from collections import Counter
 from collections.abc import Sequence
 
 from analysis.parsers.result import Crash, Event, Finding, Module
-from analysis.rules import drivers, knowledge
+from analysis.rules import drivers, hardware, knowledge
+from analysis.rules.actions import action
 from analysis.rules.common import (
-    FULL_DUMP_TYPES,
+    CLASS_ZH,
+    class_zh,
     code_of,
+    crash_facts,
+    event_fact,
     finding,
     has_dump_facts,
     is_not_a_crash,
     is_third_party,
     klass_of,
     security_drivers,
+    source_file,
+    source_kind,
+    third_party_loaded,
+    with_actions,
 )
-from analysis.rules.per_crash import COLLECT_KERNEL_DUMP_EN, COLLECT_KERNEL_DUMP_ZH
 
 
 def _dedupe(crashes: Sequence[Crash]) -> list[int]:
@@ -48,13 +55,27 @@ def case_findings(crashes: Sequence[Crash], events: Sequence[Event]) -> tuple[Fi
     out += _hardware(crashes, kernel, events)
     dominant, dominant_names = _same_third_party(crashes, kernel)
     out += dominant
-    out += _memory_pattern(crashes, kernel, events, dominant_found=bool(dominant))
-    out += _third_party_software(crashes, kernel, dominant_names)
+    memory = _memory_pattern(crashes, kernel, events, dominant_found=bool(dominant))
+    out += memory
+    folded = {
+        drivers.canonical(name) for f in memory for a in f.actions for name in a.partition(":")[2].split(",")
+    }
+    out += _third_party_software(crashes, kernel, dominant_names | folded)
     out += _repeated_signature(crashes, kernel)
     out += _clusters(crashes, kernel)
     out += _missing_dumps(crashes, kernel, events)
-    out += _collect_next(crashes, kernel, out)
-    return tuple(out)
+    return tuple(with_actions(item, item.actions or _ACTIONS.get(item.code, ())) for item in out)
+
+
+# Catalogue actions of the case-wide findings whose actions do not depend on a driver name.
+_ACTIONS: dict[str, tuple[str, ...]] = {
+    "hardware_whea": (action("hardware_diagnostics"),),
+    "memory_hardware_fault": (action("replace_memory"), action("run_mdsched")),
+    "power_pattern": (action("power_drivers"),),
+    "dpc_watchdog_pattern": (action("dpc_drivers"),),
+    "storage_pattern": (action("check_disk"),),
+    "fix_dump_settings": (action("fix_dump_settings"),),
+}
 
 
 def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event]) -> list[Finding]:
@@ -70,6 +91,17 @@ def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Even
     if whea_events:
         parts.append(f"{len(whea_events)} WHEA-Logger hardware error event(s)")
         parts_zh.append(f"{len(whea_events)} 条 WHEA-Logger 硬件错误事件")
+    described = [(e, hardware.whea_event_fact(e.data)) for e in whea_events]
+    parts_detail = [text for _e, text in described if text][:3]
+    if parts_detail:
+        parts.append("; ".join(dict.fromkeys(parts_detail)))
+        parts_zh.append(
+            "；".join(dict.fromkeys(t for e in whea_events if (t := hardware.whea_event_fact(e.data, "zh"))))
+        )
+    facts = crash_facts(crashes, whea_crashes) + [
+        {**event_fact(e), "fact": f"{event_fact(e)['fact']}: {text}" if text else event_fact(e)["fact"]}
+        for e, text in described
+    ]
     return [finding(
         "critical" if whea_crashes else "high", "hardware_whea", "high" if whea_crashes else "medium",
         whea_crashes,
@@ -83,6 +115,7 @@ def _hardware(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Even
          "日志中有" + "和".join(parts_zh) + "。错误由 CPU、内存控制器或 PCIe 设备自身报告，并非驱动问题。",
          "请查看 WHEA-Logger 事件确定部件（处理器核心/缓存：CPU、温度、电压；内存：内存条；PCIe：插槽或设备），"
          "更新 BIOS 与 CPU 微码，取消超频/降压，并运行厂商硬件诊断。"),
+        facts=facts,
     )]  # fmt: skip
 
 
@@ -126,6 +159,9 @@ def _same_third_party(crashes: Sequence[Crash], kernel: list[int]) -> tuple[list
 def _memory_pattern(
     crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event], *, dominant_found: bool
 ) -> list[Finding]:
+    """Many different memory-corruption bug checks, no module at fault in most of them: a driver (or the RAM)
+    corrupts memory that Windows later trips over. The third-party drivers loaded in every crash that lists
+    its drivers are the ones to put under Driver Verifier (the reference case, analysis-spec B.5)."""
     if len(kernel) < 3 or dominant_found:
         return []
     codes = [code_of(crashes[i]) or 0 for i in kernel]
@@ -138,42 +174,111 @@ def _memory_pattern(
     if len(memory) * 2 <= len(kernel):
         return []
     names = ", ".join(f"0x{c:X}" for c in sorted(set(codes)))
+    processes = sorted({name for i in kernel if (name := crashes[i].process_name)}, key=str.lower)
     diag = [e for e in events if e.kind == "memory_diagnostic"]
     failed = [e for e in diag if _diagnostic_failed(e)]
+    facts = crash_facts(crashes, kernel) + [
+        {
+            "file": str(e.data.get("source_file") or ""),
+            "fact": e.message or "Windows Memory Diagnostic result",
+        }
+        for e in diag
+    ]
     if failed:
         return [finding(
             "critical", "memory_hardware_fault", "high", memory,
-            ("The memory diagnostic found errors",
+            ("The memory diagnostic found errors: faulty RAM",
              f"{len(kernel)} crashes with {len(set(codes))} different codes ({names}), and the Windows "
              "Memory Diagnostic reported hardware errors.",
-             "Replace or reseat the memory: test the modules one by one, remove XMP/overclock, update the "
-             "BIOS; contact the hardware vendor if under warranty."),
-            ("内存诊断发现错误",
+             "Replace or reseat the memory: test the modules one by one, remove XMP/overclock, update the BIOS."),
+            ("内存诊断发现错误：内存硬件故障",
              f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同代码（{names}），且 Windows 内存诊断报告了硬件错误。",
-             "请更换或重新插拔内存：逐条测试内存条，取消 XMP/超频，更新 BIOS；在保修期内可联系硬件厂商。"),
+             "请更换或重新插拔内存：逐条测试内存条，取消 XMP/超频，更新 BIOS。"),
+            facts=facts,
         )]  # fmt: skip
-    clean = " A memory diagnostic result in the log reports no errors; a clean pass does not rule out " \
-        "intermittent faults, so run an extended test." if diag else ""  # fmt: skip
-    clean_zh = (
-        "日志中已有内存诊断结果且未发现错误；但一次通过不能排除间歇性故障，请进行扩展测试。" if diag else ""
+    common = _loaded_in_every_crash(crashes, kernel)
+    listed = [i for i in kernel if crashes[i].modules]
+    driver_names = [m.name for m in common]
+    named, named_in = ([], []) if common else _named_in_texts(crashes, kernel)
+    in_every = (
+        f" Third-party drivers loaded in every crash that lists its drivers ({len(listed)} of {len(kernel)}): "
+        + ", ".join(f"{m.name} ({klass_of(m) or 'third party'})" for m in common)
+        + "."
+        if common
+        else ""
     )
+    in_every_zh = (
+        f"每次列出驱动的蓝屏（{len(kernel)} 次中的 {len(listed)} 次）中都加载了的第三方驱动："
+        + "、".join(f"{m.name}（{CLASS_ZH.get(klass_of(m) or '', klass_of(m) or '第三方')}）" for m in common)
+        + "。"
+        if common
+        else ""
+    )
+    if named:
+        files = ", ".join(named_in)
+        in_every = (f" No crash lists its loaded drivers; the third-party drivers the case's texts name are "
+                    f"{', '.join(named)} ({files}).")  # fmt: skip
+        in_every_zh = f"没有一次蓝屏列出已加载的驱动；案例文本（{'、'.join(named_in)}）中提到的第三方驱动：{'、'.join(named)}。"
+        driver_names = named
+    across = (
+        f" in {len(processes)} different processes ({', '.join(processes)})" if len(processes) > 1 else ""
+    )
+    across_zh = f"，涉及 {len(processes)} 个不同进程（{'、'.join(processes)}）" if len(processes) > 1 else ""
+    clean = (" A memory diagnostic result in the log reports no errors; one clean pass does not rule out "
+             "an intermittent fault.") if diag else ""  # fmt: skip
+    clean_zh = "日志中的内存诊断结果未发现错误；但一次通过不能排除间歇性故障。" if diag else ""
+    actions = [action("driver_verifier", *driver_names)] if driver_names else []
+    actions += [action("run_mdsched"), action("collect_kernel_dump")]
     return [finding(
-        "high", "memory_diagnostic", "medium", memory,
-        ("Many different memory-related crashes: test the memory",
-         f"{len(kernel)} crashes with {len(set(codes))} different bug check codes ({names}); {len(memory)} are "
-         "memory-related and no single third-party driver explains them. Varied codes point to memory "
-         "or other hardware rather than one driver." + clean,
-         "Run the Windows Memory Diagnostic (mdsched.exe, restart now), then read its result in Event "
-         "Viewer > Windows Logs > System, source MemoryDiagnostics-Results. If it is clean but crashes "
-         "continue: an extended test over several passes (e.g. MemTest86), test the modules one by one, "
-         "disable XMP/overclocking and update the BIOS."),
-        ("多次不同的内存相关蓝屏：请检测内存",
-         f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同错误代码（{names}），其中 {len(memory)} 次与内存相关，"
-         "且无单一第三方驱动可以解释。代码各不相同，更可能是内存或其他硬件问题，而非某个驱动。" + clean_zh,
-         "请执行 mdsched 命令运行 Windows 内存诊断（立即重启并检查），之后在“事件查看器 > Windows 日志 > 系统”中"
-         "查看来源为 MemoryDiagnostics-Results 的结果。如结果正常但仍蓝屏：进行多轮扩展测试（如 MemTest86）、"
-         "逐条测试内存条、关闭 XMP/超频并更新 BIOS。"),
+        "high", "memory_corruption_pattern", "medium", kernel,
+        ("Memory corruption: a driver or the RAM, not one faulting module",
+         f"{len(kernel)} crashes with {len(set(codes))} different bug check codes ({names}){across}; "
+         f"{len(memory)} of them are memory-corruption codes and no single module is at fault in them. "
+         "Different codes in different places mean memory was damaged earlier, by a driver writing where "
+         "it should not or by faulty RAM, and Windows tripped over it later." + in_every + clean,
+         "Put the third-party drivers under Driver Verifier, test the memory, and collect a kernel memory "
+         "dump of the next crash."),
+        ("内存损坏：由驱动或内存条导致，而非某个模块出错",
+         f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同错误代码（{names}）{across_zh}；其中 {len(memory)} 次为内存"
+         "损坏类代码，且没有某个单一模块是责任方。代码与位置各不相同，说明内存早已被破坏——由某个驱动越界写入或内存条"
+         "故障导致——之后才被 Windows 访问到而蓝屏。" + in_every_zh + clean_zh,
+         "请对第三方驱动启用 Driver Verifier、检测内存，并收集下一次蓝屏的核心内存转储。"),
+        actions=actions,
+        facts=facts,
     )]  # fmt: skip
+
+
+def _named_in_texts(crashes: Sequence[Crash], kernel: list[int]) -> tuple[list[str], list[str]]:
+    """Third-party drivers a pasted text names (a path in prose, an lm row), and the files naming them."""
+    names: dict[str, str] = {}
+    files: list[str] = []
+    for i in kernel:
+        for name in crashes[i].extra.get("drivers_mentioned") or ():
+            if drivers.classify_module(str(name))[0] != "third_party" or drivers.diagnostic_info(str(name)):
+                continue
+            names.setdefault(drivers.canonical(str(name)), str(name))
+            if source_file(crashes[i]) and source_file(crashes[i]) not in files:
+                files.append(source_file(crashes[i]))
+    return sorted(names.values(), key=str.lower)[:8], files
+
+
+def _loaded_in_every_crash(crashes: Sequence[Crash], kernel: list[int]) -> list[Module]:
+    """Third-party drivers loaded in every crash that lists its drivers, security and filter classes first."""
+    listed = [i for i in kernel if crashes[i].modules]
+    if not listed:
+        return []
+    counts: Counter[str] = Counter()
+    records: dict[str, Module] = {}
+    for i in listed:
+        for module in dict((drivers.canonical(m.name), m) for m in third_party_loaded(crashes[i])).values():
+            key = drivers.canonical(module.name)
+            counts[key] += 1
+            records.setdefault(key, module)
+    common = [records[key] for key, count in counts.items() if count == len(listed)]
+    order = {klass: n for n, klass in enumerate(_CLASS_ORDER)}
+    common.sort(key=lambda m: (order.get(klass_of(m) or "", len(order)), m.name.lower()))
+    # A minidump of a busy machine lists dozens: name the ones that matter, security and filter classes first.
+    return common[:8]
 
 
 def _diagnostic_failed(event: Event) -> bool:
@@ -229,13 +334,16 @@ def _third_party_software(crashes: Sequence[Crash], kernel: list[int], dominant:
          f"Test without it: disable or uninstall the product that installs {module.name} (clean boot) "
          f"and watch for crashes; ask its vendor for a current version. If crashes recur with it "
          f"installed, run Driver Verifier on {module.name} and collect a kernel memory dump."),
-        (f"蓝屏中存在第三方{klass}驱动 {module.name}",
-         f"{module.name}（{klass}）不是 Windows 自带组件，{scope_zh}（共 {len(kernel)} 次蓝屏{mixed_zh}）。"
+        (f"蓝屏中存在第三方{class_zh(klass)}驱动 {module.name}",
+         f"{module.name}（{class_zh(klass)}）不是 Windows 自带组件，{scope_zh}（共 {len(kernel)} 次蓝屏{mixed_zh}）。"
          "此类软件会挂钩文件、网络或会话操作，可能破坏随后被 Windows 访问的内存；其存在只是怀疑，并非证据。"
          + also_zh,
          f"请在不加载它的情况下验证：停用或卸载安装 {module.name} 的产品（干净启动）后观察是否仍蓝屏，"
          f"并向厂商索取最新版本。如安装该产品时再次蓝屏，可对 {module.name} 启用 Driver Verifier，"
          "并收集核心内存转储。"),
+        actions=[action("test_without_software", module.name, *others), action("driver_verifier", module.name),
+                 action("collect_kernel_dump")],
+        facts=[{"file": source_file(crashes[i]), "fact": f"{module.name} loaded"} for i in where],
     )]  # fmt: skip
 
 
@@ -306,64 +414,53 @@ def _clusters(crashes: Sequence[Crash], kernel: list[int]) -> list[Finding]:
 
 
 def _missing_dumps(crashes: Sequence[Crash], kernel: list[int], events: Sequence[Event]) -> list[Finding]:
+    """Only an event log can say a crash happened without a dump: the crashes read from one (not from a
+    pasted text, which is no log) that no dump or debugger output in the case accounts for."""
     out = []
     dumps = [i for i in kernel if has_dump_facts(crashes[i])]
     shutdowns = [e for e in events if e.kind == "unexpected_shutdown"]
     settings = [e for e in events if e.kind == "dump_settings"]
     if (shutdowns and not dumps) or settings:
         count = len(shutdowns)
+        logs = sorted({str(e.data.get("source_file") or "") for e in shutdowns + settings} - {""})
+        where = f"The event log ({', '.join(logs)})" if logs else "The System log"
+        where_zh = f"事件日志（{'、'.join(logs)}）" if logs else "系统日志"
         out.append(finding(
             "medium", "fix_dump_settings", "medium", [],
             ("Unexpected shutdowns without crash dumps",
-             f"The System log records {count} unexpected shutdown(s)"
+             f"{where} records {count} unexpected shutdown(s)"
              + (" and crash-dump configuration errors" if settings else "")
-             + ", and no dump of them was uploaded. A shutdown with no bug check code is a power loss or a "
+             + ", and the case holds no dump of them. A shutdown with no bug check code is a power loss or a "
              "hard hang, or a crash whose dump could not be written.",
-             "Check the dump settings: Startup and Recovery set to Automatic memory dump, a page file on the "
-             "system drive (system managed), enough free space, and no 'volmgr 46' errors. Check the power "
-             "supply and temperatures for shutdowns without any bug check."),
+             "Check the dump settings, the page file, the power supply and temperatures."),
             ("发生意外关机但没有转储文件",
-             f"系统日志记录了 {count} 次意外关机" + ("以及转储配置错误" if settings else "")
-             + "，但未上传对应的转储。没有错误代码的关机通常是断电、硬件死锁，或蓝屏后转储未能写出。",
-             "请检查转储设置：“启动和故障恢复”设为“自动内存转储”，系统盘上有分页文件（系统管理大小）且空间充足，"
-             "且无“volmgr 46”错误。对没有任何错误代码的关机，请检查电源与温度。"),
+             f"{where_zh}记录了 {count} 次意外关机" + ("以及转储配置错误" if settings else "")
+             + "，但案例中没有对应的转储。没有错误代码的关机通常是断电、硬件死锁，或蓝屏后转储未能写出。",
+             "请检查转储设置、分页文件、电源与温度。"),
+            facts=[event_fact(e) for e in shutdowns + settings],
         ))  # fmt: skip
-    logged = [i for i in kernel if not has_dump_facts(crashes[i])]
-    if logged and len(dumps) < len(kernel):
-        missing = len(kernel) - len(dumps)
+    # Every bug check a log records; a logged crash that a dump also shows was folded into the dump's.
+    logged = [
+        i
+        for i, c in enumerate(crashes)
+        if source_kind(c) == "evtx" and code_of(c) is not None and not is_not_a_crash(c)
+    ]
+    missing = [i for i in kernel if source_kind(crashes[i]) == "evtx" and not has_dump_facts(crashes[i])]
+    if missing:
+        logs = sorted({source_file(crashes[i]) for i in logged} - {""})
+        log_text = ", ".join(logs) or "the event log"
+        dates = sorted({(crashes[i].crash_time or "")[:10] for i in missing} - {""})
         out.append(finding(
-            "info", "missing_dumps", "high", logged,
-            (f"{missing} crash(es) in the logs have no uploaded dump",
-             f"The event logs record {len(kernel)} distinct bug checks; dumps were uploaded for {len(dumps)}.",
-             r"Upload the files in C:\Windows\Minidump and C:\Windows\MEMORY.DMP (if present) so each crash "
-             "can be read, and keep the dump settings at Automatic memory dump."),
-            (f"日志中有 {missing} 次蓝屏没有上传转储",
-             f"事件日志记录了 {len(kernel)} 次不同的蓝屏，已上传其中 {len(dumps)} 次的转储。",
-             r"请上传 C:\Windows\Minidump 下的文件以及 C:\Windows\MEMORY.DMP（如存在），"
-             "并保持“自动内存转储”设置。"),
+            "info", "missing_dumps", "high", missing,
+            (f"{len(missing)} logged crash(es) have no dump in the case",
+             f"{log_text} records {len(logged)} bug check(s); {len(missing)} of them have no dump or debugger "
+             "output in the case, so only their codes and parameters are known.",
+             "Upload the dumps of those crashes if they still exist."),
+            (f"日志中有 {len(missing)} 次蓝屏在案例中没有转储",
+             f"{'、'.join(logs) or '事件日志'} 记录了 {len(logged)} 次蓝屏，其中 {len(missing)} 次在案例中没有转储或调试器输出，"
+             "只能得知其错误代码和参数。",
+             "如这些蓝屏的转储仍在，请上传。"),
+            actions=[action("upload_dumps", *dates)],
+            facts=crash_facts(crashes, missing),
         ))  # fmt: skip
     return out
-
-
-def _collect_next(crashes: Sequence[Crash], kernel: list[int], so_far: list[Finding]) -> list[Finding]:
-    """What to collect if it recurs: a kernel memory dump (TTD cannot record kernel mode)."""
-    if not kernel:
-        return []
-    has_memory_dump = any(crashes[i].extra.get("dump_type") in FULL_DUMP_TYPES for i in kernel)
-    proven = any(f.code in ("same_third_party_driver", "hardware_whea") for f in so_far)
-    if has_memory_dump or proven or len(kernel) < 2:
-        return []
-    return [finding(
-        "info", "collect_next", "medium", kernel,
-        ("If it recurs: collect a kernel memory dump",
-         "The crashes so far come from minidumps or logs, which cannot show who corrupted memory or what "
-         "other threads were doing. Time Travel Debugging records user-mode processes only and cannot "
-         "trace a kernel crash.",
-         COLLECT_KERNEL_DUMP_EN + " Enable Driver Verifier on the third-party drivers (in groups) if "
-         "crashes continue; use TTD only for a misbehaving user-mode process such as an agent service."),
-        ("如再次发生：请收集核心内存转储",
-         "目前的蓝屏均来自小型转储或日志，无法追溯内存被谁破坏以及其他线程的状态。"
-         "TTD（Time Travel Debugging）仅能录制用户态进程，无法追踪内核蓝屏。",
-         COLLECT_KERNEL_DUMP_ZH + "如仍蓝屏，可分批对第三方驱动启用 Driver Verifier；"
-         "TTD 仅用于排查异常的用户态进程（如代理服务）。"),
-    )]  # fmt: skip

@@ -2,10 +2,9 @@
 
 Basis (analysis-spec section 4): the dump gives a driver's name, base, size and PE TimeDateStamp only.
 1. A curated vendor table (below) names well-known third-party drivers: third party, with vendor and class.
-2. ``INBOX_DRIVERS``: kernel modules shipped in the Windows 10 (19041-19045) and Windows 11
-   (22000-26100) x64/ARM64 images (``System32\\drivers`` plus the boot/kernel DLLs); names gathered from
-   clean installs and the loaded-module lists of public dumps, cross-checked against the Microsoft
-   modules of the sample triage dump. Name match: Microsoft.
+2. ``INBOX_DRIVERS`` (data/inbox_drivers.txt, with each name's source and the list's date): kernel
+   modules shipped in the Windows 10 (19041-19045) and Windows 11 (22000-26100) x64/ARM64 images. Name
+   match: Microsoft.
 3. Timestamp: since Windows 10, Microsoft builds are reproducible and the PE TimeDateStamp is a hash,
    so an implausible link year (before 2000 or in the future) means Microsoft with high precision; a
    plausible date says nothing (about 20% of Microsoft drivers have one by chance).
@@ -17,77 +16,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from analysis.parsers.result import Origin
 
-INBOX_DRIVERS: frozenset[str] = frozenset(
-    name.lower()
-    for name in """
-    ntoskrnl.exe ntkrnlmp.exe ntkrnlpa.exe ntkrpamp.exe ntkrla57.exe hal.dll halmacpi.dll halacpi.dll
-    kd.dll kdcom.dll kdnet.dll kdstub.dll kd_02_8086.dll kd_02_10ec.dll kd_02_14e4.dll kd_07_1415.dll
-    mcupdate_genuineintel.dll mcupdate_authenticamd.dll mcupdate.dll pshed.dll bootvid.dll ci.dll
-    clfs.sys tm.sys fltmgr.sys msrpc.sys ksecdd.sys clipsp.sys cmimcext.sys werkernel.sys ntosext.sys
-    cng.sys wdf01000.sys wdfldr.sys wpprecorder.sys sleepstudyhelper.sys acpiex.sys mssecflt.sys
-    sgrmagent.sys lxss.sys lxcore.sys acpi.sys wmilib.sys intelpep.sys windowstrustedrt.sys
-    windowstrustedrtproxy.sys pcw.sys msisadrv.sys pci.sys vdrvroot.sys pdc.sys cea.sys partmgr.sys
-    spaceport.sys volmgr.sys volmgrx.sys mountmgr.sys storahci.sys storport.sys stornvme.sys
-    ehstorclass.sys fileinfo.sys wof.sys wdfilter.sys wdboot.sys wdnisdrv.sys wddevflt.sys ntfs.sys
-    fs_rec.sys ndis.sys netio.sys ksecpkg.sys tcpip.sys fwpkclnt.sys wfplwfs.sys vmsproxy.sys
-    vmbkmclr.sys vmsproxyhnic.sys fvevol.sys volume.sys volsnap.sys rdyboost.sys mup.sys iorate.sys
-    disk.sys classpnp.sys crashdmp.sys cdrom.sys filecrypt.sys tbs.sys null.sys beep.sys dxgkrnl.sys
-    dxgmms1.sys dxgmms2.sys watchdog.sys basicdisplay.sys basicrender.sys npfs.sys msfs.sys cimfs.sys
-    tdx.sys tdi.sys ws2ifsl.sys netbt.sys afunix.sys afd.sys vwififlt.sys vwifibus.sys vwifimp.sys
-    vfpext.sys pacer.sys ndiscap.sys netbios.sys vid.sys winhv.sys winhvr.sys rdbss.sys csc.sys
-    nsiproxy.sys npsvctrig.sys mssmbios.sys gpuenergydrv.sys dfsc.sys fastfat.sys bam.sys dam.sys
-    ahcache.sys vmbusr.sys vmbus.sys hvsocket.sys compositebus.sys kdnic.sys umbus.sys usbxhci.sys
-    ucx01000.sys hdaudbus.sys portcls.sys drmk.sys ks.sys ksthunk.sys ucmcx.sys serial.sys serenum.sys
-    msgpioclx.sys wmiacpi.sys amdppm.sys intelppm.sys processr.sys uefi.sys vpcivsp.sys storvsp.sys
-    ndisvirtualbus.sys swenum.sys rdpbus.sys hwpolicy.sys mssecwfp.sys mssecvsp.sys msseccore.sys
-    win32k.sys win32kbase.sys win32kfull.sys win32kns.sys cdd.dll tsddd.dll rdpdr.sys rdpvideominiport.sys
-    termdd.sys mouclass.sys kbdclass.sys kbdhid.sys mouhid.sys i8042prt.sys hidclass.sys hidparse.sys
-    hidusb.sys hidi2c.sys hidinterrupt.sys usbhub3.sys usbhub.sys usbport.sys usbccgp.sys usbehci.sys
-    usbuhci.sys usbohci.sys usbstor.sys uaspstor.sys usbd.sys usbprint.sys usbvideo.sys wudfrd.sys
-    wudfpf.sys winusb.sys ucmucsicx.sys ucmucsiacpiclient.sys ucsicx.sys usbaudio.sys usbaudio2.sys
-    hdaudio.sys hdaudiobus.sys audiosrv.sys mmcss.sys bthport.sys bthusb.sys bthenum.sys bthmini.sys
-    bthpan.sys rfcomm.sys bthleenum.sys bthhfenum.sys bthhfhid.sys hidbth.sys bthmodem.sys
-    nwifi.sys vwifimp.sys wfpcapture.sys ndisuio.sys ndiswan.sys ndproxy.sys raspppoe.sys raspptp.sys
-    rassstp.sys rasl2tp.sys rasagilevpn.sys wanarp.sys agilevpn.sys mslldp.sys lltdio.sys rspndr.sys
-    tcpipreg.sys http.sys mrxsmb.sys mrxsmb10.sys mrxsmb20.sys srv.sys srv2.sys srvnet.sys smbdirect.sys
-    bowser.sys mrxdav.sys nfsrdr.sys wcifs.sys bindflt.sys cldflt.sys storqosflt.sys wcnfs.sys
-    luafv.sys fileinfo.sys wimmount.sys refs.sys refsv1.sys exfat.sys udfs.sys cdfs.sys msdmfilt.sys
-    bfs.sys ntfs.sys iorate.sys fsdepends.sys mpsdrv.sys ipnat.sys wfplwf.sys netadaptercx.sys
-    netadaptercx21.sys mbbcx.sys wmbclass.sys wdiwifi.sys vmswitch.sys vmsvsf.sys vmsvsp.sys vkrnlintvsp.sys
-    vmbushid.sys storflt.sys vmgid.sys hyperkbd.sys hypervideo.sys netvsc.sys vmstorfl.sys
-    storvsc.sys vmbkmcl.sys winnat.sys wintun_ms.sys ipsec.sys tcpip6.sys fwpuclnt.sys bridge.sys
-    acpipagr.sys acpitime.sys acpidev.sys acpipmi.sys wmiacpi.sys battc.sys cmbatt.sys compbatt.sys
-    intelpmt.sys amdi2c.sys iagpio.sys iai2c.sys spbcx.sys sercx.sys sercx2.sys gpioclx0101.sys
-    pcmcia.sys sdbus.sys sdstor.sys rtsuer.sys isapnp.sys pciide.sys pciidex.sys atapi.sys ataport.sys
-    intelide.sys msahci.sys storufs.sys stornvme.sys nvraid.sys megasas.sys megasas2i.sys megasas35i.sys
-    megasr.sys lsi_sas.sys lsi_sas2i.sys lsi_sas3i.sys lsi_sss.sys percsas2i.sys percsas3i.sys
-    sisraid2.sys sisraid4.sys vsmraid.sys arcsas.sys adp80xx.sys hpsamd.sys smartsamd.sys mvumis.sys
-    3ware.sys cht4vx64.sys elxfcoe.sys elxstor.sys ql2300i.sys ql40xx2i.sys qefcoe.sys qlfcoei.sys
-    iastorv.sys stexstor.sys vstxraid.sys ItSas35i.sys b06bdrv.sys bxvbda.sys evbda.sys ebdrv.sys
-    msiscsi.sys iscsiprt.sys mpio.sys msdsm.sys storfltr.sys scsiport.sys sbp2port.sys
-    1394ohci.sys ehstortcgdrv.sys rdyboost.sys vhdmp.sys vhdparser.sys vmstorfl.sys
-    spaceparser.sys spacedump.sys dumpfve.sys dumpstorport.sys dumpata.sys diskdump.sys
-    flpydisk.sys fdc.sys sfloppy.sys tape.sys changer.sys scmbus.sys scmdisk0101.sys pmem.sys
-    nvdimm.sys mskssrv.sys mspclock.sys mspqm.sys mstee.sys msvideo.sys avstream.sys
-    wdmaud.drv monitor.sys vdrvroot.sys vmgencounter.sys vmbusr.sys hvservice.sys hvix64.exe
-    hvax64.exe hvaa64.exe securekernel.exe skci.dll peauth.sys ksecdd.sys cng.sys tpm.sys
-    tpmprov.sys wmilib.sys werkernel.sys rdpvideominiport.sys basicdisplay.sys xboxgip.sys
-    xinputhid.sys dmvsc.sys terminpt.sys remotefx.sys rdpdr.sys tsusbhub.sys tsusbflt.sys
-    bthport.sys circlass.sys irenum.sys wpdupfltr.sys wpdfs.sys intelpep.sys pepx.sys
-    amdsbs.sys amdsata.sys amdxata.sys nvstor.sys nvstor64.sys storvsc.sys hvcrash.sys
-    mshidkmdf.sys mshidumdf.sys kbdhid.sys hidspi.sys hidspicx.sys buttonconverter.sys
-    mtconfig.sys wacompen.sys winmad.sys winverbs.sys ndkping.sys rdmavmbus.sys spaceport.sys
-    netwtw04_ms.sys gpuenergydrv.sys dxgkrnl.sys indirectkmd.sys vmgencounter.sys
-    ws2ifsl.sys afunix.sys condrv.sys npsvctrig.sys bam.sys ahcache.sys mmcss.sys
-    msquic.sys tcpipreg.sys nwifi.sys wfdclass.sys hvsocketcontrol.sys passthruparser.sys
-    vpci.sys vmsp.sys vmsproxy.sys storport.sys ufx01000.sys ufxsynopsys.sys ufxchipidea.sys
-    urschipidea.sys urssynopsys.sys usbser.sys usbfn.sys intelta_ms.sys cht4sx64.sys
-    ndisimplatform.sys ndisimplatformmp.sys mslbfoprovider.sys netbt.sys smb.sys
-    """.split()  # noqa: SIM905 - a word list is easier to review than 400 quoted strings
-)
+INBOX_FILE = Path(__file__).with_name("data") / "inbox_drivers.txt"
+
+
+def _inbox() -> frozenset[str]:
+    names = []
+    for line in INBOX_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            names.append(line.split("\t", 1)[0].strip().lower())
+    return frozenset(names)
+
+
+# Windows 10/11 inbox kernel modules; sources and date in data/inbox_drivers.txt.
+INBOX_DRIVERS: frozenset[str] = _inbox()
 
 KERNEL_IMAGES: frozenset[str] = frozenset(
     {"ntoskrnl.exe", "ntkrnlmp.exe", "ntkrnlpa.exe", "ntkrpamp.exe", "ntkrla57.exe", "nt", "hal.dll",
@@ -208,6 +153,45 @@ _add("BEDaisy.sys", "BattlEye", "BattlEye", "anti-cheat")
 _add("vgk.sys", "Riot Games", "Vanguard", "anti-cheat")
 _add("mhyprot2.sys mhyprot3.sys", "miHoYo", "mhyprot anti-cheat", "anti-cheat")
 
+# Diagnostic and test drivers: present when someone ran a tool that loads them; a crash in one of them was
+# usually triggered on purpose (NotMyFault exists to crash the machine). Sources: the Sysinternals tool
+# pages (NotMyFault, Process Monitor, Process Explorer, Sysmon, LiveKd, RAMMap) and the Driver Verifier
+# documentation (VerifierExt.sys, the DDI compliance checker, ships with Windows).
+DIAGNOSTIC_CLASS = "diagnostic/test"
+DELIBERATE_CRASH_DRIVERS = frozenset({"myfault.sys"})
+_DIAGNOSTIC: dict[str, VendorInfo] = {}
+
+
+def _diagnostic(names: str, product: str) -> None:
+    for name in names.split():
+        _DIAGNOSTIC[name.lower()] = VendorInfo("Microsoft (Sysinternals)", product, DIAGNOSTIC_CLASS)
+
+
+_diagnostic("myfault.sys", "NotMyFault: crashes, hangs and leaks the system on request")
+_diagnostic("PROCMON20.SYS PROCMON23.SYS PROCMON24.SYS PROCMON25.SYS", "Process Monitor")
+_diagnostic("PROCEXP152.SYS PROCEXP.SYS PROCEXP113.SYS PROCEXP150.SYS PROCEXP151.SYS", "Process Explorer")
+_diagnostic("SysmonDrv.sys", "Sysmon (system activity monitor)")
+_diagnostic("livekdd.sys", "LiveKd (live kernel debugging)")
+_diagnostic("RAMMap.sys RAMMap64.sys", "RAMMap")
+_diagnostic("kldbgdrv.sys", "the Windows kernel debugger's local-debugging driver (WinDbg, LiveKd)")
+
+
+def diagnostic_info(name: str) -> VendorInfo | None:
+    """A diagnostic or test tool's driver (NotMyFault, Process Monitor...), or None."""
+    lowered = base_name(name).lower()
+    if lowered in _DIAGNOSTIC:
+        return _DIAGNOSTIC[lowered]
+    if _has_extension(lowered):
+        return None
+    stem = canonical(lowered)
+    return next((info for key, info in _DIAGNOSTIC.items() if canonical(key) == stem), None)
+
+
+def is_deliberate_crash_driver(name: str | None) -> bool:
+    """A driver whose purpose is to crash the machine on request (Sysinternals NotMyFault's myfault.sys)."""
+    return bool(name) and canonical(name or "") in {canonical(n) for n in DELIBERATE_CRASH_DRIVERS}
+
+
 SECURITY_CLASSES: frozenset[str] = frozenset(
     {"antivirus/edr", "dlp/isolation", "vpn/filter", "network-capture"}
 )
@@ -245,6 +229,8 @@ def _has_extension(name: str) -> bool:
 
 def vendor_info(name: str) -> VendorInfo | None:
     lowered = base_name(name).lower()
+    if lowered in _DIAGNOSTIC or (not _has_extension(lowered) and diagnostic_info(lowered)):
+        return diagnostic_info(lowered)
     if lowered in _VENDORS:
         return _VENDORS[lowered]
     return None if _has_extension(lowered) else _VENDOR_STEMS.get(canonical(lowered))
@@ -323,6 +309,12 @@ def classify_module(name: str, timestamp: str | int | None = None) -> tuple[Orig
     """``(origin, reason)`` for a Windows kernel module, by vendor table, inbox list, then timestamp."""
     if is_windows_user_image(name):
         return "microsoft", "a Windows user-mode component (system process or library), not a driver"
+    tool = diagnostic_info(name)
+    if tool is not None:
+        return (
+            "microsoft",
+            f"a diagnostic or test tool's driver ({tool.vendor}: {tool.product}), not part of Windows",
+        )
     vendor = vendor_info(name)
     if vendor is not None:
         who = vendor.vendor or "third-party vendor"

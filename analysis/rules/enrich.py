@@ -14,15 +14,27 @@ _HANDLER_FRAMES = signatures.IRRELEVANT
 
 
 def enrich_result(result: ParseResult) -> ParseResult:
-    """The result with every crash enriched (pure: returns a new result)."""
-    if not result.crashes:
+    """The result with every crash enriched and every crash and event labelled with the file and kind it
+    came from, so case-wide findings can say which file shows what (pure: returns a new result)."""
+    if not result.crashes and not result.events:
         return result
     user_mode = result.kind == "user_dump"
-    crashes = tuple(enrich_crash(crash, user_mode=user_mode) for crash in result.crashes)
-    return replace(result, crashes=crashes)
+    source = {"source_file": result.file, "source_kind": result.kind}
+    crashes = tuple(
+        enrich_crash(replace(crash, extra={**crash.extra, **source}), user_mode=user_mode)
+        for crash in result.crashes
+    )
+    events = tuple(replace(event, data={**event.data, **source}) for event in result.events)
+    return replace(result, crashes=crashes, events=events)
 
 
 def enrich_crash(crash: Crash, *, user_mode: bool = False) -> Crash:
+    if crash.bugcheck_code is None and crash.bugcheck_name and crash.exception_code is None:
+        # A stop screen gives the name only; the code follows from the table, and says so.
+        number = knowledge.code_for_name(crash.bugcheck_name)
+        if number is not None:
+            extra = {**crash.extra, "bugcheck_code_source": "the bug check name (knowledge table)"}
+            crash = replace(crash, bugcheck_code=f"0x{number:08x}", extra=extra)
     name = crash.bugcheck_name
     if name is None and crash.bugcheck_code:
         name = knowledge.bugcheck_name(crash.bugcheck_code)
@@ -108,6 +120,6 @@ def _first_third_party(stack: tuple[Frame, ...], modules: tuple[Module, ...]) ->
         key = f"{drivers.canonical(frame.module)}!{(frame.symbol or '').lower()}"
         if key in _HANDLER_FRAMES or drivers.is_windows_kernel(frame.module):
             continue
-        if _origin_of(frame.module, modules) == "third_party":
+        if _origin_of(frame.module, modules) == "third_party" or drivers.diagnostic_info(frame.module):
             return frame.module
     return None

@@ -121,6 +121,18 @@ def bugcheck_info(code: str | int | None) -> BugcheckInfo | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, int]:
+    return {info.name: code for code, info in _table().items()}
+
+
+def code_for_name(name: str | None) -> int | None:
+    """The code of a bug check named on a stop screen ("Stop code: CRITICAL_PROCESS_DIED")."""
+    if not name:
+        return None
+    return _codes_by_name().get(name.strip().upper())
+
+
 def bugcheck_name(code: str | int | None) -> str | None:
     info = bugcheck_info(code)
     return info.name if info else None
@@ -137,3 +149,74 @@ def is_memory_family(code: int) -> bool:
 
 def known_codes() -> int:
     return len(_table())
+
+
+PARAMETERS_FILE = Path(__file__).with_name("data") / "bugcheck_parameters.json"
+_UNDOCUMENTED = {"en": "not documented for this code", "zh": "该代码的此参数没有公开说明"}
+
+
+@lru_cache(maxsize=1)
+def _documented() -> dict[str, dict[str, object]]:
+    import json
+
+    data = json.loads(PARAMETERS_FILE.read_text(encoding="utf-8"))
+    codes: dict[str, dict[str, object]] = data["codes"]
+    return codes
+
+
+def parameter_meanings(
+    code: str | int | None, parameters: tuple[str | None, ...], language: str = "en"
+) -> list[str]:
+    """The documented meaning of each of a bug check's parameters, in English or Chinese ("zh").
+
+    For codes whose first parameter is a subtype, parameters 2-4 mean what that subtype's row says and
+    parameter 1 carries the subtype's cause. Source: Microsoft's bug check reference (CC BY 4.0), through
+    data/bugcheck_parameters.json; the CSV's own texts fill English gaps. Never guessed: a meaning the
+    documentation does not give says so.
+    """
+    zh = language.startswith("zh")
+    number = parse_code(code)
+    count = max(len(parameters), 4)
+    if number is None:
+        return [""] * count
+    entry = _documented().get(f"0x{base_code(number):x}", {})
+    meanings: list[str] = [""] * 4
+    listed = entry.get("parameters_zh" if zh else "parameters") or entry.get("parameters")
+    if isinstance(listed, list):
+        meanings = [str(text) for text in listed[:4]] + [""] * (4 - len(listed[:4]))
+    subtypes = entry.get("subtypes_zh" if zh else "subtypes") or entry.get("subtypes")
+    subtype = _subtype_value(number, parameters)
+    if isinstance(subtypes, dict) and subtype is not None:
+        row = subtypes.get(hex(subtype))
+        if isinstance(row, dict):
+            cause = str(row.get("cause", ""))
+            meanings[0] = (
+                f"子类型 {hex(subtype)}：{cause}" if zh else f"subtype {hex(subtype)}: {cause}"
+            ).rstrip("：: ")
+            for index in (2, 3, 4):
+                text = row.get(f"p{index}")
+                if text:
+                    meanings[index - 1] = str(text)
+    if not zh:
+        info = bugcheck_info(number)
+        if info is not None:
+            meanings = [m or info.parameters[i] for i, m in enumerate(meanings)]
+    undocumented = _UNDOCUMENTED["zh" if zh else "en"]
+    return [m or undocumented for m in meanings] + [undocumented] * (count - 4)
+
+
+def parameters_documented(code: str | int | None) -> bool:
+    """Whether the documentation (or the CSV) gives any parameter meaning for this code."""
+    number = parse_code(code)
+    if number is None:
+        return False
+    entry = _documented().get(f"0x{base_code(number):x}", {})
+    info = bugcheck_info(number)
+    return bool(entry.get("parameters") or entry.get("subtypes") or (info and any(info.parameters)))
+
+
+def _subtype_value(code: int, parameters: tuple[str | None, ...]) -> int | None:
+    index = SUBTYPE_CODES.get(base_code(code), 0)
+    if index >= len(parameters) or parameters[index] is None:
+        return None
+    return parse_code(parameters[index])

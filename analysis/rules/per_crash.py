@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from analysis.parsers.result import Crash, Finding
-from analysis.rules import drivers, knowledge
+from analysis.rules import drivers, hardware, knowledge
+from analysis.rules.actions import action
+from analysis.rules.common import CLASS_ZH as CLASS_ZH
 from analysis.rules.common import (
     FULL_DUMP_TYPES,
     code_of,
@@ -11,8 +15,10 @@ from analysis.rules.common import (
     is_third_party,
     klass_of,
     label,
+    reason_zh,
     security_drivers,
     vendor_text,
+    with_actions,
 )
 
 # Microsoft subsystems each class of third-party software hooks (analysis-spec B.1 D5 proximity).
@@ -33,12 +39,6 @@ STORAGE_STATUS = {
                  "设备未就绪：请检查数据线、控制器或供电"),
     0xC0000185: ("I/O device error (STATUS_IO_DEVICE_ERROR)", "I/O 设备错误"),
 }  # fmt: skip
-CLASS_ZH = {
-    "antivirus/edr": "杀毒/EDR",
-    "dlp/isolation": "数据防泄漏/隔离",
-    "vpn/filter": "VPN/网络过滤",
-    "network-capture": "网络抓包",
-}
 
 COLLECT_KERNEL_DUMP_EN = (
     "Set Startup and Recovery to write an Automatic or Kernel memory dump (page file on the system drive "
@@ -58,12 +58,55 @@ def _ip(value: str | None) -> int | None:
 def crash_findings(crash: Crash, index: int) -> list[Finding]:
     """Findings for one crash; ``index`` is the crash's position in the list the caller holds."""
     if crash.bugcheck_code is not None:
-        return _kernel(crash, index)
-    if crash.exception_code is not None or crash.process_name and crash.modules:
-        return _user_mode(crash, index)
-    if crash.title:
-        return _linux(crash, index)
-    return []
+        found = _kernel(crash, index)
+    elif crash.exception_code is not None or crash.process_name and crash.modules:
+        found = _user_mode(crash, index)
+    elif crash.title:
+        found = _linux(crash, index)
+    else:
+        found = []
+    return [with_actions(item, item.actions or _actions(item, crash)) for item in found]
+
+
+def suspects(crash: Crash) -> list[str]:
+    """Third-party modules the debugger had no symbols for ("Unable to verify timestamp for X.sys"): when
+    no culprit is named, the likely owners of a blocked request or a long DPC (weak evidence)."""
+    found = list(crash.extra.get("unverified_timestamp_modules") or [])
+    # A 0x9F text's device stack (\\Driver\\X) names the drivers that held the IRP.
+    found += [f"{name}.sys" for name in _stack_drivers(crash) if "." not in name]
+    names = [
+        str(name)
+        for name in found
+        if is_third_party(crash, str(name)) and not drivers.diagnostic_info(str(name))
+    ]
+    return list(dict.fromkeys(names))[:3]
+
+
+def _actions(item: Finding, crash: Crash) -> tuple[str, ...]:
+    """The catalogue actions behind each per-crash finding's recommendation (analysis/rules/actions.py)."""
+    culprit = drivers.base_name(crash.culprit_module) if crash.culprit_module else ""
+    if item.code == "driver_verifier" and culprit and is_third_party(crash, culprit):
+        return (action("update_driver", culprit), action("verifier_off"))
+    if not culprit and item.code in ("power_driver", "dpc_watchdog", "driver_verifier"):
+        culprit = ",".join(suspects(crash))
+    on_stack = [f.module for f in crash.stack if f.module and is_third_party(crash, f.module)]
+    named = {
+        "third_party_driver": [action("update_driver", culprit), action("driver_verifier", culprit)],
+        "third_party_on_stack": [action("driver_verifier", *dict.fromkeys(on_stack))],
+        "third_party_present": [action("test_without_software", *(m.name for m in security_drivers(crash)))],
+        "hardware_error": [action("hardware_diagnostics")],
+        "memory_corruption_evidence": [action("run_mdsched")],
+        "storage_error": [action("check_disk")],
+        "power_driver": [action("power_drivers", *culprit.split(","))],
+        "dpc_watchdog": [action("dpc_drivers", *culprit.split(","))],
+        "driver_verifier": [action("update_driver", *culprit.split(",")), action("verifier_off")],
+        "graphics_driver": [action("graphics_driver")],
+        "critical_process": [action("system_files")],
+        "deliberate_crash": [action("ask_who_ran_tool", "Sysinternals NotMyFault")],
+        "collect_kernel_dump": [action("collect_kernel_dump")],
+        "user_mode_crash": [action("app_update", crash.process_name or "", crash.culprit_module or "")],
+    }
+    return tuple(named.get(item.code, ()))
 
 
 def _kernel(crash: Crash, i: int) -> list[Finding]:
@@ -76,11 +119,15 @@ def _kernel(crash: Crash, i: int) -> list[Finding]:
         return [_manual(what, i)]
     if "livedump" in cats[:1]:
         return [_livedump(what, i)]
+    deliberate = _deliberate(crash, what, i)
+    if deliberate is not None:
+        return [deliberate]
     out: list[Finding] = []
     if knowledge.bugcheck_info(code) is None:
         out.append(_unknown_code(what, i))
-    out.extend(_culprit_findings(crash, what, i))
-    out.extend(_category_findings(crash, code, what, i))
+    out.extend(
+        _one_conclusion(crash, _culprit_findings(crash, what, i), _category_findings(crash, code, what, i))
+    )
     dump_type = crash.extra.get("dump_type")
     if dump_type == 4 and not is_third_party(crash, crash.culprit_module):
         out.append(
@@ -94,6 +141,45 @@ def _kernel(crash: Crash, i: int) -> list[Finding]:
                  COLLECT_KERNEL_DUMP_ZH + "如再次蓝屏，请上传该 MEMORY.DMP。"),
             )
         )  # fmt: skip
+    return out
+
+
+# Category findings that a named culprit explains: one conclusion, "X at fault: <what the code means>".
+_EXPLAINED_BY_CULPRIT = frozenset({"power_driver", "dpc_watchdog", "graphics_driver", "storage_error"})
+_NAMEABLE = _EXPLAINED_BY_CULPRIT | {"driver_verifier"}
+
+
+def _one_conclusion(crash: Crash, culprit: list[Finding], category: list[Finding]) -> list[Finding]:
+    """One crash, one conclusion: a third-party driver at fault absorbs what its bug check code means, and a
+    category finding of a crash whose culprit is named (even a Windows driver) names it in its title."""
+    at_fault = next((f for f in culprit if f.code == "third_party_driver"), None)
+    name = crash.culprit_module or ", ".join(suspects(crash))
+    out = list(culprit)
+    for item in category:
+        if at_fault is not None and item.code in _EXPLAINED_BY_CULPRIT:
+            index = out.index(at_fault)
+            # The category's own text starts with the crash label the culprit's text already gives.
+            detail = item.detail.split(": ", 1)[-1]
+            detail_zh = (item.detail_zh or "").split("：", 1)[-1]
+            at_fault = replace(
+                at_fault,
+                title=f"{at_fault.title}: {item.title[0].lower()}{item.title[1:]}",
+                detail=f"{at_fault.detail} {detail[0].upper()}{detail[1:]}",
+                title_zh=f"{at_fault.title_zh}：{item.title_zh}",
+                detail_zh=f"{at_fault.detail_zh}{detail_zh}",
+            )
+            out[index] = at_fault
+            continue
+        if at_fault is not None and item.code == "driver_verifier":
+            # Verifier's verdict is the stronger evidence: it carries the conclusion, naming the driver.
+            out.remove(at_fault)
+            at_fault = None
+        if name and item.code in _NAMEABLE:
+            item = replace(item, title=f"{item.title}: {name}", title_zh=f"{item.title_zh}：{name}")
+        elif item.code == "driver_verifier":
+            # Without the driver's name the verdict stands, but the message cannot say whom it is about.
+            item = replace(item, confidence="medium")
+        out.append(item)
     return out
 
 
@@ -117,7 +203,7 @@ def _culprit_findings(crash: Crash, what: str, i: int) -> list[Finding]:
                  f"this driver only (verifier /standard /driver {culprit}), collect the next dump, then turn "
                  "Verifier off (verifier /reset)."),
                 (f"第三方驱动 {culprit} 导致故障",
-                 f"{what}：{reason}。{culprit}{who_text} 不是 Windows 自带组件。",
+                 f"{what}：{reason_zh(reason)}。{culprit}{who_text} 不是 Windows 自带组件。",
                  f"请将 {culprit} 更新到厂商最新版本（或回退最近的更新）；如仍蓝屏，可临时卸载该产品验证。"
                  f"如需证实，仅对该驱动启用 Driver Verifier（verifier /standard /driver {culprit}），"
                  "收集下一次转储后关闭 Verifier（verifier /reset）。"),
@@ -189,12 +275,13 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
             "high", "hardware_error", "high", [i],
             ("The hardware reported a fatal error",
              f"{what}: this bug check is raised for errors reported by the CPU, memory controller or a "
-             "bus, not for a driver bug.",
+             "bus, not for a driver bug." + _sentence(hardware.whea_explanation(params) if code == 0x124 else ""),
              "Read the WHEA-Logger events in the System log (they name the component), update the BIOS/UEFI "
              "and CPU microcode, remove any overclock or undervolt (XMP included), check temperatures and "
              "the power supply, and run the hardware vendor's diagnostics."),
             ("硬件报告了致命错误",
-             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。",
+             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。"
+             + _sentence(hardware.whea_explanation(params, "zh") if code == 0x124 else "", zh=True),
              "请查看系统日志中的 WHEA-Logger 事件（其中会指出具体部件），更新 BIOS/UEFI 与 CPU 微码，"
              "取消超频/降压（包括 XMP），检查温度与电源，并运行硬件厂商的诊断工具。"),
         ))  # fmt: skip
@@ -234,12 +321,14 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
         out.append(finding(
             "medium", "power_driver", "medium", [i],
             ("A driver failed a power transition",
-             f"{what}: a device did not complete a sleep, resume or shutdown request in time"
-             + (" (P2 is the device object)." if params and _ip(params[0]) == 3 else "."),
+             f"{what}: a device did not complete a sleep, resume or shutdown request in time."
+             + _sentence(hardware.power_explanation(params, _stack_drivers(crash))) + _suspect_text(crash),
              "Update the drivers and firmware of the devices involved (network, Bluetooth, storage, "
              "graphics) and the BIOS; as a workaround disable Fast Startup and hybrid sleep."),
             ("驱动未能完成电源状态切换",
-             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。",
+             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。"
+             + _sentence(hardware.power_explanation(params, _stack_drivers(crash), "zh"), zh=True)
+             + _suspect_text(crash, zh=True),
              "请更新相关设备（网卡、蓝牙、存储、显卡）的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
         ))  # fmt: skip
     if code == 0x133:
@@ -247,11 +336,12 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
             "medium", "dpc_watchdog", "medium", [i],
             ("A driver held the processor too long (DPC watchdog)",
              f"{what}: a deferred procedure call or interrupt ran past the watchdog limit; storage, "
-             "network and graphics drivers are the usual cause.",
+             "network and graphics drivers are the usual cause." + _sentence(hardware.dpc_explanation(params)),
              "Update the storage controller driver, SSD firmware, network and graphics drivers and the BIOS; "
              "a kernel memory dump shows which DPC was running."),
             ("驱动占用处理器时间过长（DPC 看门狗）",
-             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。",
+             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。"
+             + _sentence(hardware.dpc_explanation(params, "zh"), zh=True),
              "请更新存储控制器驱动、SSD 固件、网卡和显卡驱动及 BIOS；核心内存转储可显示当时运行的 DPC。"),
         ))  # fmt: skip
     if code in knowledge.VERIFIER_CODES:
@@ -298,6 +388,32 @@ def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Findi
     return out
 
 
+def _sentence(text: str, *, zh: bool = False) -> str:
+    if not text:
+        return ""
+    return f"{text[0].upper()}{text[1:]}。" if zh else f" {text[0].upper()}{text[1:]}."
+
+
+def _stack_drivers(crash: Crash) -> list[str]:
+    """The device's driver stack a 0x9F text shows (\\Driver\\X names of !devstack / !irp output)."""
+    return [str(name) for name in crash.extra.get("device_stack") or []][:8]
+
+
+def _suspect_text(crash: Crash, *, zh: bool = False) -> str:
+    names = suspects(crash) if not crash.culprit_module else [crash.culprit_module]
+    if not names:
+        return ""
+    joined = ("、" if zh else ", ").join(names)
+    if crash.culprit_module:
+        return f"驱动 {joined} 被指为责任方。" if zh else f" The driver named is {joined}."
+    if zh:
+        return (
+            f"调试器无法验证第三方驱动 {joined} 的时间戳（无符号），它很可能是被阻塞请求的所有者（弱证据）。"
+        )
+    return (f" The debugger found no symbols for the third-party driver {joined}: the likely owner of the "
+            "blocked request (weak evidence).")  # fmt: skip
+
+
 def _one_bit_apart(a: str | None, b: str | None) -> bool:
     x, y = knowledge.parse_code(_low(a)), knowledge.parse_code(_low(b))
     return x is not None and y is not None and x != y and bin(x ^ y).count("1") == 1
@@ -305,6 +421,31 @@ def _one_bit_apart(a: str | None, b: str | None) -> bool:
 
 def _low(value: str | None) -> str | None:
     return value[-8:] if value and len(value) > 10 else value
+
+
+def _deliberate(crash: Crash, what: str, i: int) -> Finding | None:
+    """A crash in a driver whose job is to crash the machine (NotMyFault): a test, not a fault."""
+    if drivers.is_deliberate_crash_driver(crash.culprit_module):
+        where, confidence = f"the fault is in {crash.culprit_module}", "high"
+        where_zh = f"故障位于 {crash.culprit_module}"
+    else:
+        on_stack = next((f.module for f in crash.stack if drivers.is_deliberate_crash_driver(f.module)), None)
+        if on_stack is None:
+            return None
+        where, confidence = f"{on_stack} is on the crashing stack", "medium"
+        where_zh = f"崩溃线程栈上有 {on_stack}"
+    return finding(
+        "info", "deliberate_crash", confidence, [i],
+        ("Crash triggered on purpose (Sysinternals NotMyFault)",
+         f"{what}: {where}; myfault.sys is the driver of Sysinternals NotMyFault, a tool that crashes "
+         "Windows on request to test crash-dump settings or demonstrate driver bugs.",
+         "Nothing to repair: ask who ran NotMyFault. If the test was meant to check the dump settings, the "
+         "dump shows they work."),
+        ("人为触发的蓝屏（Sysinternals NotMyFault）",
+         f"{what}：{where_zh}；myfault.sys 是 Sysinternals NotMyFault 的驱动，该工具按需使 Windows 蓝屏，"
+         "用于测试转储设置或演示驱动缺陷。",
+         "无需修复：请确认是谁运行了 NotMyFault。如其目的是检验转储设置，则本转储说明设置有效。"),
+    )  # fmt: skip
 
 
 def _manual(what: str, i: int) -> Finding:

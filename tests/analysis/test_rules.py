@@ -78,19 +78,16 @@ def test_reference_case_replayed() -> None:
         _crash("0x0000007e", ("0xc0000005", "0xfffff80073412345", "0x1", "0x2")),
     ]
     findings = case_findings(crashes, [])
-    codes = [f.code for f in findings]
-    assert "memory_diagnostic" in codes
-    assert "third_party_software" in codes
-    memory = next(f for f in findings if f.code == "memory_diagnostic")
+    # One conclusion: memory corrupted by a driver or the RAM, with the third-party driver of every dump.
+    assert [f.code for f in findings] == ["memory_corruption_pattern"]
+    memory = findings[0]
+    assert memory.evidence == (0, 1, 2, 3)
+    assert "SfUemIsoSpace.sys" in memory.detail and "SfUemIsoSpace.sys" in (memory.detail_zh or "")
+    assert memory.actions == ("driver_verifier:SfUemIsoSpace.sys", "run_mdsched", "collect_kernel_dump")
+    assert "verifier /standard /driver SfUemIsoSpace.sys" in memory.recommendation
     assert "mdsched" in memory.recommendation and "MemoryDiagnostics-Results" in memory.recommendation
     assert "mdsched" in (memory.recommendation_zh or "")
-    assert memory.evidence == (0, 1, 2, 3)
-    third = next(f for f in findings if f.code == "third_party_software")
-    assert "SfUemIsoSpace.sys" in third.title and third.evidence == (0,)
-    assert third.confidence == "low"  # one dump with a driver list: suspicion, not proof
-    assert "only dump" in third.detail
-    collect = next(f for f in findings if f.code == "collect_next")
-    assert "TTD" in collect.detail or "Time Travel" in collect.detail
+    assert "MEMORY.DMP" in memory.recommendation and "Time Travel Debugging" in memory.recommendation
     for finding in findings:
         assert finding.title_zh and finding.detail_zh and finding.recommendation_zh
 
@@ -105,7 +102,7 @@ def test_same_third_party_driver_dominates_memory_pattern() -> None:
     ]
     codes = [f.code for f in case_findings(crashes, [])]
     assert "same_third_party_driver" in codes
-    assert "memory_diagnostic" not in codes
+    assert "memory_corruption_pattern" not in codes
     per_crash = [
         f.code for f in file_findings(ParseResult(file="a", kind="kernel_dump", crashes=(crashes[0],)))
     ]

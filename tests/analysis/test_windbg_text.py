@@ -342,7 +342,17 @@ def test_user_mode_samples_have_exception_fields() -> None:
 
 def test_seed_case_stack_and_arguments() -> None:
     seed = require(SEED_CASE)
-    crash = only_crash(windbg_text.parse(seed))
+    result = windbg_text.parse(seed)
+    # The engineer lists the log's other bug checks ("Bugcheck 0x1a：MEMORY_MANAGEMENT ..."): code and name
+    # only; the 0xBE line is the analysed crash itself.
+    listed = result.crashes[1:]
+    assert [(c.bugcheck_code, c.bugcheck_name, c.parameters) for c in listed] == [
+        ("0x0000001a", "MEMORY_MANAGEMENT", ()),
+        ("0x000000c2", "BAD_POOL_CALLER", ()),
+        ("0x0000007e", "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED", ()),
+    ]
+    crash = result.crashes[0]
+    assert crash.extra["drivers_mentioned"] == ["SfUemIsoSpace.sys"]
     assert crash.bugcheck_code == "0x000000be"
     assert crash.bugcheck_name == "ATTEMPTED_WRITE_TO_READONLY_MEMORY"
     assert crash.extra["bugcheck_heading"] == "ATTEMPTED_WRITE_TO_READONLY_MEMORY (be)"
@@ -544,7 +554,7 @@ def test_seed_case_through_the_engine_blames_no_user_mode_frame() -> None:
     context and never "the driver"; the fault is inside Windows and no culprit is on the stack."""
     from analysis.parsers import parse_file
 
-    crash = only_crash(parse_file(require(SEED_CASE)))
+    crash = parse_file(require(SEED_CASE)).crashes[0]
     assert crash.culprit_module is None
     assert crash.culprit_reason == "no third-party module on the stack; culprit not determined"
     assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(SEED_CASE).findings)

@@ -88,14 +88,17 @@ def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
 
     document = SentDocument.objects.get(case=analysed_case, kind="findings")
     assert EDITED_LINE in document.body
-    sent = [m for m in mail.outbox if m.to == [customer.email]]
+    # The customer was also told of the three files asked for in the fixture; one e-mail is the document.
+    sent = [m for m in mail.outbox if m.to == [customer.email] and m.subject == document.subject]
     assert len(sent) == 1 and EDITED_LINE in sent[0].body and "0x000000be" in sent[0].body
 
     page.context.clear_cookies()
     sign_in("alice")
     page.goto(f"{live_server.url}/cases/{number}/")
-    assert page.is_visible(f"#documents >> text={EDITED_LINE}")
-    assert page.is_visible("#documents table.doc-table >> text=ATTEMPTED_WRITE_TO_READONLY_MEMORY")
+    # The document is one timeline entry, rendered as the e-mail read; the panel lists and links it.
+    assert page.is_visible(f"#timeline >> text={EDITED_LINE}")
+    assert page.is_visible("#timeline table.doc-table >> text=ATTEMPTED_WRITE_TO_READONLY_MEMORY")
+    assert page.is_visible(f"#documents a[href='#entry-{document.timeline_entry_id}']")
     page.click("text=Accept the scope")
     page.wait_for_selector("text=your answer to the scope is recorded")
     assert page.is_visible(".ack-accepted")

@@ -378,3 +378,29 @@ def test_emails_speak_the_readers_language_and_link_to_the_site(
     assert label in mail.body and label in mail.alternatives[0][0]
     assert f"https://support.example.com/cases/{scoped_case.number}/" in mail.body
     assert "127.0.0.1:8000" not in mail.body + mail.alternatives[0][0]
+
+
+# -- the API ---------------------------------------------------------------------------------------------------
+
+
+def test_the_api_carries_the_proposal_and_its_answer(proposed, customer, engineer, other_customer, login_api):
+    base = f"/api/cases/{proposed.number}"
+    proposal = login_api(customer).get(base + "/").json()["resolution_proposal"]
+    assert proposal["text"] == "Remove SfUemIsoSpace.sys." and proposal["answer"] is None
+    assert login_api(engineer).post(base + "/resolution/answer/", {"accepted": True}).status_code == 403
+    assert login_api(other_customer).post(base + "/resolution/answer/", {"accepted": True}).status_code == 404
+    refused = login_api(customer).post(base + "/resolution/answer/", {"accepted": False}, format="json")
+    assert refused.status_code == 400 and "why" in refused.json()["detail"]
+    answered = login_api(customer).post(
+        base + "/resolution/answer/", {"accepted": True, "comment": "Fixed"}, format="json"
+    )
+    assert answered.status_code == 200
+    assert answered.json()["answer"] == "accepted" and answered.json()["comment"] == "Fixed"
+    twice = login_api(customer).post(base + "/resolution/answer/", {"accepted": True}, format="json")
+    assert twice.status_code == 400 and "already answered" in twice.json()["detail"]
+    body = login_api(engineer).get(base + "/").json()["resolution_proposal"]
+    assert body["answer"] == "accepted" and body["answered_at"]
+
+
+def test_a_case_with_no_proposal_has_none_in_the_api(scoped_case, customer, login_api):
+    assert login_api(customer).get(f"/api/cases/{scoped_case.number}/").json()["resolution_proposal"] is None

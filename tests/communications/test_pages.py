@@ -96,3 +96,10 @@ def test_preferences_page_turns_a_kind_off(client, engineer):
     client.post("/notifications/preferences/", data)
     assert NotificationPreference.objects.get(user=engineer, kind="message").email is True
     assert NotificationPreference.objects.get(user=engineer, kind="analysis").email is False
+
+
+def test_the_panel_speaks_to_its_reader(reference_case, customer, engineer, client):
+    client.force_login(customer)
+    assert "Messages from your engineer" in client.get(f"/cases/{reference_case.number}/").content.decode()
+    client.force_login(engineer)
+    assert "Messages to the customer" in client.get(f"/cases/{reference_case.number}/").content.decode()

@@ -78,9 +78,7 @@ def test_rerun_button_queues_a_new_job_for_staff_only(client, engineer, customer
     assert AnalysisJob.objects.filter(upload=kernel_dump_upload, state="queued").count() == 1
 
 
-def test_seen_in_other_cases_links_the_other_case(
-    client, engineer, organisation, customer, case, make_upload
-):
+def test_seen_in_other_cases_is_counted(client, engineer, organisation, customer, case, make_upload):
     from cases import services as case_services
 
     other = case_services.case_create(actor=engineer, organisation=organisation, title="Same crash elsewhere")
@@ -90,7 +88,6 @@ def test_seen_in_other_cases_links_the_other_case(
     client.force_login(engineer)
     html = client.get(reverse("cases:detail", args=[case.number])).content.decode()
     assert "seen in 1 other case" in html
-    assert reverse("cases:detail", args=[other.number]) in html
 
 
 def test_panel_query_count_does_not_grow_with_crashes(

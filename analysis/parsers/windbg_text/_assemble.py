@@ -33,6 +33,9 @@ _UPTIME = re.compile(r"System Uptime:\s*(\d+ days? \d+:\d{2}:\d{2}(?:\.\d+)?)")
 _KERNEL_VERSION = re.compile(r"Kernel Version (\d{4,5}) (?:MP|UP)[^\n]*?\b(x64|x86|ARM64|ARM)\b", re.I)
 _BUILT_BY = re.compile(r"Built by:\s*(\d{4,5})\.\d+\.(amd64|x86|arm64|arm)fre")
 _UNVERIFIED = re.compile(r"Unable to verify timestamp for ([^\s]+\.(?:sys|dll|exe))", re.I)
+_DRIVER_OBJECT = re.compile(r"\\Driver\\([A-Za-z0-9_.\-]{2,64})")
+# !errrec's machine-check section: "Error         : ICACHEL0_IRD_ERR (Proc 0 Bank 0)".
+_WHEA_ERROR = re.compile(r"Error\s*:\s*([A-Z0-9_]{3,})\s*\(Proc\s+(\d+)\s+Bank\s+(\d+)\)")
 _LOADING_DUMP = re.compile(r"Loading Dump File \[([^\]\n]+)\]")
 _MONTHS = {
     m: i
@@ -389,6 +392,17 @@ def _describe(
                 break
     if "faulting_ip" in extra:
         extra["faulting_module"] = extra["faulting_ip"].split("!", 1)[0]
+    stack = list(dict.fromkeys(m.group(1) for m in _DRIVER_OBJECT.finditer(text, start, end)))
+    if stack:
+        # !devstack / !irp / !devobj output: the drivers of the device that held the (power) IRP.
+        extra["device_stack"] = stack[:32]
+    whea = _WHEA_ERROR.search(text, start, end)
+    if whea:
+        extra["whea_error"] = {
+            "error": whea.group(1),
+            "processor": int(whea.group(2)),
+            "bank": int(whea.group(3)),
+        }
     unverified = sorted({m.group(1) for m in _UNVERIFIED.finditer(text, start, end)})
     if unverified:
         extra["unverified_timestamp_modules"] = unverified

@@ -122,16 +122,23 @@ def first_run(frames: list[RawFrame], text: str, after: int = 0) -> list[RawFram
 
 
 def bugcheck_from_stack(run: list[RawFrame]) -> tuple[str, tuple[str | None, ...]] | None:
-    """Code and parameters from a top nt!KeBugCheckEx frame's arguments, when the stack starts there."""
-    if not run:
-        return None
-    head = run[0]
-    frame = head.frame
-    if frame.module not in KERNEL_MODULES or frame.symbol not in BUGCHECK_FUNCTIONS or frame.offset != "0x0":
-        return None
-    values = [hex_value(a) for a in head.args if not a.startswith("-")]
-    if len(values) < 2 or values[0] is None:
-        return None
-    params: list[str | None] = list(values[1:4])
-    params += [None] * (4 - len(params))
-    return values[0], tuple(params)
+    """Code and parameters from the arguments of the stack's nt!KeBugCheckEx frame.
+
+    At the top of the stack with offset 0 the frame's first four arguments are the code and P1-P3. Lower
+    down (below the debugger's break-in frames, or an x86 `kb` showing three arguments) only the code,
+    P1 and P2 are trusted: the later slots may already hold other values.
+    """
+    for position, head in enumerate(run):
+        frame = head.frame
+        module = (frame.module or "").lower()
+        symbol = (frame.symbol or "").lstrip("_")
+        if module not in KERNEL_MODULES or symbol not in BUGCHECK_FUNCTIONS:
+            continue
+        values = [hex_value(a) for a in head.args if not a.startswith("-")]
+        if len(values) < 2 or values[0] is None:
+            return None
+        at_entry = position == 0 and frame.offset == "0x0"
+        params: list[str | None] = list(values[1:4] if at_entry else values[1:3])
+        params += [None] * (4 - len(params))
+        return values[0], tuple(params)
+    return None
