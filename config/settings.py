@@ -117,7 +117,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails soft (config/cache.py): a page must not fail because Redis is down; short socket timeouts so
+    # an unreachable Redis costs a second, not a hung request.
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     # Sessions are read from the shared cache and written through to the database: every signed-in
     # request skips a query. Not with a per-process cache, where a sign-out would not reach the others.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
