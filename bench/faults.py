@@ -7,7 +7,8 @@ clock is moved: every figure is wall time. Faults:
 
 1. a worker pool process SIGKILLed mid-job (like the OOM killer);
 2. the whole worker SIGKILLed mid-job (the machine lost power), a replacement started 1 s later;
-3. Redis stopped while customers upload (tus over HTTP) and post messages, then restarted empty;
+3. Redis stopped while customers upload (tus over HTTP), post messages and read pages, then restarted
+   empty;
 4. Redis restarted empty while jobs wait in it (no worker running).
 
 For each it prints the jobs done, lost (not done within the limit) and duplicated (results written
@@ -277,6 +278,17 @@ def main() -> None:
             case = new_case("outage")
             base = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Token {token}", "Tus-Resumable": "1.0.0"}
+            browser = requests.Session()  # a customer in the portal's pages, signed in before the outage
+            browser.get(f"{base}/accounts/login/", timeout=30)
+            browser.post(
+                f"{base}/accounts/login/",
+                data={
+                    "username": "alice",
+                    "password": "x",
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+                timeout=30,
+            )
             redis.kill()
             answers: Counter[int] = Counter()
             started = time.monotonic()
@@ -312,6 +324,8 @@ def main() -> None:
                     timeout=30,
                 )
                 answers[message.status_code] += 1
+            for url in ("/cases/", f"/cases/{case.number}/", f"/cases/{case.number}/upload/"):
+                answers[browser.get(f"{base}{url}", timeout=30, allow_redirects=False).status_code] += 1
             time.sleep(max(0.0, args.outage - (time.monotonic() - started)))
             jobs = list(AnalysisJob.objects.filter(upload__case=case).values_list("pk", flat=True))
             pending = OutboxMessage.objects.filter(state="pending").count()
