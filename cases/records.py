@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidState, NotAllowed
-from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.models import AuditEvent, Case, CaseSummary, State, TimelineEntry
 
 
 def require_case_worker(actor: User) -> None:
@@ -141,4 +141,27 @@ def timeline_record(
     the reader's language; ``body`` holds the person's own words (a comment, a reason, a proposal)."""
     return TimelineEntry.objects.create(
         case=case, kind=kind, internal=False, body=body, author=event.actor, event=event
+    )
+
+
+def summary_version_add(
+    *,
+    actor: User | None,
+    case: Case,
+    problem_description: str,
+    analysis: str,
+    resolution: str,
+    resolution_type: str,
+) -> CaseSummary:
+    """The next version of the case's summary. Callers validate, and hold the case row lock so two
+    writers cannot take the same version number."""
+    latest = case.summaries.order_by("-version").first()
+    return CaseSummary.objects.create(
+        case=case,
+        version=(latest.version + 1) if latest else 1,
+        problem_description=problem_description,
+        analysis=analysis,
+        resolution=resolution,
+        resolution_type=resolution_type,
+        author=actor,
     )

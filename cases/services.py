@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import Organisation, User
+from cases import conversation
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
@@ -39,6 +40,7 @@ from cases.records import (
     require_state,
     require_visible,
     set_state,
+    summary_version_add,
     timeline_record,
 )
 
@@ -313,8 +315,6 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
     """Move the case along the lifecycle; ``close`` and ``split`` have their own services, sending the scope
     and proposing a resolution theirs in ``cases.conversation``. ``message`` reaches the customer with the
     change (required where the transition says so)."""
-    from cases import conversation
-
     if name == "close":
         raise InvalidInput(_("Closing needs a summary: use the close form."))
     transition = TRANSITIONS.get(name)
@@ -340,29 +340,6 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
             timeline_record(case, event, body=message, kind=TimelineEntry.Kind.MESSAGE)
             mark_first_response(case, actor)
     return case
-
-
-def summary_version_add(
-    *,
-    actor: User | None,
-    case: Case,
-    problem_description: str,
-    analysis: str,
-    resolution: str,
-    resolution_type: str,
-) -> CaseSummary:
-    """The next version of the case's summary. Callers validate, and hold the case row lock so two
-    writers cannot take the same version number."""
-    latest = case.summaries.order_by("-version").first()
-    return CaseSummary.objects.create(
-        case=case,
-        version=(latest.version + 1) if latest else 1,
-        problem_description=problem_description,
-        analysis=analysis,
-        resolution=resolution,
-        resolution_type=resolution_type,
-        author=actor,
-    )
 
 
 def case_close(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from pathlib import Path
+
 from django.conf import settings
 
 
@@ -10,3 +14,30 @@ def cache_is_shared() -> bool:
     per process, so a value one process forgets stays stale in the others."""
     backend = settings.CACHES["default"]["BACKEND"]
     return not backend.endswith(("LocMemCache", "DummyCache"))
+
+
+# What cached HTML is made from, besides the rows it shows.
+RELEASE_PARTS = (
+    "templates",
+    "locale",
+    "accounts",
+    "analysis",
+    "cases",
+    "communications",
+    "oversight",
+    "uploads",
+)
+RELEASE_SUFFIXES = frozenset({".html", ".txt", ".py", ".mo", ".csv"})
+
+
+@cache
+def release_digest() -> str:
+    """A digest of the code, templates and compiled translations, read once per process: part of the key
+    of everything cached as HTML, so a deploy that changes how a page looks never serves the old one."""
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for part in RELEASE_PARTS:
+        for path in sorted((base / part).rglob("*")):
+            if path.suffix in RELEASE_SUFFIXES and "migrations" not in path.parts:
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

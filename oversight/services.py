@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import OPEN_STATES, AuditEvent, Case, CaseSummary, ResolutionType, State
-from cases.services import summary_version_add
+from cases.records import summary_version_add
 from oversight.clocks import ClockResult
 from oversight.models import (
     BusinessCalendar,

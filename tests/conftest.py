@@ -63,15 +63,15 @@ def _outbox_fast_path_open(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_case_fragments(monkeypatch):
-    """Case page fragments are cached per case id and version, which a later test's case may reuse (its
-    rows rolled back): each test reads and writes its own fragments."""
+def _fresh_cached_html(monkeypatch):
+    """Cached HTML (case page fragments, report bodies) is keyed by ids, versions and periods that a later
+    test may reuse with other rows (the earlier ones rolled back): each test has a release of its own."""
     import uuid
 
-    from cases.templatetags import case_fragments
+    from config import caching
 
     release = uuid.uuid4().hex[:12]
-    monkeypatch.setattr(case_fragments, "release_digest", lambda: release)
+    monkeypatch.setattr(caching, "release_digest", lambda: release)
 
 
 @pytest.fixture(autouse=True)

@@ -10,15 +10,12 @@ rendered with a placeholder CSRF token that each request replaces with its own.
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from pathlib import Path
-
 from django import template
-from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
+
+from config import caching
 
 register = template.Library()
 
@@ -28,34 +25,8 @@ CSRF_PLACEHOLDER = "casefragmentcsrfplaceholder000000000000000000000000000000000
 FRAGMENT_SECONDS = 3600
 
 
-# What a fragment's HTML is made from, besides the case's rows.
-RELEASE_PARTS = (
-    "templates",
-    "locale",
-    "accounts",
-    "analysis",
-    "cases",
-    "communications",
-    "oversight",
-    "uploads",
-)
-RELEASE_SUFFIXES = frozenset({".html", ".txt", ".py", ".mo", ".csv"})
-
-
-@cache
-def release_digest() -> str:
-    """A digest of the code, templates and compiled translations, read once per process."""
-    digest = hashlib.sha256()
-    base = Path(settings.BASE_DIR)
-    for part in RELEASE_PARTS:
-        for path in sorted((base / part).rglob("*")):
-            if path.suffix in RELEASE_SUFFIXES and "migrations" not in path.parts:
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def fragment_key(*, case_id: int, version: int, name: str, scope: str, language: str) -> str:
-    return f"case-fragment:{release_digest()}:{case_id}:{version}:{name}:{scope}:{language}"
+    return f"case-fragment:{caching.release_digest()}:{case_id}:{version}:{name}:{scope}:{language}"
 
 
 class CaseFragmentNode(template.Node):
