@@ -26,7 +26,7 @@ messages: $(STAMP) ## Compile the translation catalogues (locale/*/LC_MESSAGES/d
 # Links in e-mails, documents and seed_demo's hint use SITE_URL: by default the address make run serves.
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: export PORT := $(PORT)
-run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker (Ctrl-C stops both)
+run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8000) with a Celery worker and the mail listener on 127.0.0.1:$INBOUND_SMTP_PORT (default 8025); Ctrl-C stops all three
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
@@ -55,6 +55,7 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load ne
 	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/inbound.py
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
 	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
 
@@ -73,11 +74,12 @@ bench-deps: ## Debian packages for bench/load.py (installed when missing and apt
 	  else echo "missing Debian packages ($$missing): bench/load.py needs them"; fi; fi
 
 fuzz: install ## A longer fuzzing run of every parser (time and memory bounds) and of the API schema
-	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening -k "fuzz or schemathesis" -p no:cacheprovider
+	HYPOTHESIS_PROFILE=long HYPOTHESIS_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/analysis tests/hardening tests/inbound/test_parsing.py -k "fuzz or schemathesis" -p no:cacheprovider
 
 # Debian packages the tests use: Chromium (browser tests), a CJK font (embedded in summary PDFs),
-# poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd). Installed when missing and apt is usable; otherwise those tests skip.
-DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils clamav-daemon
+# poppler-utils (reads the PDFs back), clamav-daemon (scanning tests run their own clamd), dovecot-imapd (the
+# IMAP polling tests run their own dovecot). Installed when missing and apt is usable; otherwise those tests skip.
+DEBIAN_TEST_PACKAGES := chromium fonts-wqy-microhei poppler-utils clamav-daemon dovecot-imapd
 browser-deps: ## Debian packages for browser and PDF tests (installed when missing and apt is usable)
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -115,6 +115,37 @@ def case_create(
     return case
 
 
+def case_open_for_customer(*, customer: User, title: str, description: str = "", via: str = "") -> Case:
+    """A customer asks for help on their own (by e-mail: ``via="email"``): a case of their organisation in
+    state ``new``, with them as its contact and no owner yet (staff take it from the unassigned list)."""
+    if not customer.is_active or not customer.is_customer or customer.organisation_id is None:
+        raise NotAllowed(_("Only customers of an organisation can open a case this way."))
+    title = " ".join(title.split())[:200]
+    if not title:
+        raise InvalidInput(_("A case needs a title."))
+    with transaction.atomic():
+        case = Case.objects.create(
+            number=case_number_next(),
+            title=title,
+            description=description,
+            organisation_id=customer.organisation_id,
+            customer_contact=customer,
+            opened_by=customer,
+        )
+        data: dict[str, object] = {"owner": None, "parent": None}
+        if via:
+            data["via"] = via
+        _audit(
+            case=case,
+            actor=customer,
+            action="case_opened",
+            to_state=case.state,
+            customer_visible=True,
+            data=data,
+        )
+    return case
+
+
 def case_update(*, actor: User, case: Case, **fields: str) -> Case:
     """Edit the descriptive fields of an open case (title, description, severity, product, reference)."""
     require_case_worker(actor)
@@ -201,9 +232,12 @@ def scope_save(
 # -- timeline ---------------------------------------------------------------------------------------------
 
 
-def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) -> TimelineEntry:
+def timeline_add(
+    *, actor: User, case: Case, body: str, internal: bool = False, via: str = ""
+) -> TimelineEntry:
     """Add a message (customer-visible) or an internal note (staff only) to the case. A customer's message
-    while the case awaits them hands it back to the engineer; a closed case takes messages from staff only."""
+    while the case awaits them hands it back to the engineer; a closed case takes messages from staff only.
+    ``via="email"`` marks a reply that came by e-mail (inbound/)."""
     if not body.strip():
         raise InvalidInput(_("The message is empty."))
     if internal and not actor.is_support_staff:
@@ -219,6 +253,7 @@ def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) 
             internal=internal,
             body=body,
             author=actor,
+            via=via,
         )
         from_state, to_state = ("", "") if internal else customer_answered(case, actor)
         if not internal:
@@ -231,7 +266,7 @@ def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) 
             from_state=from_state,
             to_state=to_state,
             customer_visible=not internal,
-            data={"entry": entry.pk},
+            data={"entry": entry.pk, "via": via} if via else {"entry": entry.pk},
         )
     return entry
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "oversight",
     "communications",
     "outbox",
+    "inbound",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,37 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@localhost")
 # Only for EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (bench/faults.py counts e-mails).
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 
+# Mail in (inbound/, docs/inbound.md). Every notification carries a reply address of its own on
+# INBOUND_DOMAIN; mail to INBOUND_SUPPORT_ADDRESS opens cases. Without a domain (production default) the
+# portal sends mail without reply addresses and takes none in.
+INBOUND_DOMAIN = env_str("INBOUND_DOMAIN", "localhost" if DEBUG else "").lower()
+INBOUND_SUPPORT_ADDRESS = env_str(
+    "INBOUND_SUPPORT_ADDRESS", f"support@{INBOUND_DOMAIN}" if INBOUND_DOMAIN else ""
+).lower()
+# The aiosmtpd listener (manage.py inbound_smtp; make run starts it): SMTP, or LMTP behind Postfix.
+INBOUND_SMTP_HOST = env_str("INBOUND_SMTP_HOST", "127.0.0.1")
+INBOUND_SMTP_PORT = env_int("INBOUND_SMTP_PORT", 8025)
+INBOUND_LMTP = env_bool("INBOUND_LMTP", False)
+# Mail up to this size is read; larger mail (up to INBOUND_SMTP_SIZE_LIMIT, which the listener refuses
+# beyond) is answered with the upload page's link. 25 MiB is what the big mail providers accept.
+INBOUND_MAX_MESSAGE_SIZE = env_int("INBOUND_MAX_MESSAGE_SIZE", 25 * 1024**2)
+INBOUND_SMTP_SIZE_LIMIT = env_int("INBOUND_SMTP_SIZE_LIMIT", 100 * 1024**2)
+# IMAP polling for sites that cannot route mail to the listener: imaps://user:password@host/INBOX.
+INBOUND_IMAP_URL = env_str("INBOUND_IMAP_URL", "")
+INBOUND_IMAP_INTERVAL = env_int("INBOUND_IMAP_INTERVAL", 60)
+# New cases by e-mail are opened as the sender only when our own MTA's Authentication-Results header
+# (this authserv-id) says SPF, DKIM or DMARC passed for the From domain; otherwise staff decide.
+INBOUND_REQUIRE_AUTH = env_bool("INBOUND_REQUIRE_AUTH", not DEBUG)
+INBOUND_AUTHSERV_ID = env_str("INBOUND_AUTHSERV_ID", "").lower()
+# A reply address stops working this many days after its case closed (the reply goes to staff).
+INBOUND_REPLY_EXPIRY_DAYS = env_int("INBOUND_REPLY_EXPIRY_DAYS", 30)
+# At most this many automatic answers (acknowledgements, refusals) to one address per hour: a last guard
+# against a loop with a responder that marks its mail as nothing automatic.
+INBOUND_AUTO_ANSWERS_PER_HOUR = env_int("INBOUND_AUTO_ANSWERS_PER_HOUR", 5)
+# Raw messages are kept this many days after they were handled (staff download the original).
+INBOUND_RETENTION_DAYS = env_int("INBOUND_RETENTION_DAYS", 90)
+INBOUND_MAX_ATTEMPTS = 3
+
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -396,9 +428,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
     # Proposed resolutions: a reminder, then closing as "no response" when nobody answered.
     "cases-resolutions-sweep": {"task": "cases.tasks.resolutions_sweep", "schedule": 900.0},
+    # Mail in: messages whose task was lost are queued again; a mailbox is polled; old raw mail removed.
+    "inbound-reconcile": {"task": "inbound.tasks.inbound_reconcile", "schedule": 120.0},
+    "inbound-retention": {"task": "inbound.tasks.inbound_retention_sweep", "schedule": 6 * 3600.0},
     # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
     "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
 }
+if INBOUND_IMAP_URL:
+    CELERY_BEAT_SCHEDULE["inbound-imap-poll"] = {
+        "task": "inbound.tasks.inbound_imap_poll",
+        "schedule": float(INBOUND_IMAP_INTERVAL),
+    }
 ANALYSIS_MAX_ATTEMPTS = 3
 
 # Content Security Policy: pages load scripts and styles from our own origin only (no inline code).

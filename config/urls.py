@@ -53,5 +53,6 @@ urlpatterns = [
     path("", include("analysis.urls")),
     path("", include("communications.urls")),
     path("", include("oversight.urls")),
+    path("", include("inbound.urls")),
     path("", include("cases.urls")),
 ]

@@ -180,10 +180,12 @@ def upload_create(
     return upload
 
 
-def upload_store_bytes(*, actor: User, case: Case, filename: str, data: bytes) -> Upload:
-    """Store a small file given whole (demo data, server-side tools) along the same path as a tus upload:
-    quota, spool, completion, type detection and the analysis job."""
-    upload = upload_create(actor=actor, case=case, filename=filename, size=len(data))
+def upload_store_bytes(
+    *, actor: User, case: Case, filename: str, data: bytes, metadata: dict[str, str] | None = None
+) -> Upload:
+    """Store a small file given whole (demo data, mail attachments, server-side tools) along the same path
+    as a tus upload: quota, spool, completion, type detection and the analysis job."""
+    upload = upload_create(actor=actor, case=case, filename=filename, size=len(data), metadata=metadata)
     if not data:
         return upload
     with open(files.spool_path(upload.pk), "wb") as spool:
