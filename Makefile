@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps corpus clean
+.PHONY: help install messages run test test-fast lint format bench bench-deps faults fuzz browser-deps corpus clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load ne
 	$(BIN)/python bench/inbound.py
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
 	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+
+# Not in `make bench`: it needs PostgreSQL (DATABASE_URL) besides redis-server, which it starts itself.
+faults: install ## Fault injection in real time: workers and Redis killed (needs DATABASE_URL=postgres://... and redis-server)
+	@if command -v redis-server >/dev/null; then $(BIN)/python bench/faults.py; \
+	 else echo "bench/faults.py needs redis-server (apt-get install redis-server)"; exit 1; fi
 
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
 bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)

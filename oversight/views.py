@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -12,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -29,6 +26,7 @@ from communications.notifications import event_text
 from communications.templatetags.communications import state_label
 from config import caching
 from oversight import charts, reports, selectors, services
+from oversight.exports import csv_response
 from oversight.forms import (
     AuditFilterForm,
     BusinessCalendarForm,
@@ -53,25 +51,6 @@ def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[object]]) -> StreamingHttpResponse:
-    """Stream the rows as CSV (a BOM first, so spreadsheet programs read Chinese text as UTF-8)."""
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterable[str]:
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _local(value: object) -> str:
@@ -152,7 +131,7 @@ def review_export(request: HttpRequest) -> HttpResponse:
         _("Reviewer's user name"),
         _("Comment"),
     ]
-    return _csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
+    return csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
 
 
 @login_required
@@ -359,7 +338,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         _("Customer visible"),
         _("Details"),
     ]
-    return _csv_response(f"audit-{timezone.localdate():%Y%m%d}.csv", header, rows)
+    return csv_response(f"audit-{timezone.localdate():%Y%m%d}.csv", header, rows)
 
 
 # -- service-level settings ---------------------------------------------------------------------------------

@@ -147,7 +147,8 @@ def test_language_switch_changes_the_pages_of_this_session_not_the_saved_languag
     assert client.get("/cases/").headers["Content-Language"] == "zh-hans"
 
 
-def test_healthz_reports_database_and_broker(client):
+def test_healthz_reports_database_and_broker(client, engineer):
+    client.force_login(engineer)  # staff read the details; anonymous callers only the status
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok" and response.json()["broker"] == "ok"
