@@ -87,6 +87,10 @@ browser-deps: ## Debian packages for browser and PDF tests (installed when missi
 	    echo "installing $$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages ($$missing): the tests that need them skip"; fi; fi
+	@# axe-core, the accessibility checker the browser tests inject (npm registry, into the venv folder).
+	@if [ ! -f $(VENV)/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV) axe-core@4.14.1 >/dev/null || \
+	  echo "axe-core could not be installed: the accessibility checks skip"; fi
 
 corpus: install ## Restore the corpus files named by tests/corpus/items (needs network, or MIRRORS=dir of git mirrors)
 	$(BIN)/python scripts/corpus_restore.py $(if $(MIRRORS),--mirrors $(MIRRORS),)
