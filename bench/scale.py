@@ -168,7 +168,7 @@ def _seed(size: int) -> None:
     opened = [now - timedelta(minutes=size - n) for n in range(size)]
     states = ["new", "scoping", "awaiting_customer", "investigating", "closed"]
     with connection.cursor() as cursor:
-        index_sql = importlib.import_module("cases.migrations.0005_search_documents").POSTGRES_FORWARD[2:]
+        index_sql = importlib.import_module("cases.migrations.0006_search_documents").POSTGRES_FORWARD[2:]
         cursor.execute("DROP INDEX IF EXISTS cases_search_vector, cases_search_text_trgm")
         counts = {}
         counts["cases"] = _copy(

@@ -50,14 +50,16 @@ class CaseListCreateApi(ListAPIView):
         serializer = CaseCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         case = services.case_create(actor=request.user, **serializer.validated_data)
-        return Response(CaseDetailSerializer(case).data, status=status.HTTP_201_CREATED)
+        return Response(
+            CaseDetailSerializer(case, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class CaseDetailApi(APIView):
     @extend_schema(responses=CaseDetailSerializer)
     def get(self, request: Request, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
-        return Response(CaseDetailSerializer(case).data)
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseDetailSerializer)
     def patch(self, request: Request, number: str) -> Response:
@@ -65,7 +67,7 @@ class CaseDetailApi(APIView):
         serializer = CaseUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         case = services.case_update(actor=request.user, case=case, **serializer.validated_data)
-        return Response(CaseDetailSerializer(case).data)
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
 
 class CaseActionApi(APIView):
@@ -80,7 +82,7 @@ class CaseActionApi(APIView):
         serializer.is_valid(raise_exception=True)
         result = services.case_act(actor=request.user, case=case, name=action, data=serializer.validated_data)
         code = status.HTTP_201_CREATED if action == "split" else status.HTTP_200_OK
-        return Response(CaseDetailSerializer(result).data, status=code)
+        return Response(CaseDetailSerializer(result, context={"request": request}).data, status=code)
 
 
 class CaseTimelineApi(APIView):

@@ -40,9 +40,9 @@ from cases.records import (
     require_state,
     require_visible,
     set_state,
+    summary_version_add,
     timeline_record,
 )
-from cases.services import summary_version_add
 from oversight.clocks import Calendar
 from oversight.selectors import sla_config_load
 

@@ -178,6 +178,8 @@ class TimelineEntry(models.Model):
     event = models.OneToOneField(
         "AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="timeline_entry"
     )
+    # "email": written as a reply by e-mail (inbound/); the page says so and staff open the original.
+    via = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,14 +6,13 @@ transaction.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidState, NotAllowed
-from cases.models import AuditEvent, Case, State, TimelineEntry
+from cases.models import AuditEvent, Case, CaseSummary, State, TimelineEntry
 from cases.search_index import case_search_mark
 
 
@@ -60,8 +59,8 @@ def audit(
     customer_visible: bool = False,
     data: dict[str, object] | None = None,
 ) -> AuditEvent:
-    """Record who did what; for a case event, queue its notifications after the commit
-    (``communications.notifications`` decides who hears of it) and raise the live version."""
+    """Record who did what; for a case event, queue its notifications through the outbox, published after
+    the commit (``communications.notifications`` decides who hears of it), and raise the live version."""
     event = AuditEvent.objects.create(
         case=case,
         actor=actor,
@@ -72,10 +71,16 @@ def audit(
         data=data or {},
     )
     if case is not None:
-        from communications.tasks import notify_case_event
+        from outbox.services import outbox_publish
 
         case_touch(case_id=case.pk)
-        transaction.on_commit(lambda: notify_case_event.delay(event.pk))
+        # An outbox row of the caller's transaction: the notification is owed once the change commits,
+        # whatever the broker does then (docs/pipeline.md, "Outbox").
+        outbox_publish(
+            task="communications.tasks.notify_case_event",
+            args=[event.pk],
+            key=f"notify_case_event:{event.pk}",
+        )
     return event
 
 
@@ -139,4 +144,27 @@ def timeline_record(
     the reader's language; ``body`` holds the person's own words (a comment, a reason, a proposal)."""
     return TimelineEntry.objects.create(
         case=case, kind=kind, internal=False, body=body, author=event.actor, event=event
+    )
+
+
+def summary_version_add(
+    *,
+    actor: User | None,
+    case: Case,
+    problem_description: str,
+    analysis: str,
+    resolution: str,
+    resolution_type: str,
+) -> CaseSummary:
+    """The next version of the case's summary. Callers validate, and hold the case row lock so two
+    writers cannot take the same version number."""
+    latest = case.summaries.order_by("-version").first()
+    return CaseSummary.objects.create(
+        case=case,
+        version=(latest.version + 1) if latest else 1,
+        problem_description=problem_description,
+        analysis=analysis,
+        resolution=resolution,
+        resolution_type=resolution_type,
+        author=actor,
     )

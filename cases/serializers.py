@@ -74,6 +74,20 @@ class CaseDetailSerializer(CaseListSerializer):
     customer_contact = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     resolution_proposal = serializers.SerializerMethodField()
+    reply_address = serializers.SerializerMethodField(
+        help_text="The caller's own address for this case: mail to it is a message on the case "
+        "(the Reply-To of the caller's notification e-mails); null when the portal takes no mail."
+    )
+
+    @extend_schema_field(serializers.EmailField(allow_null=True))
+    def get_reply_address(self, case: Case) -> str | None:
+        from inbound.addresses import reply_address_for
+
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return reply_address_for(case=case, user=user) or None
 
     @extend_schema_field(ResolutionProposalSerializer(allow_null=True))
     def get_resolution_proposal(self, case: Case) -> dict[str, object] | None:
@@ -92,6 +106,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "scoped_at",
             "updated_at",
             "resolution_proposal",
+            "reply_address",
         ]
 
 

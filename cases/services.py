@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import Organisation, User
+from cases import conversation
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
@@ -39,6 +40,7 @@ from cases.records import (
     require_state,
     require_visible,
     set_state,
+    summary_version_add,
     timeline_record,
 )
 
@@ -109,6 +111,37 @@ def case_create(
             to_state=case.state,
             customer_visible=True,
             data={"owner": owner.username if owner else None, "parent": parent.number if parent else None},
+        )
+    return case
+
+
+def case_open_for_customer(*, customer: User, title: str, description: str = "", via: str = "") -> Case:
+    """A customer asks for help on their own (by e-mail: ``via="email"``): a case of their organisation in
+    state ``new``, with them as its contact and no owner yet (staff take it from the unassigned list)."""
+    if not customer.is_active or not customer.is_customer or customer.organisation_id is None:
+        raise NotAllowed(_("Only customers of an organisation can open a case this way."))
+    title = " ".join(title.split())[:200]
+    if not title:
+        raise InvalidInput(_("A case needs a title."))
+    with transaction.atomic():
+        case = Case.objects.create(
+            number=case_number_next(),
+            title=title,
+            description=description,
+            organisation_id=customer.organisation_id,
+            customer_contact=customer,
+            opened_by=customer,
+        )
+        data: dict[str, object] = {"owner": None, "parent": None}
+        if via:
+            data["via"] = via
+        _audit(
+            case=case,
+            actor=customer,
+            action="case_opened",
+            to_state=case.state,
+            customer_visible=True,
+            data=data,
         )
     return case
 
@@ -199,9 +232,12 @@ def scope_save(
 # -- timeline ---------------------------------------------------------------------------------------------
 
 
-def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) -> TimelineEntry:
+def timeline_add(
+    *, actor: User, case: Case, body: str, internal: bool = False, via: str = ""
+) -> TimelineEntry:
     """Add a message (customer-visible) or an internal note (staff only) to the case. A customer's message
-    while the case awaits them hands it back to the engineer; a closed case takes messages from staff only."""
+    while the case awaits them hands it back to the engineer; a closed case takes messages from staff only.
+    ``via="email"`` marks a reply that came by e-mail (inbound/)."""
     if not body.strip():
         raise InvalidInput(_("The message is empty."))
     if internal and not actor.is_support_staff:
@@ -217,6 +253,7 @@ def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) 
             internal=internal,
             body=body,
             author=actor,
+            via=via,
         )
         from_state, to_state = ("", "") if internal else customer_answered(case, actor)
         if not internal:
@@ -229,7 +266,7 @@ def timeline_add(*, actor: User, case: Case, body: str, internal: bool = False) 
             from_state=from_state,
             to_state=to_state,
             customer_visible=not internal,
-            data={"entry": entry.pk},
+            data={"entry": entry.pk, "via": via} if via else {"entry": entry.pk},
         )
     return entry
 
@@ -313,8 +350,6 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
     """Move the case along the lifecycle; ``close`` and ``split`` have their own services, sending the scope
     and proposing a resolution theirs in ``cases.conversation``. ``message`` reaches the customer with the
     change (required where the transition says so)."""
-    from cases import conversation
-
     if name == "close":
         raise InvalidInput(_("Closing needs a summary: use the close form."))
     transition = TRANSITIONS.get(name)
@@ -340,29 +375,6 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
             timeline_record(case, event, body=message, kind=TimelineEntry.Kind.MESSAGE)
             mark_first_response(case, actor)
     return case
-
-
-def summary_version_add(
-    *,
-    actor: User | None,
-    case: Case,
-    problem_description: str,
-    analysis: str,
-    resolution: str,
-    resolution_type: str,
-) -> CaseSummary:
-    """The next version of the case's summary. Callers validate, and hold the case row lock so two
-    writers cannot take the same version number."""
-    latest = case.summaries.order_by("-version").first()
-    return CaseSummary.objects.create(
-        case=case,
-        version=(latest.version + 1) if latest else 1,
-        problem_description=problem_description,
-        analysis=analysis,
-        resolution=resolution,
-        resolution_type=resolution_type,
-        author=actor,
-    )
 
 
 def case_close(

@@ -89,6 +89,11 @@ class EmailDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Threading and replies (inbound/): our Message-ID (without brackets), the recipient's own reply
+    # address (Reply-To), and for an automatic answer to a received message, that message's Message-ID.
+    message_id = models.CharField(max_length=250, blank=True, db_index=True)
+    reply_to = models.CharField(max_length=254, blank=True)
+    in_reply_to = models.CharField(max_length=250, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -321,8 +321,12 @@ def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - o
     return parts
 
 
-def notification_email(event: AuditEvent, user: User) -> EmailContent:
-    """The e-mail one person receives for an event, in their language, with links from ``SITE_URL``."""
+def notification_email(
+    event: AuditEvent, user: User, *, reply_address: str = "", other_address: str = ""
+) -> EmailContent:
+    """The e-mail one person receives for an event, in their language, with links from ``SITE_URL``.
+    ``reply_address`` is its Reply-To; staff's e-mails also name ``other_address`` (the note address when
+    a reply writes to the customer, the customer-visible one when a reply is an internal note)."""
     case = event.case
     assert case is not None
     with translation.override(user.language or settings.LANGUAGE_CODE):
@@ -337,6 +341,10 @@ def notification_email(event: AuditEvent, user: User) -> EmailContent:
             "preferences": site_url(reverse("communications:preferences")),
             "user": user,
             "language": translation.get_language(),
+            "reply_address": reply_address,
+            "other_address": other_address,
+            # Mirrors communications.services._reply_addresses: staff answer internal events with a note.
+            "reply_is_note": bool(reply_address) and not user.is_customer and not event.customer_visible,
         }
         subject = _("[%(number)s] %(what)s") % {"number": case.number, "what": what}
         if parts.document is not None:

@@ -32,6 +32,7 @@ from communications.models import (
     NotificationPreference,
     SentDocument,
 )
+from inbound.addresses import NOTE, REPLY, message_id_new, reply_address_for
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,21 @@ def delivery_send(*, delivery_id: int) -> bool:
     delivery = EmailDelivery.objects.filter(pk=delivery_id).first()
     if delivery is None or delivery.state != EmailDelivery.State.PENDING:
         return False  # a redelivered task message after the e-mail went out: never send twice
+    # Claim this attempt: of two runs holding the same delivery (a message published again after a broker
+    # or worker loss), only the one whose UPDATE matches sends.
+    attempts = delivery.attempts + 1
+    if not EmailDelivery.objects.filter(
+        pk=delivery_id, state=EmailDelivery.State.PENDING, attempts=delivery.attempts
+    ).update(attempts=attempts):
+        return False
+    delivery.attempts = attempts
     message = EmailMultiAlternatives(
-        subject=delivery.subject, body=delivery.body_text, from_email=None, to=[delivery.to]
+        subject=delivery.subject,
+        body=delivery.body_text,
+        from_email=None,
+        to=[delivery.to],
+        reply_to=[delivery.reply_to] if delivery.reply_to else None,
+        headers=_threading_headers(delivery),
     )
     if delivery.body_html:
         message.attach_alternative(delivery.body_html, "text/html")
@@ -137,15 +151,32 @@ def delivery_send(*, delivery_id: int) -> bool:
         message.send()
     except Exception as error:
         EmailDelivery.objects.filter(pk=delivery_id).update(
-            attempts=delivery.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+            last_error=f"{type(error).__name__}: {error}"[:2000]
         )
         raise
     EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
-        state=EmailDelivery.State.SENT, attempts=delivery.attempts + 1, sent_at=timezone.now()
+        state=EmailDelivery.State.SENT, sent_at=timezone.now()
     )
     if delivery.case_id is not None:
         case_touch(case_id=delivery.case_id)  # the case page lists its e-mails with their state
     return True
+
+
+def _threading_headers(delivery: EmailDelivery) -> dict[str, str]:
+    """Message-ID, References and In-Reply-To, so a case's e-mails read as one thread and a reply finds
+    its case; ``Auto-Submitted`` (RFC 3834), so out-of-office responders leave our mail alone."""
+    from inbound.addresses import thread_id
+
+    headers = {"Auto-Submitted": "auto-replied" if delivery.in_reply_to else "auto-generated"}
+    if delivery.message_id:
+        headers["Message-ID"] = f"<{delivery.message_id}>"
+    thread = [delivery.in_reply_to] if delivery.in_reply_to else []
+    if delivery.case_id is not None:
+        thread.insert(0, thread_id(Case.objects.only("number").get(pk=delivery.case_id)))
+    if thread:
+        headers["References"] = " ".join(f"<{mid}>" for mid in thread)
+        headers["In-Reply-To"] = f"<{thread[-1]}>"
+    return headers
 
 
 def delivery_mark_failed(*, delivery_id: int, error: str) -> EmailDelivery | None:
@@ -184,6 +215,19 @@ def _preferences(users: list[User], kind: str) -> dict[int, tuple[bool, bool]]:
     return {row.user_id: (row.email, row.portal) for row in rows}
 
 
+def _reply_addresses(event: AuditEvent, user: User) -> tuple[str, str]:
+    """The Reply-To of this person's e-mail and the other address it names (staff only). A reply writes
+    on the case as its sender: customers' and staff's replies to what the customer saw are messages; staff's
+    replies to internal events are internal notes, so an answer to a note never reaches the customer."""
+    if event.case is None:
+        return "", ""
+    reply = reply_address_for(case=event.case, user=user, kind=REPLY)
+    if user.is_customer or not reply:
+        return reply, ""
+    note = reply_address_for(case=event.case, user=user, kind=NOTE)
+    return (reply, note) if event.customer_visible else (note, reply)
+
+
 def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
     """Create the portal notifications and pending e-mails of one case event for everyone who follows it
     and has not turned the kind off. Idempotent: a second run finds the rows of the first."""
@@ -205,7 +249,10 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
         if wants_email and user.email:
             existing = EmailDelivery.objects.filter(event=event, to=user.email).first()
             if existing is None:
-                content = notifications.notification_email(event, user)
+                reply_to, other = _reply_addresses(event, user)
+                content = notifications.notification_email(
+                    event, user, reply_address=reply_to, other_address=other
+                )
                 try:
                     with transaction.atomic():
                         existing = EmailDelivery.objects.create(
@@ -217,6 +264,8 @@ def notification_fan_out(*, event: AuditEvent) -> list[EmailDelivery]:
                             body_html=content.html,
                             event=event,
                             document=content.document,
+                            message_id=message_id_new(),
+                            reply_to=reply_to,
                         )
                 except IntegrityError:  # a concurrent run of the same event made it first
                     existing = EmailDelivery.objects.get(event=event, to=user.email)

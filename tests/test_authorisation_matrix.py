@@ -70,6 +70,41 @@ def _evidence_item(case):
     return EvidenceItem.objects.create(case=case, label="System log", kind="evtx").pk
 
 
+def _queued_mail(case):
+    import uuid
+
+    from django.core.files.base import ContentFile
+
+    from inbound.models import InboundMessage
+    from uploads.files import upload_storage
+
+    raw = b"From: x@unknown.example\r\nSubject: hi\r\nMessage-ID: <m@unknown.example>\r\n\r\nhello"
+    return InboundMessage.objects.create(
+        dedupe_key=uuid.uuid4().hex,
+        via="smtp",
+        size=len(raw),
+        sha256="0" * 64,
+        storage_name=upload_storage().save("mail/matrix.eml", ContentFile(raw)),
+        state="queued",
+        reason="unknown_sender",
+        from_address="x@unknown.example",
+        subject="hi",
+    ).pk
+
+
+def _mail_entry(case):
+    from cases.models import TimelineEntry
+    from inbound.models import InboundMessage
+
+    entry = TimelineEntry.objects.create(
+        case=case, kind="message", body="by mail", author=case.customer_contact, via="email"
+    )
+    InboundMessage.objects.filter(pk=_queued_mail(case)).update(
+        state="posted", case=case, timeline_entry=entry
+    )
+    return entry.pk
+
+
 def _engineers_notification(case):
     from communications.models import Notification
 
@@ -130,6 +165,10 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "accounts:password_change": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:password_change_done": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:language": ("post", {}, {"language": "en"}, _all(302)),
+    "accounts:profile": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:tokens": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:token_create": ("post", {}, {}, {**_all(302), "anonymous": "login"}),
+    "accounts:token_revoke": ("post", {}, {}, {**_all(302), "anonymous": "login"}),
     "accounts:two_factor_setup": (
         "get",
         {},
@@ -256,6 +295,22 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "accounts:invitation_revoke": ("post", {"pk": _pending_invitation}, {}, _case_page(302, staff=302)),
     # An unknown, used, expired or withdrawn link: 410 with a page that says so.
     "accounts:invitation_accept": ("get", {"token": "not-a-real-token"}, {}, _all(410)),
+    # Mail in: the queue is for engineers and managers (403 for the rest); a message 404s for anyone else.
+    "inbound:queue": ("get", {}, {}, {**_all(403), "anonymous": "login", "engineer": 200, "manager": 200}),
+    "inbound:detail": ("get", {"message_id": _queued_mail}, {}, _case_page(404, tam=404)),
+    "inbound:original": ("get", {"message_id": _queued_mail}, {}, _case_page(404, tam=404)),
+    # An empty form: 400 with the form's errors.
+    "inbound:attach": ("post", {"message_id": _queued_mail}, {}, _case_page(404, staff=400, tam=404)),
+    "inbound:open_case": ("post", {"message_id": _queued_mail}, {}, _case_page(404, staff=400, tam=404)),
+    # The engineer discards it; for the manager after them it is already handled (400, with the message).
+    "inbound:discard": (
+        "post",
+        {"message_id": _queued_mail},
+        {},
+        {**_case_page(404, tam=404), "engineer": 302, "manager": 400},
+    ),
+    # The original of a timeline entry written from an e-mail: staff who see the case.
+    "inbound:entry_original": ("get", {"entry_id": _mail_entry}, {}, _case_page(404)),
 }
 
 

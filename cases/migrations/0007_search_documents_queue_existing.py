@@ -1,4 +1,4 @@
-"""Data: queue every existing case so the search sweep builds its documents (schema in 0005)."""
+"""Data: queue every existing case so the search sweep builds its documents (schema in 0006)."""
 
 from django.db import migrations
 from django.utils import timezone
@@ -19,6 +19,6 @@ def queue_all(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0005_search_documents")]
+    dependencies = [("cases", "0006_search_documents")]
 
     operations = [migrations.RunPython(queue_all, migrations.RunPython.noop)]

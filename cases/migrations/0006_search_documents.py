@@ -45,7 +45,7 @@ def _run(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0004_conversation_data'),
+        ('cases', '0005_timeline_entry_via'),
     ]
 
     operations = [
