@@ -44,11 +44,17 @@ class UploadStatus:
     def pending(self) -> bool:
         return self.job is not None and self.job.is_pending
 
-    def elapsed_seconds(self, now: datetime | None = None) -> int | None:
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        """How long the job ran (so far, while it runs), to the microsecond: most files take under a
+        second, which whole seconds showed as 0:00."""
         if self.job is None or self.job.started_at is None:
             return None
         end = self.job.finished_at or now or timezone.now()
-        return max(0, int((end - self.job.started_at).total_seconds()))
+        return max(0.0, (end - self.job.started_at).total_seconds())
+
+    def elapsed_seconds(self, now: datetime | None = None) -> int | None:
+        elapsed = self.elapsed(now)
+        return None if elapsed is None else int(elapsed)
 
 
 def _latest_jobs() -> Prefetch:
