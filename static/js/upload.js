@@ -516,6 +516,13 @@
     addFiles(input.files);
     input.value = "";
   });
+  // It looks like a button, so Enter opens the file chooser too (browsers open it on Space only).
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") event.preventDefault();
+  });
+  input.addEventListener("keyup", (event) => {
+    if (event.key === "Enter") input.showPicker ? input.showPicker() : input.click();
+  });
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (event) => {
       event.preventDefault();
