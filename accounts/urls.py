@@ -6,7 +6,7 @@ from accounts import invitation_views, views
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
@@ -21,6 +21,10 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("language/", views.language_set, name="language"),
+    path("profile/", views.profile, name="profile"),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/new/", views.token_create, name="token_create"),
+    path("tokens/revoke/", views.token_revoke, name="token_revoke"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("invitations/case/<str:number>/", invitation_views.invitation_new, name="invitation_new"),

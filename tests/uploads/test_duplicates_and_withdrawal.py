@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from unittest import mock
 
 import pytest
 from django.core.files.storage import storages
@@ -338,23 +337,20 @@ def test_withdrawing_twice_is_a_conflict(send, token_client, customer):
     assert AuditEvent.objects.filter(action="upload_withdrawn").count() == 1
 
 
-def test_withdrawing_the_first_copy_hands_the_analysis_to_the_next(
-    send, token_client, customer, django_capture_on_commit_callbacks
-):
+def test_withdrawing_the_first_copy_hands_the_analysis_to_the_next(send, token_client, customer):
+    from outbox.models import OutboxMessage
+
     first = send(b"the same dump", name="one.dmp")
     second = send(b"the same dump", name="two.dmp")
     third = send(b"the same dump", name="three.dmp")
     AnalysisJob.objects.filter(upload=first).update(state=AnalysisJob.State.DONE)
-    with (
-        mock.patch("analysis.services.job_publish") as publish,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        assert token_client(customer).delete(f"/api/uploads/{first.pk}/").status_code == 200
+    assert token_client(customer).delete(f"/api/uploads/{first.pk}/").status_code == 200
     second.refresh_from_db()
     third.refresh_from_db()
     assert second.duplicate_of is None and third.duplicate_of_id == second.pk
     job = AnalysisJob.objects.get(upload=second)
-    publish.assert_called_once_with(job_id=job.pk, size=second.size)
+    assert OutboxMessage.objects.filter(task="analysis.tasks.analyse_upload", args=[job.pk]).exists()
+    assert not AnalysisJob.objects.filter(upload=third).exists()
 
 
 def test_withdrawing_an_archive_takes_its_members(
