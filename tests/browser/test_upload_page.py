@@ -19,6 +19,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from analysis.models import AnalysisJob
+from tests.browser import test_accessibility as accessibility
 from tests.factories import PASSWORD
 from uploads import files, services
 from uploads.models import Upload
@@ -29,6 +30,7 @@ DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 DUMP = b"PAGEDU64" + bytes(range(256)) * 64
+axe_source = accessibility.axe_source  # the fixture, shared with the site-wide accessibility test
 
 
 @pytest.fixture
@@ -42,9 +44,14 @@ def open_page(browser, live_server):
     """A signed-in page of the live server at a given size and locale, collecting script errors."""
     contexts = []
 
-    def _open(user, *, viewport=LAPTOP, locale="en-GB", javascript=True):
+    def _open(user, *, viewport=LAPTOP, locale="en-GB", javascript=True, axe=False):
+        # bypass_csp only for axe-core, injected as a script the portal's policy would (rightly) refuse.
         context = browser.new_context(
-            base_url=live_server.url, viewport=viewport, locale=locale, java_script_enabled=javascript
+            base_url=live_server.url,
+            viewport=viewport,
+            locale=locale,
+            java_script_enabled=javascript,
+            bypass_csp=axe,
         )
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         contexts.append(context)
@@ -213,6 +220,8 @@ def test_the_upload_page_fits_the_screen(open_page, busy_case, viewport, who, re
 def test_the_case_page_lists_the_files_as_cards_on_a_phone(open_page, busy_case, customer):
     page = open_page(customer, viewport=PHONE)
     page.goto(f"/cases/{busy_case.number}/")
+    if page.locator("#fold-uploads").count() and not page.eval_on_selector("#fold-uploads", "el => el.open"):
+        page.click("#fold-uploads > summary")  # the case page folds sections that do not need the reader
     page.wait_for_selector("#upload-list")
     panel = page.evaluate(
         """() => ({files: document.getElementById("uploads").scrollWidth, card: document.getElementById("uploads").clientWidth})"""
@@ -337,3 +346,20 @@ def test_phone_screenshots_of_the_upload_page(open_page, busy_case, customer, sh
     page.screenshot(path=str(shots / f"upload-page-phone-{suffix}.png"), full_page=True)
     if language == "zh-hans":
         assert "上传文件" in page.inner_text("h1")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+@pytest.mark.parametrize("who", ["customer", "engineer"])
+def test_the_busy_upload_page_has_no_serious_accessibility_violation(
+    open_page, axe_source, busy_case, who, viewport, request
+):
+    """axe-core over every kind of row (duplicate, withdrawn, refused, abandoned) with a hash and a
+    Withdraw/Delete form open, after an upload stored in the queue."""
+    page = open_page(request.getfixturevalue(who), viewport=viewport, axe=True)
+    page.goto(f"/cases/{busy_case.number}/upload/")
+    first = Upload.objects.get(filename="MEMORY.DMP")
+    page.click(f"#sha-{first.pk} summary")
+    page.click(f"#remove-summary-{first.pk}")
+    _drop(page, "small.log", b"a small log")
+    page.wait_for_selector(".qitem.qdone", timeout=30_000)
+    assert accessibility._violations(page, axe_source) == []
