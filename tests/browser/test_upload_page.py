@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 DUMP = b"PAGEDU64" + bytes(range(256)) * 64
 axe_source = accessibility.axe_source  # the fixture, shared with the site-wide accessibility test
@@ -191,7 +192,7 @@ def test_customer_drags_a_file_and_sees_it_stored_with_its_sha256(page, case, se
     assert not [error for error in page.errors if "Content Security Policy" in error]
 
 
-@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+@pytest.mark.parametrize("viewport", [SMALL_PHONE, PHONE, LAPTOP], ids=["360", "phone", "laptop"])
 @pytest.mark.parametrize("who", ["customer", "engineer"])
 def test_the_upload_page_fits_the_screen(open_page, busy_case, viewport, who, request):
     page = open_page(request.getfixturevalue(who), viewport=viewport)
@@ -200,7 +201,7 @@ def test_the_upload_page_fits_the_screen(open_page, busy_case, viewport, who, re
     _fits(page)
     row = page.locator("tr.upload-row").first
     shown = page.evaluate("el => getComputedStyle(el).display", row.element_handle())
-    assert shown == ("grid" if viewport is PHONE else "table-row")
+    assert shown == ("table-row" if viewport is LAPTOP else "grid")
     # Every file shows its state and, where there is one, its download link: nothing is cut off.
     for state in page.locator("tr.upload-row .ustate").all():
         assert state.is_visible()
@@ -363,3 +364,17 @@ def test_the_busy_upload_page_has_no_serious_accessibility_violation(
     _drop(page, "small.log", b"a small log")
     page.wait_for_selector(".qitem.qdone", timeout=30_000)
     assert accessibility._violations(page, axe_source) == []
+
+
+def test_a_live_refresh_of_the_list_keeps_the_keyboard_focus(page, busy_case, customer):
+    first = Upload.objects.get(filename="MEMORY.DMP")
+    page.goto(f"/cases/{busy_case.number}/upload/")
+    page.focus(f"#remove-summary-{first.pk}")
+    page.evaluate(
+        "window.refreshed = 0; document.addEventListener('live:updated', () => { window.refreshed += 1; })"
+    )
+    _stored(busy_case, customer, "new.log", b"arrives meanwhile", kind=Upload.Kind.TEXT_LOG)
+    services._record(case=busy_case, actor=None, action="test_touch", data={})  # raises the case's version
+    page.wait_for_selector("#upload-list td:has-text('new.log')")
+    page.wait_for_function("() => window.refreshed > 0")
+    assert page.evaluate("document.activeElement.id") == f"remove-summary-{first.pk}"
