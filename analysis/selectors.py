@@ -5,6 +5,7 @@ Every function costs a fixed number of queries whatever the number of uploads, c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,11 +44,17 @@ class UploadStatus:
     def pending(self) -> bool:
         return self.job is not None and self.job.is_pending
 
-    def elapsed_seconds(self, now: datetime | None = None) -> int | None:
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        """How long the job ran (so far, while it runs), to the microsecond: most files take under a
+        second, which whole seconds showed as 0:00."""
         if self.job is None or self.job.started_at is None:
             return None
         end = self.job.finished_at or now or timezone.now()
-        return max(0, int((end - self.job.started_at).total_seconds()))
+        return max(0.0, (end - self.job.started_at).total_seconds())
+
+    def elapsed_seconds(self, now: datetime | None = None) -> int | None:
+        elapsed = self.elapsed(now)
+        return None if elapsed is None else int(elapsed)
 
 
 def _latest_jobs() -> Prefetch:
@@ -57,15 +64,24 @@ def _latest_jobs() -> Prefetch:
 
 
 def upload_statuses_for_case(*, case: Case) -> list[UploadStatus]:
-    """Every stored upload of the case (archive members included) with its newest job; two queries."""
+    """Every stored upload of the case (archive members included) with its newest job; two queries.
+    Copies of a file already in the case (their original's analysis stands for them) and withdrawn files
+    are left out."""
     uploads = (
-        Upload.objects.filter(case=case)
+        Upload.objects.filter(case=case, duplicate_of__isnull=True, withdrawn_at__isnull=True)
         .exclude(state__in=[Upload.State.RECEIVING, Upload.State.REJECTED])
         .exclude(kind=Upload.Kind.ARCHIVE)
         .order_by("created_at", "filename")
         .prefetch_related(_latest_jobs())
     )
     return [UploadStatus(upload=u, job=u.jobs[0] if u.jobs else None) for u in uploads]
+
+
+def uploads_under_analysis(*, upload_ids: Iterable[object]) -> bool:
+    """Whether any of these uploads has an analysis job queued or running."""
+    return AnalysisJob.objects.filter(
+        upload_id__in=list(upload_ids), state__in=AnalysisJob.ACTIVE_STATES
+    ).exists()
 
 
 def job_for_upload(*, upload: Upload) -> AnalysisJob | None:

@@ -30,7 +30,10 @@ class AnalysisJobSerializer(serializers.ModelSerializer):
 
 
 def upload_analysis(upload: Upload) -> dict[str, Any] | None:
-    """The newest job of an upload as the API shows it; uses prefetched ``jobs`` when present."""
+    """The newest job of an upload as the API shows it; uses prefetched ``jobs`` when present. A copy of
+    a file already in the case shows its original's job: that analysis stands for both."""
+    if upload.duplicate_of_id is not None:
+        upload = upload.duplicate_of
     jobs = getattr(upload, "jobs", None)
     job = (
         (jobs[0] if jobs else None)

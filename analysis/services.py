@@ -126,11 +126,12 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
 
     if not case_visible_to(user=actor, case_id=upload.case_id):
         raise NotAllowed(_("You cannot act on this case."))
-    if upload.state not in _ANALYSABLE_UPLOAD_STATES or not upload.storage_name or upload.content_deleted_at:
-        raise InvalidState(_("This upload has no stored file to analyse."))
-    if upload.scan in {Upload.Scan.PENDING, Upload.Scan.INFECTED}:
-        raise InvalidState(_("This file is held by the virus scan: it cannot be analysed until it is clean."))
     with transaction.atomic():
+        # Locked and read again: a withdrawal running now must not leave a job on a file it deletes.
+        upload = (
+            Upload.objects.select_for_update(of=("self",)).select_related("duplicate_of").get(pk=upload.pk)
+        )
+        _require_analysable(upload)
         job = job_queue_for_upload(upload=upload, requested_by=actor)
         # job_queue_for_upload raised the case's live version already.
         AuditEvent.objects.create(
@@ -140,6 +141,29 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
             data={"upload": str(upload.pk), "filename": upload.filename, "job": job.pk},
         )
     return job
+
+
+def _require_analysable(upload: Upload) -> None:
+    if upload.state not in _ANALYSABLE_UPLOAD_STATES or not upload.storage_name or upload.content_deleted_at:
+        raise InvalidState(_("This upload has no stored file to analyse."))
+    if upload.scan in {Upload.Scan.PENDING, Upload.Scan.INFECTED}:
+        raise InvalidState(_("This file is held by the virus scan: it cannot be analysed until it is clean."))
+    if upload.duplicate_of is not None:
+        raise InvalidState(
+            _("This file is the same as %(file)s: re-run the analysis of %(file)s instead.")
+            % {"file": upload.duplicate_of.filename}
+        )
+
+
+def analysis_remove_for_uploads(*, case: Case, upload_ids: Iterable[object]) -> None:
+    """These uploads left the case (withdrawn): their crashes, events and findings go with them and the
+    case-level findings are recomputed without them. Call in a transaction holding the case row lock."""
+    ids = list(upload_ids)
+    Crash.objects.filter(upload_id__in=ids).delete()
+    LogEvent.objects.filter(upload_id__in=ids).delete()
+    Finding.objects.filter(upload_id__in=ids).delete()
+    case_findings_recompute(case=case)
+    case_touch(case_id=case.pk)
 
 
 # -- running -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from analysis import selectors, services
 from analysis.models import AnalysisJob, Crash, Finding
 from analysis.rules.knowledge import bugcheck_info, parameter_meanings
+from analysis.templatetags.analysis_panel import duration
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
@@ -42,6 +43,7 @@ def status_payload(statuses: list[selectors.UploadStatus]) -> dict[str, Any]:
             "state": s.state,
             "label": _label(s.state),
             "elapsed": s.elapsed_seconds(now),
+            "elapsed_text": duration(s.elapsed(now)),
             "attempts": s.job.attempts if s.job else 0,
             "error": s.job.error if s.job and s.job.state == AnalysisJob.State.FAILED else "",
         }

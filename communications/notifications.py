@@ -69,6 +69,8 @@ ROUTES: dict[str, Route] = {
     "note_added": _route(K.MESSAGE, _S),
     "upload_stored": _route(K.UPLOAD, _S),
     "upload_rejected": _route(K.UPLOAD, _CS),
+    "upload_withdrawn": _route(K.UPLOAD, _CS),
+    "upload_deleted": _route(K.UPLOAD, _CS),
     "analysis_done": _route(K.ANALYSIS, _S),
     "document_sent": _route(K.DOCUMENT, _CS),
     # Resolution
@@ -160,6 +162,8 @@ ACTION_TEXT: dict[str, Promise] = {
     "note_added": gettext_lazy("Internal note by %(actor)s"),
     "upload_stored": gettext_lazy("%(actor)s uploaded %(filename)s"),
     "upload_rejected": gettext_lazy("%(filename)s was refused"),
+    "upload_withdrawn": gettext_lazy("%(actor)s withdrew %(filename)s"),
+    "upload_deleted": gettext_lazy("%(actor)s deleted %(filename)s"),
     "analysis_done": gettext_lazy("Analysis done"),
     "document_sent": gettext_lazy("%(actor)s sent the %(document)s"),
     "propose_resolution": gettext_lazy("%(actor)s proposed a resolution"),
@@ -308,14 +312,21 @@ def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - o
     elif action in {"case_assigned", "case_reassigned"}:
         if not user.is_customer and data.get("reason"):
             parts.quote, parts.quote_label = str(data["reason"]), _("Reason")
-    elif action in {"upload_stored", "upload_rejected"}:
+    elif action in {"upload_stored", "upload_rejected", "upload_withdrawn", "upload_deleted"}:
         parts.facts = [(_("File"), str(data.get("filename", "")))]
         if data.get("size") is not None:
             parts.facts.append((_("Size"), filesizeformat(data["size"])))
         if data.get("sha256"):
             parts.facts.append(("SHA-256", str(data["sha256"])))
+        if data.get("duplicate_of_filename"):
+            parts.facts.append((_("The same file as"), str(data["duplicate_of_filename"])))
+            parts.note = _("It is not analysed again: the analysis of the first copy stands for both.")
         if data.get("reason"):
             parts.quote, parts.quote_label = str(data["reason"]), _("Reason")
+        if action in {"upload_withdrawn", "upload_deleted"}:
+            parts.note = _(
+                "The file and its analysis were removed from the case; its name, size and SHA-256 stay on record."
+            )
     elif action == "case_split":
         parts.facts = [(_("New case"), str(data.get("child", "")))]
     return parts

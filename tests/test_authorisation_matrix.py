@@ -265,6 +265,9 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "oversight:calendar_edit": ("get", {"pk": _default_calendar_pk}, {}, _MANAGERS),
     "uploads:page": ("get", {"number": "CASE"}, {}, _case_page(200)),
     "uploads:download": ("get", {"upload_id": _stored_upload}, {}, _case_page(200)),
+    # Refused with a message on the upload page: someone else's file (customers, account managers), no
+    # reason given (engineers, managers). Another organisation's customer gets 404.
+    "uploads:withdraw": ("post", {"upload_id": _stored_upload}, {}, _case_page(302, staff=302)),
     "api:upload_list": ("get", {"number": "CASE"}, {}, _case_api(200)),
     "api:upload_detail": ("get", {"id": _stored_upload}, {}, _case_api(200)),
     "api:upload_download": ("get", {"id": _stored_upload}, {}, _case_api(200)),

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -179,14 +179,46 @@ class UploadListApi(ListAPIView):
         return selectors.upload_list_for_case(case=case)
 
 
+class UploadWithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Why the file is deleted: required from support staff, optional for its uploader.",
+    )
+
+
 class UploadDetailApi(APIView):
-    """``GET /api/uploads/<id>/``: one upload (the analysis side adds its job state)."""
+    """``GET /api/uploads/<id>/``: one upload (the analysis side adds its job state).
+    ``DELETE``: withdraw a finished file (its uploader; staff with a ``reason``) or cancel an unfinished
+    upload."""
 
     authentication_classes = AUTHENTICATION
     serializer_class = UploadWithAnalysisSerializer
 
     @extend_schema(responses=UploadWithAnalysisSerializer)
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's contract name
+        upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
+        return Response(self.serializer_class(upload, context={"request": request}).data)
+
+    @extend_schema(
+        request=UploadWithdrawSerializer,
+        responses={200: UploadWithAnalysisSerializer, 204: None},
+        description=(
+            "Withdraw a finished upload: 200 with the record (file and analysis gone; name, size and "
+            "SHA-256 kept). An unfinished upload is cancelled: 204, nothing is left of it. 403: someone "
+            "else's file; 400: staff without a reason; 409: being analysed, scanned or expanded, or "
+            "already withdrawn."
+        ),
+    )
+    def delete(self, request: Request, id: str) -> Response:  # noqa: A002
+        upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
+        body = UploadWithdrawSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        reason = body.validated_data.get("reason") or request.query_params.get("reason", "")
+        withdrawn = services.upload_remove(actor=request.user, upload=upload, reason=reason)
+        if withdrawn is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return Response(self.serializer_class(upload, context={"request": request}).data)
 

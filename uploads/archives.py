@@ -436,6 +436,8 @@ def archive_expand(*, upload_id: str) -> Upload:
     if (
         archive.state != Upload.State.STORED
         or archive.kind != Upload.Kind.ARCHIVE
+        or archive.content_deleted_at is not None
+        or archive.duplicate_of_id is not None
         or "members" in archive.metadata
         or archive.members.exists()
     ):

@@ -74,13 +74,33 @@ class Upload(models.Model):
     content_deleted_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Retention removed the file; the record stays.")
     )
+    # The first stored upload of the case with the same SHA-256 and size: this one is not analysed again.
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+        verbose_name=_("same file as"),
+    )
+    # Withdrawn by its uploader or deleted by staff: the file and its analysis are gone, the record stays.
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawal_reason = models.TextField(_("reason for deleting"), blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["case", "-created_at"]),
             models.Index(fields=["state", "expires_at"]),
+            models.Index(fields=["case", "sha256"], name="uploads_upload_case_sha256"),
         ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.case_id})"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None

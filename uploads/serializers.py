@@ -15,6 +15,9 @@ class UploadSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     case = serializers.SlugRelatedField(slug_field="number", read_only=True)
     parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    # The first upload of the case with the same bytes; its analysis stands for this one.
+    duplicate_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    withdrawn_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     archive_path = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
@@ -39,6 +42,10 @@ class UploadSerializer(serializers.ModelSerializer):
             "expires_at",
             "content_deleted_at",
             "download_url",
+            "duplicate_of",
+            "withdrawn_at",
+            "withdrawn_by",
+            "withdrawal_reason",
         ]
         read_only_fields = fields
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -64,7 +65,10 @@ def _expiry(now: datetime) -> datetime:
 
 
 def _queue_analysis(upload: Upload) -> None:
-    """Hand a stored file to the analysis pipeline (job row now, task after commit)."""
+    """Hand a stored file to the analysis pipeline (job row now, task after commit); a duplicate is not
+    analysed again: its original's analysis stands for both."""
+    if upload.duplicate_of_id is not None:
+        return
     try:
         from analysis.services import job_queue_for_upload
     except ImportError:  # the pipeline is not installed in this tree yet
@@ -74,6 +78,8 @@ def _queue_analysis(upload: Upload) -> None:
 
 
 def _queue_expansion(upload: Upload) -> None:
+    if upload.duplicate_of_id is not None:  # its original's members are already in the case
+        return
     from outbox.services import outbox_publish
 
     outbox_publish(
@@ -81,6 +87,59 @@ def _queue_expansion(upload: Upload) -> None:
         args=[str(upload.pk)],
         key=f"upload_expand_archive:{upload.pk}",
     )
+
+
+# -- duplicates -------------------------------------------------------------------------------------------
+
+# An original is a file still stored in the case whose analysis (or expansion) stands for its copies.
+ORIGINAL_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED)
+
+
+def upload_duplicate_original(
+    *, case_id: int, sha256: str, size: int, exclude_id: object = None
+) -> Upload | None:
+    """The first upload of the case with these exact bytes (SHA-256 and size) whose file is still
+    stored, or None. Copies point at the original, never at another copy."""
+    if not sha256:
+        return None
+    candidates = Upload.objects.filter(
+        case_id=case_id,
+        sha256=sha256,
+        size=size,
+        state__in=ORIGINAL_STATES,
+        duplicate_of__isnull=True,
+        content_deleted_at__isnull=True,
+    ).exclude(storage_name="")
+    if exclude_id is not None:
+        candidates = candidates.exclude(pk=exclude_id)
+    return candidates.select_related("uploaded_by").order_by("completed_at", "created_at", "pk").first()
+
+
+def _promote_duplicates(originals: list[Upload], *, removed: set[object]) -> list[Upload]:
+    """The originals are leaving the case: each one's oldest remaining copy becomes the original, the
+    other copies point at it, and it is analysed (or expanded) now, since nothing else stands for it."""
+    heirs: list[Upload] = []
+    for original in originals:
+        copies = list(
+            Upload.objects.filter(
+                duplicate_of=original, state__in=ORIGINAL_STATES, content_deleted_at__isnull=True
+            )
+            .exclude(pk__in=removed)
+            .order_by("completed_at", "created_at", "pk")
+        )
+        if not copies:
+            continue
+        heir, others = copies[0], copies[1:]
+        Upload.objects.filter(pk__in=[copy.pk for copy in others]).update(duplicate_of=heir)
+        heir.duplicate_of = None
+        heir.save(update_fields=["duplicate_of", "updated_at"])
+        if heir.scan != Upload.Scan.PENDING:  # a held file goes on once the scanner has cleared it
+            if heir.kind == Upload.Kind.ARCHIVE:
+                _queue_expansion(heir)
+            else:
+                _queue_analysis(heir)
+        heirs.append(heir)
+    return heirs
 
 
 # -- quotas -----------------------------------------------------------------------------------------------
@@ -283,8 +342,23 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             )
             # A customer's file while the case waits on them hands it back to the engineer, in the same event.
             case = Case.objects.select_for_update().get(pk=upload.case_id)
+            # Under the case lock: of two copies finishing together, the second sees the first.
+            original = upload_duplicate_original(
+                case_id=case.pk, sha256=digest, size=upload.size, exclude_id=upload.pk
+            )
+            if original is not None:
+                upload.duplicate_of = original
+                upload.save(update_fields=["duplicate_of"])
             from_state, to_state = customer_answered(case, upload.uploaded_by)
             follow(case, upload.uploaded_by)
+            data: dict[str, object] = {
+                "upload": str(upload.pk),
+                "filename": upload.filename,
+                "size": upload.size,
+                "sha256": digest,
+            }
+            if original is not None:
+                data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
             _audit(
                 case=case,
                 actor=upload.uploaded_by,
@@ -292,12 +366,7 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
                 from_state=from_state,
                 to_state=to_state,
                 customer_visible=True,
-                data={
-                    "upload": str(upload.pk),
-                    "filename": upload.filename,
-                    "size": upload.size,
-                    "sha256": digest,
-                },
+                data=data,
             )
             if scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
                 scanning.scan_queue(upload)
@@ -320,13 +389,20 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
 def upload_terminate(*, actor: User, upload: Upload) -> None:
     """tus termination: drop an unfinished upload and its partial file; its reserved quota is freed.
 
-    Only the uploader or support staff may; stored files are evidence of the case and stay."""
+    Only the uploader or support staff may; a finished upload is withdrawn instead (409 here)."""
     _require_visible(actor, upload.case)
     if upload.uploaded_by_id != actor.pk and not _is_staff(actor):
         raise UploadRefused(_("Only the person who started this upload can cancel it."))
     if upload.state != Upload.State.RECEIVING:
-        raise UploadRefused(_("This upload is complete; stored files are kept with the case."))
+        raise UploadConflict(
+            _(
+                "This upload is finished, so there is nothing to cancel. To remove the file, withdraw it "
+                "(its name, size and SHA-256 stay on record)."
+            )
+        )
     with upload_writer(upload.pk) as locked, transaction.atomic():
+        if locked.state != Upload.State.RECEIVING:  # finished while we were asking
+            raise UploadConflict(_("This upload has just finished, so there is nothing to cancel."))
         _record(
             case=locked.case,
             actor=actor,
@@ -336,6 +412,125 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
         upload_id = locked.pk
         locked.delete()
         transaction.on_commit(lambda: _remove_spool(upload_id))
+
+
+def upload_remove(*, actor: User, upload: Upload, reason: str = "") -> Upload | None:
+    """What ``DELETE /api/uploads/<id>/`` and the page's button do: cancel an unfinished upload (None:
+    nothing is left of it) or withdraw a finished one (the record, as it now stands)."""
+    if upload.state == Upload.State.RECEIVING:
+        upload_terminate(actor=actor, upload=upload)
+        return None
+    return upload_withdraw(actor=actor, upload=upload, reason=reason)
+
+
+def _family(upload: Upload) -> list[Upload]:
+    """The upload and, for an archive, every member under it (nested archives included), locked."""
+    family = [upload]
+    parents = [upload.pk]
+    while parents:
+        members = list(Upload.objects.select_for_update().filter(parent_id__in=parents).order_by("pk"))
+        family += members
+        parents = [member.pk for member in members]
+    return family
+
+
+def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
+    """Take a finished file out of the case: its uploader withdraws it, support engineers and managers
+    delete any with a reason. The file (and an archive's members) leave the storage after the commit,
+    their crashes and findings leave the case (the case-level findings are recomputed), the quota is
+    freed; the record keeps name, size, SHA-256, who and why, like a file removed by retention.
+
+    Refused with nothing changed: someone else's file (403), no reason from staff (400), a file being
+    analysed, scanned or expanded, already withdrawn or deleted (409)."""
+    _require_visible(actor, upload.case)
+    reason = (reason or "").strip()
+    if upload.uploaded_by_id != actor.pk and not actor.is_case_worker:
+        raise UploadRefused(
+            _("Only the person who uploaded this file, or a support engineer, can withdraw it.")
+        )
+    if _is_staff(actor) and not reason:
+        raise InvalidInput(_("Say why the file is deleted: the reason stays in the case's record."))
+    from analysis.selectors import uploads_under_analysis
+    from analysis.services import analysis_remove_for_uploads
+
+    with transaction.atomic():
+        # The upload rows first, then the case: the order upload completion takes them in.
+        locked = Upload.objects.select_for_update().get(pk=upload.pk)
+        _require_withdrawable(locked)
+        family = _family(locked)
+        ids = {item.pk for item in family}
+        if any(item.scan == Upload.Scan.PENDING for item in family if item.content_deleted_at is None):
+            raise UploadConflict(
+                _("This file is being checked by the virus scanner; withdraw it when the check is done.")
+            )
+        if uploads_under_analysis(upload_ids=ids):
+            raise UploadConflict(
+                _(
+                    "This file is being analysed; it can be withdrawn when its analysis has finished "
+                    "(usually within a few minutes)."
+                )
+            )
+        case = Case.objects.select_for_update().get(pk=locked.case_id)
+        now = timezone.now()
+        names = [
+            item.storage_name for item in family if item.storage_name and item.content_deleted_at is None
+        ]
+        Upload.objects.filter(pk__in=ids, withdrawn_at__isnull=True).update(
+            withdrawn_at=now,
+            withdrawn_by=actor,
+            withdrawal_reason=reason,
+            content_deleted_at=Coalesce("content_deleted_at", Value(now)),
+            updated_at=now,
+        )
+        originals = [item for item in family if item.duplicate_of_id is None]
+        heirs = _promote_duplicates(originals, removed=ids)
+        analysis_remove_for_uploads(case=case, upload_ids=ids)
+        _audit(
+            case=case,
+            actor=actor,
+            action="upload_deleted" if _is_staff(actor) else "upload_withdrawn",
+            customer_visible=True,
+            data={
+                "upload": str(locked.pk),
+                "filename": locked.filename,
+                "size": locked.size,
+                "sha256": locked.sha256,
+                "reason": reason,
+                "members": len(family) - 1,
+                "heirs": [str(heir.pk) for heir in heirs],
+            },
+        )
+        storage = files.upload_storage()
+        for name in names:
+            transaction.on_commit(lambda name=name: storage.delete(name))
+    locked.refresh_from_db()
+    return locked
+
+
+def _require_withdrawable(upload: Upload) -> None:
+    if upload.withdrawn_at is not None:
+        raise UploadConflict(
+            _("This file was already withdrawn on %(date)s.")
+            % {"date": timezone.localtime(upload.withdrawn_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    if upload.state == Upload.State.RECEIVING:
+        raise UploadConflict(_("This upload is not finished: cancel it instead."))
+    if upload.content_deleted_at is not None or not upload.storage_name:
+        raise UploadConflict(
+            _("This file is already deleted (by the retention policy or its expiry); its record stays.")
+        )
+    expanding = (
+        upload.kind == Upload.Kind.ARCHIVE
+        and upload.state == Upload.State.STORED
+        and upload.duplicate_of_id is None
+        and "members" not in upload.metadata
+    )
+    if expanding:
+        raise UploadConflict(
+            _(
+                "This archive is being expanded; withdraw it when its files are listed (usually within minutes)."
+            )
+        )
 
 
 def _remove_spool(upload_id: object) -> None:
@@ -366,6 +561,11 @@ def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None =
 def upload_open_for_download(*, actor: User, upload: Upload) -> File:
     """Open a stored file for streaming to ``actor`` and record the download in the audit trail."""
     _require_visible(actor, upload.case)
+    if upload.withdrawn_at is not None:
+        raise UploadGone(
+            _("This file was withdrawn on %(date)s; its name, size and SHA-256 remain.")
+            % {"date": timezone.localtime(upload.withdrawn_at).strftime("%Y-%m-%d %H:%M")}
+        )
     if upload.content_deleted_at is not None:
         raise UploadGone(
             _("This file was deleted by the retention policy; its name, size and SHA-256 remain.")
@@ -420,10 +620,15 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                     # clamd looks inside archives only within its limits (by default 25 MB per member),
                     # so a clean archive does not make its members clean: each file is scanned itself.
                     scan, scan_detail = scanning.scan_decide(size=member.size)
+                # Earlier members of this archive are visible here too: a file twice in it is one analysis.
+                original = upload_duplicate_original(
+                    case_id=archive.case_id, sha256=member.sha256, size=member.size
+                )
                 upload = Upload.objects.create(
                     case=archive.case,
                     uploaded_by=archive.uploaded_by,
                     parent=parent,
+                    duplicate_of=original,
                     filename=files.filename_sanitise(member.archive_path),
                     size=member.size,
                     offset=member.size,

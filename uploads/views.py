@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from cases.errors import DomainError
@@ -46,10 +48,45 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponseB
 
 
 @login_required
+@require_POST
+def upload_withdraw(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """The page's Cancel, Withdraw and Delete buttons (a form: they work without JavaScript); the outcome
+    or the refusal is a message on the upload page."""
+    upload = selectors.upload_get_for_user(user=request.user, upload_id=upload_id)
+    name = upload.filename
+    try:
+        # The button says which: a Cancel pressed as the upload finished must not withdraw the file.
+        if request.POST.get("action") == "cancel":
+            services.upload_terminate(actor=request.user, upload=upload)
+            withdrawn = None
+        else:
+            withdrawn = services.upload_withdraw(
+                actor=request.user, upload=upload, reason=request.POST.get("reason", "")
+            )
+    except DomainError as error:
+        messages.error(request, _("%(file)s: %(reason)s") % {"file": name, "reason": error.message})
+    else:
+        if withdrawn is None:
+            messages.success(request, _("The upload of %(file)s was cancelled.") % {"file": name})
+        elif request.user.is_superuser or request.user.is_support_staff:
+            messages.success(
+                request,
+                _("%(file)s was deleted; its name, size and SHA-256 stay on record.") % {"file": name},
+            )
+        else:
+            messages.success(
+                request,
+                _("%(file)s was withdrawn; its name, size and SHA-256 stay on record.") % {"file": name},
+            )
+    return redirect(f"{reverse('uploads:page', args=[upload.case.number])}#uploads")
+
+
+@login_required
 def upload_page(request: HttpRequest, number: str) -> HttpResponse:
-    """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads."""
+    """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads (each with
+    the cancel, resume, withdraw or delete its reader may use)."""
     case = case_get_for_user(user=request.user, number=number)
-    uploads = selectors.upload_list_for_case(case=case)
+    uploads = selectors.upload_list_for_page(case=case)
     # The page uploads to its own origin; the command for a server without a browser uses the site's address.
     tus_path = reverse("api:upload_tus", args=[case.number])
     tus_url = site_url(tus_path)
@@ -81,6 +118,10 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
             "list_url": reverse("api:upload_list", args=[case.number]),
             "csrf_token_value": get_token(request),
             "can_upload": case.is_open,
+            "manage": True,
+            "can_delete_any": request.user.is_case_worker,
+            # Staff delete with a reason kept in the record; a customer withdraws their own file.
+            "reason_required": request.user.is_superuser or request.user.is_support_staff,
         },
     )
 
@@ -103,4 +144,17 @@ def _page_strings() -> dict[str, str]:
         "failed": _("The upload failed: %(reason)s"),
         "checksum": _("A chunk arrived damaged and is sent again."),
         "cancel_confirm": _("Cancel this upload? The part already sent is discarded."),
+        "duplicate": _("Stored · %(note)s"),
+        "duplicate_unknown": _(
+            "Stored · the same file as one already in this case: it is not analysed again (see the list below)."
+        ),
+        "resume_pick": _("Choose %(file)s again to resume its upload."),
+        "resume_wrong": _(
+            "That file is %(size)s; the upload waiting here is %(expected)s. Choose the same file to resume."
+        ),
+        "progress": _("%(file)s: %(percent)s uploaded"),
+        "started": _("Uploading %(file)s"),
+        "stored": _("%(file)s is stored"),
+        "copied": _("Copied."),
+        "copy_failed": _("Could not copy: the SHA-256 is selected, copy it with your keyboard."),
     }

@@ -26,7 +26,8 @@
         state.className = `state job-${item.state} js-state`;
       }
       const elapsed = row.querySelector(".js-elapsed");
-      if (elapsed) elapsed.textContent = duration(item.elapsed);
+      // The server words it in the reader's language ("240 ms", "4.2 s", "1:05").
+      if (elapsed) elapsed.textContent = item.elapsed_text !== undefined ? item.elapsed_text : duration(item.elapsed);
       const error = row.querySelector(".js-error");
       if (error && item.error) error.textContent = item.error;
       const rerun = row.querySelector(".js-rerun");

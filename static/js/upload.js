@@ -1,9 +1,109 @@
-// The upload page's tus 1.0 client: chunked PATCH with a per-chunk SHA-256 (crypto.subtle), pause and
-// resume, resume after a reload (upload URLs remembered in localStorage), retries after a lost
-// connection. No third-party code; no inline script (the page's configuration is in data attributes).
+// The case's files (upload page and the case page's uploads panel): copy buttons for hashes, the focus kept
+// across live refreshes. The upload page's tus 1.0 client: chunked PATCH with a per-chunk SHA-256
+// (crypto.subtle), pause, resume and cancel, resume after a reload (upload URLs remembered in localStorage)
+// or of an abandoned upload listed below, retries after a lost connection, progress announced at
+// milestones. No third-party code; no inline script (the page's configuration is in data attributes).
 "use strict";
 
 (function () {
+  // -- wherever files are listed -------------------------------------------------------------------------
+
+  function revealScriptOnly() {
+    for (const element of document.querySelectorAll(".js-only[hidden]")) {
+      if (!element.closest("[data-active-upload]")) element.hidden = false;
+    }
+  }
+
+  // One polite region for short confirmations ("Copied."), made once so that screen readers know it.
+  const status = document.createElement("p");
+  status.className = "visually-hidden";
+  status.setAttribute("role", "status");
+  document.body.appendChild(status);
+
+  function tell(text) {
+    status.textContent = "";
+    window.setTimeout(() => {
+      status.textContent = text;
+    }, 50);
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.copy");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const copied = button.dataset.copied || "✓";
+    try {
+      await navigator.clipboard.writeText(source.textContent.trim());
+      const label = button.textContent;
+      button.textContent = copied;
+      window.setTimeout(() => {
+        button.textContent = label;
+      }, 2000);
+      tell(copied);
+    } catch (error) {
+      // No clipboard (an old browser, a page not served over HTTPS): show and select the text instead.
+      const details = source.closest("details");
+      if (details) details.open = true;
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      tell(button.dataset.copyFailed || "");
+    }
+  });
+
+  // A live refresh replaces the list: a keyboard user keeps their place on the control they were on.
+  let lastFocus = null;
+  document.addEventListener("focusin", (event) => {
+    const target = event.target;
+    lastFocus = target.id && target.closest("[data-live]") ? target.id : null;
+  });
+  document.addEventListener("live:updated", () => {
+    revealScriptOnly();
+    markActive();
+    const active = document.activeElement;
+    if (lastFocus && (!active || active === document.body)) {
+      const again = document.getElementById(lastFocus);
+      if (again) again.focus();
+    }
+  });
+
+  // Rows of uploads this window is sending: their Resume and Cancel are the queue's own.
+  const activeIds = new Set();
+  function markActive() {
+    for (const row of document.querySelectorAll("[data-manage]")) {
+      if (activeIds.has(row.dataset.manage)) {
+        row.setAttribute("data-active-upload", "");
+        row.hidden = true;
+      } else if (row.hasAttribute("data-active-upload")) {
+        row.removeAttribute("data-active-upload");
+        row.hidden = false;
+      }
+    }
+  }
+
+  revealScriptOnly();
+
+  // -- the upload page ------------------------------------------------------------------------------------
+
+  const stringsElement = document.getElementById("upload-strings");
+  const strings = stringsElement ? JSON.parse(stringsElement.textContent) : {};
+
+  function t(key, values) {
+    let text = strings[key] || key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.split("%(" + name + ")s").join(String(value));
+    }
+    return text;
+  }
+
+  // Cancelling a listed upload (a form, so it also works without this file) asks first.
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form.js-confirm-cancel");
+    if (form && strings.cancel_confirm && !window.confirm(t("cancel_confirm"))) event.preventDefault();
+  });
+
   const app = document.getElementById("upload-app");
   if (!app) return;
 
@@ -14,17 +114,23 @@
     maxSize: parseInt(app.dataset.maxSize, 10),
     caseNumber: app.dataset.case,
   };
-  const strings = JSON.parse(document.getElementById("upload-strings").textContent);
   const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 30000];
   const queue = [];
   let running = false;
+  const announcer = document.getElementById("upload-announcer");
+  const alerter = document.getElementById("upload-alert");
 
-  function t(key, values) {
-    let text = strings[key] || key;
-    for (const [name, value] of Object.entries(values || {})) {
-      text = text.split("%(" + name + ")s").join(String(value));
-    }
-    return text;
+  // Screen readers hear milestones, never every progress event.
+  function announce(text) {
+    if (announcer) announcer.textContent = text;
+  }
+
+  function alertNow(text) {
+    if (!alerter) return;
+    alerter.textContent = "";
+    window.setTimeout(() => {
+      alerter.textContent = text;
+    }, 50);
   }
 
   function formatBytes(bytes) {
@@ -51,6 +157,10 @@
     return ["tus", cfg.caseNumber, file.name, file.size, file.lastModified].join("::");
   }
 
+  function uploadId(url) {
+    return url ? url.replace(/\/$/, "").split("/").pop() : null;
+  }
+
   function base64(buffer) {
     const bytes = new Uint8Array(buffer);
     let binary = "";
@@ -66,6 +176,36 @@
 
   function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // The "same file as ..." note of a stored copy, once the live list shows its row (the server decides
+  // what a duplicate is: only it has the whole file's SHA-256).
+  function duplicateNote(id, timeout) {
+    const read = () => {
+      const note = document.getElementById("dup-" + id);
+      if (!note) return null;
+      const copy = note.cloneNode(true);
+      for (const badge of copy.querySelectorAll(".dup-badge")) badge.remove();
+      return copy.textContent.replace(/\s+/g, " ").trim();
+    };
+    return new Promise((resolve) => {
+      const found = read();
+      if (found) {
+        resolve(found);
+        return;
+      }
+      const check = () => {
+        const note = read();
+        if (note) finish(note);
+      };
+      const timer = setTimeout(() => finish(read()), timeout);
+      function finish(note) {
+        clearTimeout(timer);
+        document.removeEventListener("live:updated", check);
+        resolve(note);
+      }
+      document.addEventListener("live:updated", check);
+    });
   }
 
   // One HTTP request; resolves with the XHR whatever the status, rejects on a network error or abort.
@@ -105,7 +245,9 @@
       this.cancelled = false;
       this.finished = false;
       this.xhr = null;
+      this.quarter = -1;
       this.render();
+      this.track();
     }
 
     render() {
@@ -113,7 +255,9 @@
       this.el = fragment.querySelector(".qitem");
       this.el.querySelector(".qname").textContent = this.file.name;
       this.el.querySelector(".qsize").textContent = formatBytes(this.file.size);
+      for (const label of this.el.querySelectorAll(".qlabel")) label.textContent = " " + this.file.name;
       this.bar = this.el.querySelector("progress");
+      this.bar.setAttribute("aria-label", this.file.name);
       this.status = this.el.querySelector(".qstatus");
       this.pauseButton = this.el.querySelector(".qpause");
       this.resumeButton = this.el.querySelector(".qresume");
@@ -125,10 +269,19 @@
       this.say(t("queued"));
     }
 
+    // While this window sends the upload, its row below loses its own Resume and Cancel.
+    track() {
+      const id = uploadId(this.url);
+      if (id && !this.finished) activeIds.add(id);
+      else if (id) activeIds.delete(id);
+      markActive();
+    }
+
     say(text, kind) {
       this.status.textContent = text;
       this.el.classList.toggle("qerror", kind === "error");
-      this.el.classList.toggle("qdone", kind === "done");
+      this.el.classList.toggle("qdone", kind === "done" || kind === "duplicate");
+      this.el.classList.toggle("qduplicate", kind === "duplicate");
     }
 
     showProgress(sent) {
@@ -136,6 +289,11 @@
       this.bar.value = percent;
       this.bar.textContent = percent + "%";
       this.el.dataset.percent = String(percent);
+      const quarter = Math.floor(percent / 25);
+      if (quarter > this.quarter && percent < 100) {
+        this.quarter = quarter;
+        announce(t("progress", { file: this.file.name, percent: percent + " %" }));
+      }
       const elapsed = (performance.now() - this.startedAt) / 1000;
       const speed = elapsed > 0 ? (sent - this.startOffset) / elapsed : 0;
       const left = speed > 0 ? (this.file.size - sent) / speed : Infinity;
@@ -150,11 +308,15 @@
     }
 
     stop(text, kind) {
+      const hadFocus = this.el.contains(document.activeElement);
       this.finished = true;
       this.pauseButton.hidden = true;
       this.resumeButton.hidden = true;
       this.cancelButton.hidden = true;
       this.say(text, kind);
+      this.track();
+      // The button pressed is gone: the focus goes to what happened, not to the top of the page.
+      if (hadFocus) this.status.focus();
     }
 
     pause() {
@@ -162,13 +324,17 @@
       if (this.xhr) this.xhr.abort();
       this.pauseButton.hidden = true;
       this.resumeButton.hidden = false;
-      this.say(t("paused", { done: formatBytes(this.offset), total: formatBytes(this.file.size) }));
+      this.resumeButton.focus();
+      const text = t("paused", { done: formatBytes(this.offset), total: formatBytes(this.file.size) });
+      this.say(text);
+      announce(this.file.name + ": " + text);
     }
 
     resume() {
       this.paused = false;
       this.pauseButton.hidden = false;
       this.resumeButton.hidden = true;
+      this.pauseButton.focus();
       this.say(t("resuming", { done: formatBytes(this.offset) }));
       enqueue(this);
     }
@@ -186,6 +352,8 @@
       }
       localStorage.removeItem(this.key);
       this.stop(t("cancelled"));
+      announce(this.file.name + ": " + t("cancelled"));
+      refreshList();
     }
 
     // Where the server stands: null when the remembered upload is gone (expired, cancelled).
@@ -205,6 +373,7 @@
       this.url = xhr.getResponseHeader("Location");
       localStorage.setItem(this.key, this.url);
       this.offset = 0;
+      this.track();
     }
 
     async sendChunk() {
@@ -237,6 +406,7 @@
     async run() {
       if (this.file.size > cfg.maxSize) {
         this.stop(t("too_large", { max: formatBytes(cfg.maxSize) }), "error");
+        alertNow(this.file.name + ": " + t("too_large", { max: formatBytes(cfg.maxSize) }));
         return;
       }
       let attempt = 0;
@@ -252,6 +422,7 @@
             }
           }
           if (!this.url) await this.create();
+          if (this.quarter < 0) announce(t("started", { file: this.file.name }));
           this.startedAt = performance.now();
           this.startOffset = this.offset;
           while (this.offset < this.file.size && !this.paused && !this.cancelled) {
@@ -279,10 +450,13 @@
     fail(xhr) {
       if (xhr.status === 401 || (xhr.status === 403 && /CSRF/i.test(xhr.responseText))) {
         this.stop(t("session"), "error");
+        alertNow(this.file.name + ": " + t("session"));
         return;
       }
       if (xhr.status === 404 || xhr.status === 410) localStorage.removeItem(this.key);
-      this.stop(t("refused", { reason: reason(xhr) }), "error");
+      const text = t("refused", { reason: reason(xhr) });
+      this.stop(text, "error");
+      alertNow(this.file.name + ": " + text);
     }
 
     async done() {
@@ -290,17 +464,24 @@
       this.bar.value = 100;
       this.el.dataset.percent = "100";
       this.say(t("verifying"));
-      const id = this.url.replace(/\/$/, "").split("/").pop();
-      let sha256 = "";
+      const id = uploadId(this.url);
+      let data = null;
       try {
         const response = await fetch("/api/uploads/" + id + "/", { credentials: "same-origin" });
-        if (response.ok) sha256 = (await response.json()).sha256;
+        if (response.ok) data = await response.json();
       } catch (error) {
         // the list below shows it anyway
       }
-      this.stop(t("done", { sha256: sha256 }), "done");
-      this.el.querySelector(".qstatus").classList.add("mono");
       refreshList();
+      if (data && data.duplicate_of) {
+        const note = await duplicateNote(id, 8000);
+        this.stop(note ? t("duplicate", { note: note }) : t("duplicate_unknown"), "duplicate");
+        announce(this.file.name + ": " + this.status.textContent);
+        return;
+      }
+      this.stop(t("done", { sha256: data ? data.sha256 : "" }), "done");
+      this.status.classList.add("mono");
+      announce(t("stored", { file: this.file.name }));
     }
   }
 
@@ -335,6 +516,13 @@
     addFiles(input.files);
     input.value = "";
   });
+  // It looks like a button, so Enter opens the file chooser too (browsers open it on Space only).
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") event.preventDefault();
+  });
+  input.addEventListener("keyup", (event) => {
+    if (event.key === "Enter") input.showPicker ? input.showPicker() : input.click();
+  });
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (event) => {
       event.preventDefault();
@@ -349,24 +537,38 @@
     addFiles(event.dataTransfer.files);
   });
 
+  // Resume an upload listed below (abandoned in another window or before a restart): the browser may
+  // read a file only once the person chooses it, so Resume asks for it and checks it is the same size.
+  const resumeInput = document.getElementById("resume-input");
+  let resumeTarget = null;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".js-resume-row");
+    if (!button || !resumeInput) return;
+    resumeTarget = { id: button.dataset.id, size: Number(button.dataset.size), name: button.dataset.name };
+    resumeInput.value = "";
+    announce(t("resume_pick", { file: resumeTarget.name }));
+    resumeInput.click();
+  });
+  if (resumeInput) {
+    resumeInput.addEventListener("change", () => {
+      const file = resumeInput.files[0];
+      const target = resumeTarget;
+      resumeTarget = null;
+      if (!file || !target) return;
+      if (file.size !== target.size) {
+        const text = t("resume_wrong", { size: formatBytes(file.size), expected: formatBytes(target.size) });
+        const message = document.getElementById("resume-message-" + target.id);
+        if (message) message.textContent = text;
+        alertNow(text);
+        return;
+      }
+      localStorage.setItem(storageKey(file), cfg.endpoint + target.id);
+      enqueue(new Item(file));
+    });
+  }
+
   // Refuse to lose an upload silently when the tab closes mid-way (it can still resume later).
   window.addEventListener("beforeunload", (event) => {
     if (queue.length || running) event.preventDefault();
-  });
-
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("button.copy");
-    if (!button) return;
-    const source = document.getElementById(button.dataset.copy);
-    try {
-      await navigator.clipboard.writeText(source.textContent);
-      const note = button.parentElement.querySelector(".copied");
-      if (note) note.hidden = false;
-    } catch (error) {
-      const range = document.createRange();
-      range.selectNodeContents(source);
-      window.getSelection().removeAllRanges();
-      window.getSelection().addRange(range);
-    }
   });
 })();

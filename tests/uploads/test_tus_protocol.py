@@ -377,10 +377,17 @@ def test_termination_removes_the_upload(
     assert AuditEvent.objects.filter(action="upload_terminated").exists()
 
 
-def test_stored_upload_cannot_be_terminated(tus_create, tus_patch, token_client, customer, case):
+def test_cancelling_a_finished_upload_is_a_conflict_that_says_to_withdraw_it(
+    tus_create, tus_patch, token_client, customer, case
+):
     location = _created(tus_create(customer, case, 3))
     assert tus_patch(customer, location, 0, b"abc").status_code == 204
-    assert token_client(customer).delete(location, **TUS).status_code == 403
+    response = token_client(customer).delete(location, **TUS)
+    assert response.status_code == 409
+    assert "withdraw" in response.json()["detail"]
+    upload = Upload.objects.get()
+    assert upload.state == Upload.State.STORED and upload.withdrawn_at is None
+    assert not AuditEvent.objects.filter(action="upload_terminated").exists()
 
 
 def test_another_customer_of_the_organisation_cannot_continue_my_upload(
