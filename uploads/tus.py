@@ -18,13 +18,16 @@ import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidInput
-from uploads import files, services
+from config import metrics
+from uploads import bucket, files, services
 from uploads.errors import (
     ChecksumMismatch,
     StorageFailed,
@@ -177,9 +180,24 @@ def tus_patch(
         key = str(upload.pk)
         running = _running_take(key, offset)
         try:
-            end, running_after = _stream_to_spool(
-                upload=upload, offset=offset, length=length, checksum=checksum, stream=stream, running=running
-            )
+            if upload.multipart_id:
+                end, running_after = _stream_to_bucket(
+                    upload=upload,
+                    offset=offset,
+                    length=length,
+                    checksum=checksum,
+                    stream=stream,
+                    running=running,
+                )
+            else:
+                end, running_after = _stream_to_spool(
+                    upload=upload,
+                    offset=offset,
+                    length=length,
+                    checksum=checksum,
+                    stream=stream,
+                    running=running,
+                )
         except BaseException:
             if running is not None:
                 _running_keep(key, offset, running)
@@ -188,11 +206,67 @@ def tus_patch(
         if end == offset:
             return upload
         services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
+        metrics.upload_bytes_received(end - offset, storage="bucket" if upload.multipart_id else "disk")
+        if upload.multipart_id and offset % upload.part_size:
+            # The bytes in front of this chunk are in its parts or its own tail now.
+            upload_id = upload.pk
+            transaction.on_commit(lambda: bucket.tail_delete(upload_id=upload_id, offset=offset))
         if end == upload.size:
             return services.upload_finish(upload=upload, sha256=running.hexdigest() if running else None)
         if running is not None:
             _running_keep(key, end, running)
         return upload
+
+
+def _stream_to_bucket(
+    *,
+    upload: Upload,
+    offset: int,
+    length: int | None,
+    checksum: Checksum | None,
+    stream: Readable,
+    running: Any | None,
+) -> tuple[int, Any | None]:
+    """Receive the chunk into a file of this host's spool (behind the bytes of its first part that an
+    earlier chunk left in the bucket), check it, then send the parts it completes to the bucket
+    (uploads.bucket). The offset moves only once the bucket holds every byte up to it: a bucket that
+    fails mid-chunk leaves the offset where it was, and the client sends the chunk again."""
+    base = offset - offset % upload.part_size
+    path = files.spool_dir() / f"{upload.pk}.{offset}.chunk"
+    try:
+        with open(path, "wb") as handle:
+            if base < offset:
+                try:
+                    got = bucket.tail_fetch(upload_id=upload.pk, offset=offset, into=handle)
+                except Exception as error:
+                    raise bucket.unavailable(error) from error
+                if got != offset - base:
+                    raise bucket.MissingParts(f"tail at {offset} has {got} bytes, {offset - base} expected")
+        end, after = _stream_to_spool(
+            upload=upload,
+            offset=offset,
+            length=length,
+            checksum=checksum,
+            stream=stream,
+            running=running,
+            path=path,
+            base=base,
+            sync=False,  # the bucket is the durable copy; this file is gone when the request ends
+        )
+        if end > offset:
+            bucket.chunk_store(
+                upload_id=upload.pk,
+                name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk),
+                multipart_id=upload.multipart_id,
+                part_size=upload.part_size,
+                size=upload.size,
+                path=path,
+                base=base,
+                end=end,
+            )
+        return end, after
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _stream_to_spool(
@@ -203,9 +277,13 @@ def _stream_to_spool(
     checksum: Checksum | None,
     stream: Readable,
     running: Any | None,
+    path: Path | None = None,
+    base: int = 0,
+    sync: bool = True,
 ) -> tuple[int, Any | None]:
     """Copy the body to the spool file at ``offset``; returns the new synced end and the advanced running
-    hash. On any failure the file is cut back to ``offset``.
+    hash. On any failure the file is cut back to ``offset``. (``path`` and ``base``: another file whose
+    first byte is the upload's byte ``base``.)
 
     Three things overlap: this thread reads the socket and keeps the running hash, a pool thread hashes
     the chunk for its checksum, and a writer thread writes blocks and starts their writeback, so a disk
@@ -215,7 +293,7 @@ def _stream_to_spool(
     work = running.copy() if running is not None else None
     limit = upload.size - offset
     position = offset
-    fd = os.open(files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(path or files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as writer:
@@ -233,7 +311,7 @@ def _stream_to_spool(
                             break
                         if position + len(block) - offset > limit:
                             raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
-                        writes.append(writer.submit(_spool_write, fd, block, position, offset))
+                        writes.append(writer.submit(_spool_write, fd, block, position - base, offset - base))
                         _hash_block(block, chunk_hash, work)
                         position += len(block)
                         while len(writes) > WRITE_AHEAD:
@@ -256,11 +334,12 @@ def _stream_to_spool(
                     _("The chunk's checksum does not match; it was discarded, send it again.")
                 )
             try:
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             except OSError as error:
                 raise _storage_failed(upload, error) from error
         except BaseException:
-            os.ftruncate(fd, offset)
+            os.ftruncate(fd, offset - base)
             raise
     finally:
         os.close(fd)
