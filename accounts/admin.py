@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import Organisation, User
+from accounts.models import IdentityProvider, Organisation, User
 
 
 @admin.register(User)
@@ -14,7 +14,15 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "password_login", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("account_managers",)
     search_fields = ("name",)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "organisation", "issuer", "new_user_role", "enabled")
+    list_filter = ("enabled", "organisation")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "issuer", "email_domains")

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import two_factor
+from accounts import sso, two_factor
 
 
 class TokenCreateApi(ObtainAuthToken):
@@ -22,6 +22,8 @@ class TokenCreateApi(ObtainAuthToken):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
+        if not sso.password_login_allowed(user):  # a token is a password sign-in too
+            raise PermissionDenied(sso.password_login_refusal())
         # A token must not be a way around the second factor.
         if two_factor.two_factor_device(user) is not None:
             two_factor.two_factor_check(user=user, code=str(request.data.get("otp", "")))

@@ -235,9 +235,9 @@ def queue_depths() -> dict[str, int]:
             return {queue: int(client.llen(queue)) for queue in queues}
     folder = (app.conf.broker_transport_options or {}).get("data_folder_in")
     if folder and os.path.isdir(folder):
-        # The embedded broker: one file per message, named after its queue's exchange; counted as one.
-        waiting = sum(1 for name in os.listdir(folder) if name.endswith(".msg"))
-        return {"all": waiting}
+        # The embedded broker: one file per message, "<time>_<id>.<queue>.msg".
+        names = os.listdir(folder)
+        return {queue: sum(1 for name in names if name.endswith(f".{queue}.msg")) for queue in queues}
     return {}
 
 

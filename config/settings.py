@@ -157,6 +157,10 @@ AXES_VERBOSE = False
 if env_bool("AXES_BEHIND_PROXY", False):
     AXES_IPWARE_PROXY_COUNT = 1
     AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Single sign-on (accounts/sso.py): providers are set up per organisation in the admin. Staff may be
+# limited to the staff provider (then a password no longer signs them in, nor gets them an API token).
+STAFF_PASSWORD_LOGIN = env_bool("STAFF_PASSWORD_LOGIN", True)
+SSO_TIMEOUT = env_int("SSO_TIMEOUT", 10)  # seconds for each call to a provider
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "accounts:login"

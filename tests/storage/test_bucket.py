@@ -255,7 +255,7 @@ def test_the_analysis_reads_a_dump_in_the_bucket_with_ranged_reads_only(
     assert analysis_tasks.analyse_upload(job.pk) == "done"
     read = REGISTRY.get_sample_value("portal_bucket_bytes_read_total", {"how": "ranged"}) - ranged
     assert read == 64 * 1024  # the header's 8 KiB inside the first 64 KiB, fetched once: not 24 MiB
-    assert REGISTRY.get_sample_value("portal_bucket_bytes_read_total", {"how": "streamed"}) == streamed
+    assert (REGISTRY.get_sample_value("portal_bucket_bytes_read_total", {"how": "streamed"}) or 0) == streamed
     crash = Crash.objects.get(upload=upload)
     assert crash.code == "0x000000be"
     assert crash.raw["extra"]["file_size"] == size
