@@ -57,10 +57,13 @@ class WebHost:
 
     def start(self) -> WebHost:
         env = {**os.environ, **self.env, "DJANGO_SETTINGS_MODULE": "config.settings"}
+        if self.workers > 1:  # each worker's counters in files that /metrics sums, as in docker-compose.yml
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(self.env["PORTAL_VAR_DIR"]) / "prometheus")
         env.pop("PYTEST_XDIST_WORKER", None)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [GUNICORN, "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                [GUNICORN, "config.wsgi:application", "--config", "deploy/gunicorn.conf.py",
+                 "--bind", f"127.0.0.1:{self.port}",
                  "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "300"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip

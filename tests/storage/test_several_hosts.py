@@ -98,7 +98,8 @@ def _cluster(tmp_path: Path, moto: MotoServer, *, webs: int, workers: int, web_w
 
 @pytest.fixture
 def cluster(tmp_path, moto_process):
-    yield from _cluster(tmp_path, moto_process, webs=2, workers=2)
+    # Two gunicorn workers per web host: their metrics are summed through the multiprocess files.
+    yield from _cluster(tmp_path, moto_process, webs=2, workers=2, web_workers=2)
 
 
 def _headers(token: str, **extra: str) -> dict[str, str]:
