@@ -3,6 +3,8 @@ come back from it."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -25,8 +27,11 @@ def sso_choose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         provider = sso.provider_for_email(email)
         if provider is not None:
-            query = f"?next={request.POST['next']}" if request.POST.get("next") else ""
-            return redirect(reverse("accounts:sso_login", args=[provider.slug]) + query)
+            query = "?" + urlencode({"next": request.POST["next"]}) if request.POST.get("next") else ""
+            # Not a redirect: the CSP's form-action 'self' covers every redirect after a form is sent, and
+            # the provider is another origin. A page that moves on by itself starts a new navigation.
+            target = reverse("accounts:sso_login", args=[provider.slug]) + query
+            return render(request, "accounts/sso_continue.html", {"target": target, "provider": provider})
         messages.error(
             request, _("No single sign-on is set up for that address; sign in with your password.")
         )
