@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import User
 from tests.factories import CustomerFactory, UserFactory
-from tests.sso.conftest import PASSWORD, contoso_sso, oidc_provider, staff_sso  # noqa: F401 - fixtures
+from tests.sso.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def shots(tmp_path) -> Path:
 
 
 @pytest.fixture
-def callbacks(live_server, oidc_provider):  # noqa: F811
+def callbacks(live_server, oidc_provider):
     oidc_provider.configure(
         [
             f"{live_server.url}/accounts/sso/contoso/callback/",
@@ -33,7 +33,7 @@ def callbacks(live_server, oidc_provider):  # noqa: F811
     )
 
 
-def _at_provider(page, oidc_provider, username: str) -> None:  # noqa: F811
+def _at_provider(page, oidc_provider, username: str) -> None:
     page.wait_for_url(f"{oidc_provider.url}/accounts/login/**")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -47,7 +47,7 @@ def test_a_customer_signs_in_through_contosos_provider(
     contoso_sso,
     callbacks,
     organisation,
-    shots,  # noqa: F811
+    shots,
 ):
     CustomerFactory(
         username="alice", organisation=organisation, email="alice@contoso.example", first_name="Alice"
@@ -69,7 +69,7 @@ def test_an_unverified_address_is_refused_with_the_reason(
     oidc_provider,
     contoso_sso,
     callbacks,
-    shots,  # noqa: F811
+    shots,
 ):
     page.goto(f"{live_server.url}/accounts/sso/contoso/")
     _at_provider(page, oidc_provider, "dave")
@@ -84,7 +84,7 @@ def test_staff_with_mfa_at_the_provider_go_straight_to_their_cases(
     oidc_provider,
     staff_sso,
     callbacks,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.TWO_FACTOR_REQUIRED_ROLES = ["engineer", "manager"]
     UserFactory(username="eve", role=User.Role.ENGINEER, email="eve@support.example")
