@@ -344,5 +344,5 @@ def password_login_allowed(user: User) -> bool:
 
 def password_login_refusal() -> str:
     return _(
-        "Your organisation signs in with single sign-on: use \u201cSign in with your organisation\u201d."
+        "Your organisation signs in with single sign-on: use “Sign in with your organisation”."
     )
