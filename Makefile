@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install messages run test test-fast lint format bench bench-deps fuzz browser-deps corpus clean
+.PHONY: help install messages run test test-fast lint format bench bench-deps faults fuzz browser-deps corpus clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,11 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load ne
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py; \
 	 else echo "bench/load.py and bench/live.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
 
+# Not in `make bench`: it needs PostgreSQL (DATABASE_URL) besides redis-server, which it starts itself.
+faults: install ## Fault injection in real time: workers and Redis killed (needs DATABASE_URL=postgres://... and redis-server)
+	@if command -v redis-server >/dev/null; then $(BIN)/python bench/faults.py; \
+	 else echo "bench/faults.py needs redis-server (apt-get install redis-server)"; exit 1; fi
+
 # The load generator and the proxy that bench/load.py puts in front of gunicorn, as production does.
 bench-deps: ## Debian packages for bench/load.py (installed when missing and apt is usable)
 	@missing=$$(command -v wrk >/dev/null || echo wrk; [ -x /usr/sbin/nginx ] || echo nginx-light); \
@@ -83,6 +88,10 @@ browser-deps: ## Debian packages for browser and PDF tests (installed when missi
 	    echo "installing $$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages ($$missing): the tests that need them skip"; fi; fi
+	@# axe-core, the accessibility checker the browser tests inject (npm registry, into the venv folder).
+	@if [ ! -f $(VENV)/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV) axe-core@4.14.1 >/dev/null || \
+	  echo "axe-core could not be installed: the accessibility checks skip"; fi
 
 corpus: install ## Restore the corpus files named by tests/corpus/items (needs network, or MIRRORS=dir of git mirrors)
 	$(BIN)/python scripts/corpus_restore.py $(if $(MIRRORS),--mirrors $(MIRRORS),)

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,7 +27,10 @@ class InvitationForm(forms.Form):
 
 
 class AcceptForm(forms.Form):
-    username = forms.CharField(label=gettext_lazy("User name"), max_length=150)
+    # Django's rules for user names, as in the admin: letters, digits and @ . + - _ only.
+    username = forms.CharField(
+        label=gettext_lazy("User name"), max_length=150, validators=[UnicodeUsernameValidator()]
+    )
     first_name = forms.CharField(label=gettext_lazy("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=150, required=False)
     password1 = forms.CharField(

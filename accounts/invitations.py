@@ -148,6 +148,12 @@ def invitation_accept_new_account(
         username = username.strip()
         if not username:
             raise InvalidInput(_("Choose a user name."))
+        try:
+            # The model field's own rules (Django's UnicodeUsernameValidator, 150 characters): letters,
+            # digits and @ . + - _ only, so a name is never markup or a spreadsheet formula.
+            User._meta.get_field("username").clean(username, None)
+        except ValidationError as error:
+            raise InvalidInput(" ".join(error.messages)) from None
         if User.objects.filter(username__iexact=username).exists():
             raise InvalidInput(_("This user name is taken; choose another, or sign in if it is yours."))
         user = User(

@@ -8,18 +8,30 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
+# The header's switch, for this session's pages only; the signed-in user's saved language, put in the
+# session at sign-in (accounts.signals) and by the profile page.
+DISPLAY_LANGUAGE_SESSION_KEY = "display_language"
+USER_LANGUAGE_SESSION_KEY = "user_language"
+
 
 class UserLanguageMiddleware:
-    """Sets the language cookie value LocaleMiddleware reads, from the user's setting if they have one."""
+    """Which language the pages speak: this session's switch, else the signed-in user's saved language,
+    else the browser's (LocaleMiddleware reads the value put here, and Accept-Language without one).
+
+    A language cookie left by an older version would outrank the browser for anonymous pages: ignored."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
-            language = request.session.get("user_language") if hasattr(request, "session") else None
-            if language:
-                request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = language
+        session = getattr(request, "session", None)
+        language = None
+        if session is not None:
+            language = session.get(DISPLAY_LANGUAGE_SESSION_KEY) or session.get(USER_LANGUAGE_SESSION_KEY)
+        if language:
+            request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = language
+        else:
+            request.COOKIES.pop(settings.LANGUAGE_COOKIE_NAME, None)
         return self.get_response(request)
 
 

@@ -3,18 +3,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
+
+from accounts.models import User
 
 
 def _address(request: Any) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    from accounts.throttling import client_address
+
+    return client_address(request) if request is not None and hasattr(request, "META") else ""
 
 
 @receiver(user_logged_in)
 def remember_user_language(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """The user's saved language wins over the browser's from the moment they sign in."""
+    from accounts.middleware import USER_LANGUAGE_SESSION_KEY
+
     if user.language and request is not None and hasattr(request, "session"):
-        request.session["user_language"] = user.language
+        request.session[USER_LANGUAGE_SESSION_KEY] = user.language
 
 
 @receiver(user_logged_in)
@@ -53,3 +60,29 @@ def audit_login_failure(sender: Any, credentials: dict[str, Any], request: Any =
         action="login_failed",
         data={"username": str(credentials.get("username", ""))[:150], "address": _address(request)},
     )
+
+
+@receiver(pre_save, sender=User, dispatch_uid="accounts_revoke_tokens")
+def revoke_tokens_on_password_change_or_deactivation(
+    sender: type[User], instance: User, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """Every way a password changes or an account is switched off (password page, reset, admin, a
+    script) ends in a save of the user: its API tokens end there too."""
+    if instance.pk is None or (
+        update_fields is not None and not {"password", "is_active"} & set(update_fields)
+    ):
+        return  # a new user, or a save of other fields only (the last_login of every sign-in)
+    before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if before is None:
+        return
+    from accounts.tokens import token_revoke
+
+    # A new password goes through set_password, which keeps the raw one until the save ends; a hash
+    # changed without it is Django upgrading the hash of the same password at sign-in (keep the tokens),
+    # unless the password was made unusable.
+    if before["password"] != instance.password and (
+        getattr(instance, "_password", None) is not None or not instance.has_usable_password()
+    ):
+        token_revoke(user=instance, reason="password changed")
+    elif before["is_active"] and not instance.is_active:
+        token_revoke(user=instance, reason="account deactivated")

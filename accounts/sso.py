@@ -343,6 +343,4 @@ def password_login_allowed(user: User) -> bool:
 
 
 def password_login_refusal() -> str:
-    return _(
-        "Your organisation signs in with single sign-on: use “Sign in with your organisation”."
-    )
+    return _("Your organisation signs in with single sign-on: use “Sign in with your organisation”.")

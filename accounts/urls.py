@@ -7,11 +7,7 @@ from accounts.forms import LoginForm
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", authentication_form=LoginForm),
-        name="login",
-    ),
+    path("login/", views.SignInView.as_view(authentication_form=LoginForm), name="login"),
     path("sso/", sso_views.sso_choose, name="sso_choose"),
     path("sso/<slug:slug>/", sso_views.sso_login, name="sso_login"),
     path("sso/<slug:slug>/callback/", sso_views.sso_callback, name="sso_callback"),
@@ -29,6 +25,10 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("language/", views.language_set, name="language"),
+    path("profile/", views.profile, name="profile"),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/new/", views.token_create, name="token_create"),
+    path("tokens/revoke/", views.token_revoke, name="token_revoke"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("invitations/case/<str:number>/", invitation_views.invitation_new, name="invitation_new"),

@@ -78,10 +78,18 @@ def job_publish(*, job_id: int, size: int) -> None:
 
 
 def _publish_on_commit(job: AnalysisJob, size: int) -> None:
-    # Never publish inside the transaction: the worker could look for the job before it is committed.
-    # If the process dies between COMMIT and publish, the reconciler (jobs_reconcile) publishes it again.
-    job_id = job.pk
-    transaction.on_commit(lambda: job_publish(job_id=job_id, size=size))
+    # An outbox row in the job's transaction, published after the commit (never before: the worker could
+    # look for the job before it exists), or by the outbox dispatcher when the broker is down then.
+    from outbox.services import outbox_publish
+
+    soft, hard = job_time_limits(size=size)
+    outbox_publish(
+        task="analysis.tasks.analyse_upload",
+        args=[job.pk],
+        key=f"analyse_upload:{job.pk}",
+        soft_time_limit=soft,
+        time_limit=hard,
+    )
 
 
 def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) -> AnalysisJob:
@@ -574,7 +582,7 @@ def jobs_reconcile(*, now: datetime | None = None) -> list[int]:
 
 
 # A claim becomes visible in the workers' active lists a moment after the UPDATE: leave new claims alone.
-ORPHAN_GRACE = timedelta(seconds=15)
+ORPHAN_GRACE = timedelta(seconds=5)
 
 
 def live_task_ids() -> set[str] | None:

@@ -6,7 +6,6 @@ transaction.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,8 +56,8 @@ def audit(
     customer_visible: bool = False,
     data: dict[str, object] | None = None,
 ) -> AuditEvent:
-    """Record who did what; for a case event, queue its notifications after the commit
-    (``communications.notifications`` decides who hears of it) and raise the live version."""
+    """Record who did what; for a case event, queue its notifications through the outbox, published after
+    the commit (``communications.notifications`` decides who hears of it), and raise the live version."""
     event = AuditEvent.objects.create(
         case=case,
         actor=actor,
@@ -69,10 +68,16 @@ def audit(
         data=data or {},
     )
     if case is not None:
-        from communications.tasks import notify_case_event
+        from outbox.services import outbox_publish
 
         case_touch(case_id=case.pk)
-        transaction.on_commit(lambda: notify_case_event.delay(event.pk))
+        # An outbox row of the caller's transaction: the notification is owed once the change commits,
+        # whatever the broker does then (docs/pipeline.md, "Outbox").
+        outbox_publish(
+            task="communications.tasks.notify_case_event",
+            args=[event.pk],
+            key=f"notify_case_event:{event.pk}",
+        )
     return event
 
 

@@ -129,6 +129,14 @@ def delivery_send(*, delivery_id: int) -> bool:
     delivery = EmailDelivery.objects.filter(pk=delivery_id).first()
     if delivery is None or delivery.state != EmailDelivery.State.PENDING:
         return False  # a redelivered task message after the e-mail went out: never send twice
+    # Claim this attempt: of two runs holding the same delivery (a message published again after a broker
+    # or worker loss), only the one whose UPDATE matches sends.
+    attempts = delivery.attempts + 1
+    if not EmailDelivery.objects.filter(
+        pk=delivery_id, state=EmailDelivery.State.PENDING, attempts=delivery.attempts
+    ).update(attempts=attempts):
+        return False
+    delivery.attempts = attempts
     message = EmailMultiAlternatives(
         subject=delivery.subject,
         body=delivery.body_text,
@@ -143,11 +151,11 @@ def delivery_send(*, delivery_id: int) -> bool:
         message.send()
     except Exception as error:
         EmailDelivery.objects.filter(pk=delivery_id).update(
-            attempts=delivery.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+            last_error=f"{type(error).__name__}: {error}"[:2000]
         )
         raise
     EmailDelivery.objects.filter(pk=delivery_id, state=EmailDelivery.State.PENDING).update(
-        state=EmailDelivery.State.SENT, attempts=delivery.attempts + 1, sent_at=timezone.now()
+        state=EmailDelivery.State.SENT, sent_at=timezone.now()
     )
     if delivery.case_id is not None:
         case_touch(case_id=delivery.case_id)  # the case page lists its e-mails with their state

@@ -1,14 +1,13 @@
 """Case events recorded outside ``cases.services._audit`` that people are told about.
 
 The pipeline writes its ``analysis_done`` audit row directly (analysis/services.job_complete); this
-queues the same notification task ``_audit`` queues, after the commit.
+records the same outbox message ``_audit`` records, in the same transaction.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -23,7 +22,10 @@ def queue_external_event(
 ) -> None:
     if not created or instance.case_id is None or instance.action not in NOTIFIED_HERE:
         return
-    from communications.tasks import notify_case_event
+    from outbox.services import outbox_publish
 
-    event_id = instance.pk
-    transaction.on_commit(lambda: notify_case_event.delay(event_id))
+    outbox_publish(
+        task="communications.tasks.notify_case_event",
+        args=[instance.pk],
+        key=f"notify_case_event:{instance.pk}",
+    )

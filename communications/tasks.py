@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from django.db import transaction
 
 from cases.models import AuditEvent
 from communications import services
+from outbox.services import outbox_publish
 
 # Five attempts of the task over about half a minute (backoff 2, 4, 8, 16 s, with jitter), then the
 # e-mail is marked not delivered on the case.
@@ -52,6 +54,13 @@ def notify_case_event(audit_event_id: int) -> int:
     if event is None or event.case is None:
         return 0
     sent, retry = services.notification_send(event=event)
-    for delivery_id in retry:
-        email_deliver.apply_async((delivery_id,), countdown=2)
+    # Through the outbox: with the broker down now, a plain publish would lose the e-mail's retries.
+    with transaction.atomic():
+        for delivery_id in retry:
+            outbox_publish(
+                task="communications.tasks.email_deliver",
+                args=[delivery_id],
+                key=f"email_deliver:{delivery_id}",
+                countdown=2,
+            )
     return sent

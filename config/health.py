@@ -1,11 +1,17 @@
-"""``/healthz``: 200 when the database and the Celery broker answer, 503 with the failing part otherwise.
+"""``/healthz``: 200 when the database and the Celery broker answer, 503 otherwise.
 
-The analysis workers' state is reported too (heartbeat age, jobs waiting) without changing the status:
-a load balancer must not take the web tier out because the workers are down.
+Anonymous callers (load balancers, uptime checks) read only ``{"status": "ok" | "degraded"}``: error
+texts name hosts and ports, which is reconnaissance for anyone. Staff signed in, or a caller with
+``Authorization: Bearer $HEALTH_TOKEN``, also read which part failed, the analysis workers' state
+(heartbeat age, jobs waiting) and the outbox backlog; none of those change the status code: a load
+balancer must not take the web tier out because the workers are down.
 """
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -41,16 +47,36 @@ def _workers(database: bool) -> dict[str, object]:
         return {"state": "unknown", "detail": f"{type(error).__name__}: {error}"}
 
 
+def _outbox(database: bool) -> dict[str, object]:
+    if not database:
+        return {"state": "unknown"}
+    from outbox.selectors import outbox_backlog
+
+    try:
+        return outbox_backlog()
+    except Exception as error:
+        return {"state": "unknown", "detail": f"{type(error).__name__}: {error}"}
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    token = settings.HEALTH_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and (user.is_superuser or user.is_support_staff))
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     database, database_detail = _database_ok()
     broker, broker_detail = _broker_ok()
     healthy = database and broker
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "unavailable",
+    body: dict[str, object] = {"status": "ok" if healthy else "degraded"}
+    if _may_see_details(request):
+        body |= {
             "database": database_detail,
             "broker": broker_detail,
             "workers": _workers(database),
-        },
-        status=200 if healthy else 503,
-    )
+            "outbox": _outbox(database),
+        }
+    return JsonResponse(body, status=200 if healthy else 503)

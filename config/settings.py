@@ -54,14 +54,17 @@ INSTALLED_APPS = [
     "analysis",
     "oversight",
     "communications",
+    "outbox",
     "inbound",
 ]
 
 MIDDLEWARE = [
     # First: the request id (X-Request-ID, carried into the Celery tasks the request queues) and the
-    # request metrics' clock.
+    # request metrics' clock, so even a refused request is counted and traceable.
     "django_guid.middleware.guid_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Then: a NUL anywhere in a request is a 400 before sessions, forms or queries see it.
+    "config.middleware.RejectNulMiddleware",
     "config.metrics.QueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -80,6 +83,11 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+if DEBUG:
+    # make run: a URL that does not exist gets the site's 404 page, not the debug page (production's own).
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+                      "config.errors.FriendlyNotFoundMiddleware")  # fmt: skip
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -128,7 +136,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails soft (config/cache.py): a page must not fail because Redis is down; short socket timeouts so
+    # an unreachable Redis costs a second, not a hung request.
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     # Sessions are read from the shared cache and written through to the database: every signed-in
     # request skips a query. Not with a per-process cache, where a sign-out would not reach the others.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -140,23 +156,28 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed sign-ins are throttled per user name and per address, each on its own: 5 failures lock that
-# user name (or that address) for 15 minutes; other users are unaffected. django-axes would otherwise
-# lock forever.
+# Sign-in throttling (accounts/throttling.py): failures lock the pair (user name, address) for the
+# cool-off, so nobody can lock another person out, nor everyone behind one address; an address failing
+# for many user names is slowed to one attempt per SIGNIN_ADDRESS_DELAY seconds, never locked. Attempts
+# during a lockout are refused without extending it.
 # Staff sign in with a second factor (TOTP) once they set one up; these roles must ("admin" means
 # superusers). Off by default in development so the demo accounts sign in with a password only.
 TWO_FACTOR_REQUIRED_ROLES = env_list("TWO_FACTOR_REQUIRED_ROLES", [] if DEBUG else ["manager", "admin"])
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Support portal")
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
 AXES_VERBOSE = False
-# Behind nginx the client address is in X-Forwarded-For; set AXES_BEHIND_PROXY=1 there.
-if env_bool("AXES_BEHIND_PROXY", False):
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (accounts.throttling.client_address): REMOTE_ADDR, or behind this many proxies
+# that append to X-Forwarded-For (1 behind the nginx of docker-compose.yml), the entry the outermost one
+# wrote. 0: the header is ignored, since any client can send it. AXES_BEHIND_PROXY=1 is the old name of 1.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("AXES_BEHIND_PROXY", False) else 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+SIGNIN_ADDRESS_SLOW_AFTER = env_int("SIGNIN_ADDRESS_SLOW_AFTER", 10)  # distinct user names failed
+SIGNIN_ADDRESS_DELAY = env_int("SIGNIN_ADDRESS_DELAY", 10)  # seconds between its attempts then
 # Single sign-on (accounts/sso.py): providers are set up per organisation in the admin. Staff may be
 # limited to the staff provider (then a password no longer signs them in, nor gets them an API token).
 STAFF_PASSWORD_LOGIN = env_bool("STAFF_PASSWORD_LOGIN", True)
@@ -288,6 +309,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@localhost")
+# Only for EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (bench/faults.py counts e-mails).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 
 # Mail in (inbound/, docs/inbound.md). Every notification carries a reply address of its own on
 # INBOUND_DOMAIN; mail to INBOUND_SUPPORT_ADDRESS opens cases. Without a domain (production default) the
@@ -323,7 +346,7 @@ INBOUND_MAX_ATTEMPTS = 3
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -334,6 +357,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cases.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API tokens expire this many days after they were made (accounts/tokens.py); a password change or a
+# deactivation revokes them at once.
+API_TOKEN_EXPIRY_DAYS = env_int("API_TOKEN_EXPIRY_DAYS", 90)
+# The OpenAPI schema and Swagger UI describe every path and field: signed-in users only in production,
+# unless a deployment opens them on purpose.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
+# /healthz shows which part failed, the workers and the outbox to staff and to this bearer token only.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Support case portal API",
     "DESCRIPTION": "Cases, uploads (tus 1.0 at /api/cases/<number>/uploads/tus/) and crash findings.",
@@ -398,6 +429,9 @@ if REDIS_URL:
         # whole-worker crash back in about 30 s (measured: 110.9 s against 31.6 s).
         "unacked_restore_interval": 5,
         "unacked_restore_throttle": 1,
+        # A publish to an unreachable host fails in 2 s instead of hanging the request that made it (the
+        # outbox keeps the message for the dispatcher).
+        "socket_connect_timeout": 2,
     }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Parsing has its own queue so e-mails and housekeeping are never starved behind big dumps.
@@ -405,15 +439,38 @@ CELERY_TASK_ROUTES = {"analysis.tasks.*": {"queue": "analysis"}}
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_000_000)  # KiB
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Reconnects to a broker that went away every 3 s at most (kombu's default grows to 30 s).
+CELERY_WORKER_CONSUMER = "config.celery:Consumer"
 CELERY_TIMEZONE = "UTC"
+# The outbox (outbox/services.py): the dispatcher publishes what the broker could not take at commit time
+# and what it or a dead worker lost; every few seconds so recovery after an outage takes seconds.
+OUTBOX_DISPATCH_INTERVAL = env_int("OUTBOX_DISPATCH_INTERVAL", 5)
+# A message in the broker this long that no worker holds is published again (a worker killed while
+# holding it for a countdown); longer than any queue wait expected here.
+OUTBOX_REDISPATCH_AFTER = env_int("OUTBOX_REDISPATCH_AFTER", 300)
+OUTBOX_MAX_DISPATCHES = env_int("OUTBOX_MAX_DISPATCHES", 5)
+OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7)
+# How often the analysis reconciler looks for jobs a dead worker left running (it asks the workers).
+ANALYSIS_RECONCILE_INTERVAL = env_int("ANALYSIS_RECONCILE_INTERVAL", 10)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A dispatch message that waited longer than its period is useless: the next one is already queued.
+    "outbox-dispatch": {
+        "task": "outbox.tasks.outbox_dispatch",
+        "schedule": float(OUTBOX_DISPATCH_INTERVAL),
+        "options": {"expires": max(OUTBOX_DISPATCH_INTERVAL * 2, 10)},
+    },
+    "outbox-purge": {"task": "outbox.tasks.outbox_purge", "schedule": 3600.0},
     "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
     "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
     # Uploads whose every byte arrived but whose completion failed are finished by the server.
     "uploads-finish-stranded": {"task": "uploads.tasks.upload_finish_sweep", "schedule": 300.0},
     # Publishes again jobs whose message was lost (died between commit and publish, broker down, worker
     # killed as a whole on the embedded broker).
-    "analysis-jobs-reconcile": {"task": "analysis.tasks.jobs_reconcile", "schedule": 60.0},
+    "analysis-jobs-reconcile": {
+        "task": "analysis.tasks.jobs_reconcile",
+        "schedule": float(ANALYSIS_RECONCILE_INTERVAL),
+        "options": {"expires": max(ANALYSIS_RECONCILE_INTERVAL * 2, 20)},
+    },
     # "Seen in N other cases" counters recomputed from the crashes; the pipeline keeps them in between.
     "analysis-marks-rebuild": {"task": "analysis.tasks.marks_rebuild", "schedule": 24 * 3600.0},
     # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.

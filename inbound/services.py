@@ -94,9 +94,13 @@ def inbound_message_receive(
 
 
 def _queue(message_id: int) -> None:
-    from inbound.tasks import inbound_process
+    from outbox.services import outbox_publish
 
-    transaction.on_commit(lambda: inbound_process.delay(message_id))
+    # An outbox row of the receiving transaction: published after the commit, or by the outbox dispatcher
+    # when the broker is down then (docs/pipeline.md, "Outbox").
+    outbox_publish(
+        task="inbound.tasks.inbound_process", args=[message_id], key=f"inbound_process:{message_id}"
+    )
 
 
 def inbound_reconcile(*, now: datetime | None = None) -> int:
@@ -469,9 +473,11 @@ def _answer(message: InboundMessage, *, user: User, case: Case | None, kind: str
         reply_to=reply_to,
         in_reply_to=message.message_id or f"inbound.{message.pk}@{addresses.mail_domain()}",
     )
-    from communications.tasks import email_deliver
+    from outbox.services import outbox_publish
 
-    transaction.on_commit(lambda: email_deliver.delay(delivery.pk))
+    outbox_publish(
+        task="communications.tasks.email_deliver", args=[delivery.pk], key=f"email_deliver:{delivery.pk}"
+    )
 
 
 # -- the staff queue ---------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from analysis.models import Crash, CrashDriver
 from cases.models import OPEN_STATES, AuditEvent, Case, CaseSummary, ResolutionType, Severity, State
 from oversight.models import CaseClock, Clock
@@ -183,6 +184,10 @@ def report_build(*, period: Period) -> dict[str, object]:
 
     # Percentiles by engineer and by severity (wall-clock durations of cases opened in the period).
     by_engineer = _percentiles(opened, "owner__username")
+    # People by their names (one query for the engineers of the period).
+    names = {
+        user.username: str(user) for user in User.objects.filter(username__in=[k for k in by_engineer if k])
+    }
     by_severity = _percentiles(opened, "severity")
     severity_labels = dict(Severity.choices)
 
@@ -245,8 +250,10 @@ def report_build(*, period: Period) -> dict[str, object]:
         "age_buckets": [label for _k, label, _t in AGE_BUCKETS],
         "durations": [(name, label) for name, (_end, label) in DURATIONS.items()],
         "by_engineer": [
-            (key, _flat(metrics))
-            for key, metrics in sorted(by_engineer.items(), key=lambda item: (item[0] is None, item[0] or ""))
+            (names.get(key, key) if key else None, _flat(metrics))
+            for key, metrics in sorted(
+                by_engineer.items(), key=lambda item: (item[0] is None, names.get(item[0] or "", ""))
+            )
         ],
         "by_severity": [
             (severity_labels[value], _flat(by_severity[value]))

@@ -78,16 +78,20 @@ def _snapshot(case: Case, result: ClockResult, now: datetime) -> CaseClock:
 
 def _notify(case: Case, result: ClockResult, kind: str) -> bool:
     """Record the event once; the unique key turns a second sweep's attempt into a no-op."""
-    from oversight.tasks import sla_notification_send
+    from outbox.services import outbox_publish
 
     try:
         with transaction.atomic():
             notification = ClockNotification.objects.create(
                 case=case, clock=result.clock, kind=kind, clock_started_at=result.started_at
             )
+            outbox_publish(
+                task="oversight.tasks.sla_notification_send",
+                args=[notification.pk],
+                key=f"sla_notification_send:{notification.pk}",
+            )
     except IntegrityError:
         return False
-    transaction.on_commit(lambda: sla_notification_send.delay(notification.pk))
     return True
 
 

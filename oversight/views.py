@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -12,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -25,8 +22,11 @@ from accounts.models import User
 from cases.errors import DomainError
 from cases.models import Severity
 from cases.selectors import case_get_for_user
+from communications.notifications import event_text
+from communications.templatetags.communications import state_label
 from config import caching
 from oversight import charts, reports, selectors, services
+from oversight.exports import csv_response
 from oversight.forms import (
     AuditFilterForm,
     BusinessCalendarForm,
@@ -51,25 +51,6 @@ def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[object]]) -> StreamingHttpResponse:
-    """Stream the rows as CSV (a BOM first, so spreadsheet programs read Chinese text as UTF-8)."""
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterable[str]:
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _local(value: object) -> str:
@@ -124,11 +105,13 @@ def review_export(request: HttpRequest) -> HttpResponse:
             s.case.number,
             s.case.title,
             s.case.organisation.name,
+            str(s.case.owner or ""),
             s.case.owner.username if s.case.owner else "",
             s.get_resolution_type_display(),
             s.version,
             _local(s.case.closed_at),
             s.review.get_decision_display() if hasattr(s, "review") else _("Waiting for review"),
+            str(s.review.reviewer or "") if hasattr(s, "review") else "",
             s.review.reviewer.username if hasattr(s, "review") and s.review.reviewer else "",
             s.review.comment if hasattr(s, "review") else "",
         ]
@@ -139,14 +122,16 @@ def review_export(request: HttpRequest) -> HttpResponse:
         _("Title"),
         _("Organisation"),
         _("Engineer"),
+        _("Engineer's user name"),
         _("Resolution type"),
         _("Summary version"),
         _("Closed"),
         _("Review state"),
         _("Reviewer"),
+        _("Reviewer's user name"),
         _("Comment"),
     ]
-    return _csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
+    return csv_response(f"review-{timezone.localdate():%Y%m%d}.csv", header, rows)
 
 
 @login_required
@@ -330,11 +315,13 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         [
             _local(e.created_at),
             e.case.number if e.case else "",
+            str(e.actor or ""),
             e.actor.username if e.actor else "",
+            event_text(e),
             e.action,
-            e.from_state,
-            e.to_state,
-            "yes" if e.customer_visible else "no",
+            state_label(e.from_state),
+            state_label(e.to_state),
+            _("yes") if e.customer_visible else _("no"),
             e.data,
         ]
         for e in events[:EXPORT_LIMIT].iterator(chunk_size=1000)
@@ -343,13 +330,15 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         _("When"),
         _("Case"),
         _("Who"),
+        _("User name"),
+        _("What"),
         _("Action"),
         _("From state"),
         _("To state"),
         _("Customer visible"),
         _("Details"),
     ]
-    return _csv_response(f"audit-{timezone.localdate():%Y%m%d}.csv", header, rows)
+    return csv_response(f"audit-{timezone.localdate():%Y%m%d}.csv", header, rows)
 
 
 # -- service-level settings ---------------------------------------------------------------------------------

@@ -47,6 +47,22 @@ def _isolated_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache. With REDIS_URL the cache outlives the test database, and the
+    ids of a new test database start again at 1: another run's unread count or page fragment for "user 3"
+    was read as this test's (query-count tests passed or failed by what an earlier run left)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _outbox_fast_path_open(monkeypatch):
+    """A broker failure in one test pauses the outbox's fast path in this process: not in the next test."""
+    monkeypatch.setattr("outbox.services._fast_path_paused_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cached_html(monkeypatch):
     """Cached HTML (case page fragments, report bodies) is keyed by ids, versions and periods that a later
     test may reuse with other rows (the earlier ones rolled back): each test has a release of its own."""

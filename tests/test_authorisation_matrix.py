@@ -170,6 +170,10 @@ RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "accounts:password_change": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:password_change_done": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:language": ("post", {}, {"language": "en"}, _all(302)),
+    "accounts:profile": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:tokens": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
+    "accounts:token_create": ("post", {}, {}, {**_all(302), "anonymous": "login"}),
+    "accounts:token_revoke": ("post", {}, {}, {**_all(302), "anonymous": "login"}),
     "accounts:two_factor_setup": (
         "get",
         {},

@@ -12,12 +12,13 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.tokens import ExpiringTokenAuthentication
 from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
 from uploads import selectors, services, tus
@@ -28,7 +29,7 @@ from uploads.views import download_response
 
 # Token first so a request without credentials gets 401 with ``WWW-Authenticate: Token`` (tus clients
 # and scripts), while a browser's session still works and has its CSRF token checked by DRF.
-AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+AUTHENTICATION = [ExpiringTokenAuthentication, SessionAuthentication]
 
 
 class TusApiView(APIView):

@@ -457,6 +457,12 @@ def archive_expand(*, upload_id: str) -> Upload:
         expansion = Expansion(workdir=workdir, budget=Budget.from_settings(os.path.getsize(source)))
         try:
             _expand(expansion, path=source, name=archive.filename, parent=None, depth=1)
+            if not expansion.members:
+                # An empty zip, or a gzip of zeros (read as a tar with only its end marker): stored with
+                # no member and no reason, it looked like a success that produced nothing.
+                raise ArchiveRejected(
+                    _("The archive contains no files: nothing in it could be stored or analysed.")
+                )
             available = services.upload_quota_usage(case=archive.case).available
             if expansion.budget.written > available:
                 raise ArchiveRejected(

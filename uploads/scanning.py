@@ -134,11 +134,10 @@ def scan_decide(*, size: int) -> tuple[str, str]:
 
 
 def scan_queue(upload: Upload) -> None:
-    """Queue the scan after the commit (the task re-reads the row)."""
-    from uploads.tasks import upload_scan
+    """Queue the scan through the outbox, in the caller's transaction (the task re-reads the row)."""
+    from outbox.services import outbox_publish
 
-    upload_id = str(upload.pk)
-    transaction.on_commit(lambda: upload_scan.delay(upload_id))
+    outbox_publish(task="uploads.tasks.upload_scan", args=[str(upload.pk)])
 
 
 def upload_scan_run(*, upload_id: str) -> Upload:

@@ -76,10 +76,13 @@ def _queue_analysis(upload: Upload) -> None:
 
 
 def _queue_expansion(upload: Upload) -> None:
-    from uploads.tasks import upload_expand_archive
+    from outbox.services import outbox_publish
 
-    upload_id = str(upload.pk)
-    transaction.on_commit(lambda: upload_expand_archive.delay(upload_id))
+    outbox_publish(
+        task="uploads.tasks.upload_expand_archive",
+        args=[str(upload.pk)],
+        key=f"upload_expand_archive:{upload.pk}",
+    )
 
 
 # -- quotas -----------------------------------------------------------------------------------------------
@@ -244,10 +247,14 @@ def upload_finish(*, upload: Upload, sha256: str | None) -> Upload:
     a worker complete the upload. Either way the client has its answer with every byte synced."""
     if files.storage_is_local():
         return upload_complete(upload=upload, sha256=sha256)
-    from uploads.tasks import upload_finish_task
+    from outbox.services import outbox_publish
 
-    upload_id = str(upload.pk)
-    transaction.on_commit(lambda: upload_finish_task.delay(upload_id, sha256))
+    # The client is told every byte is in whatever the broker does: the outbox row commits with the chunk.
+    outbox_publish(
+        task="uploads.tasks.upload_finish_task",
+        args=[str(upload.pk), sha256],
+        key=f"upload_finish:{upload.pk}",
+    )
     return upload
 
 

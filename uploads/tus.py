@@ -9,7 +9,6 @@ back off the file. Views stay thin: they parse headers here and call :func:`tus_
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import logging
@@ -69,7 +68,10 @@ class Checksum:
 
 
 def header_int(value: str | None, name: str) -> int:
-    if value is None or not value.strip().isdigit():
+    """A non-negative decimal header in ASCII digits; anything else is a 400. (``str.isdigit`` accepts
+    ``"\xb2"`` and other Unicode digits that ``int`` then refuses or reads as a different number.)"""
+    value = (value or "").strip()
+    if not value or not value.isascii() or not value.isdigit():
         raise InvalidInput(_("%(header)s must be a non-negative whole number.") % {"header": name})
     return int(value)
 
@@ -87,8 +89,11 @@ def metadata_parse(value: str | None) -> dict[str, str]:
             raise InvalidInput(_("Upload-Metadata is not valid."))
         try:
             decoded = base64.b64decode(parts[1], validate=True).decode("utf-8") if len(parts) == 2 else ""
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError; so is non-ASCII input
             raise InvalidInput(_("Upload-Metadata is not valid.")) from None
+        # Other metadata is stored as JSON, and PostgreSQL's jsonb refuses NUL; a file name is sanitised.
+        if "\x00" in decoded and parts[0] not in {"filename", "name"}:
+            raise InvalidInput(_("Upload-Metadata is not valid."))
         result[parts[0][:64]] = decoded[:1024]
     return result
 
@@ -103,7 +108,7 @@ def checksum_parse(value: str | None) -> Checksum | None:
         raise InvalidInput(_("Checksum algorithm not supported; use sha256 or sha1."))
     try:
         digest = base64.b64decode(encoded.strip(), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise InvalidInput(_("Upload-Checksum is not valid base64.")) from None
     if len(digest) != hashlib.new(algorithm).digest_size:
         raise InvalidInput(

@@ -82,3 +82,9 @@ def event_sentence(event: AuditEvent) -> str:
 def state_label(value: str) -> str:
     """A case state's name for people (``awaiting_customer`` -> "Awaiting customer")."""
     return str(dict(State.choices).get(value, value))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """An audit action's name for people, for filters ("scope_accepted" -> "Scope accepted")."""
+    return action.replace("_", " ").capitalize()

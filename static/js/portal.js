@@ -5,3 +5,15 @@ document.addEventListener("change", (event) => {
     target.form.submit();
   }
 });
+// Tables wider than their card scroll inside it: keyboard users can reach and scroll them too, and hear
+// which table it is (the heading of its section).
+function focusableTables() {
+  for (const wrap of document.querySelectorAll(".tablewrap:not([tabindex])")) {
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    const heading = wrap.closest("section, main")?.querySelector("h1, h2");
+    if (heading) wrap.setAttribute("aria-label", heading.textContent.trim());
+  }
+}
+document.addEventListener("DOMContentLoaded", focusableTables);
+document.addEventListener("live:updated", focusableTables);

@@ -139,15 +139,16 @@ def test_close_form_requires_summary(client, engineer, case):
     assert case.state == State.CLOSED
 
 
-def test_language_switch_remembers_user_choice(client, customer):
+def test_language_switch_changes_the_pages_of_this_session_not_the_saved_language(client, customer):
     client.force_login(customer)
     client.post("/accounts/language/", {"language": "zh-hans", "next": "/cases/"})
     customer.refresh_from_db()
-    assert customer.language == "zh-hans"
+    assert customer.language == ""  # tests/test_language.py: the profile page changes it
     assert client.get("/cases/").headers["Content-Language"] == "zh-hans"
 
 
-def test_healthz_reports_database_and_broker(client):
+def test_healthz_reports_database_and_broker(client, engineer):
+    client.force_login(engineer)  # staff read the details; anonymous callers only the status
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok" and response.json()["broker"] == "ok"

@@ -44,11 +44,14 @@ def _reset_calls():
     CALLS.clear()
 
 
-def test_failed_email_is_retried_then_marked_not_delivered(settings, eager, case, customer, engineer, client):
+def test_failed_email_is_retried_then_marked_not_delivered(
+    settings, eager, case, customer, engineer, client, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "tests.communications.test_delivery.DownBackend"
     case_services.timeline_add(actor=customer, case=case, body="Hello")
     event = AuditEvent.objects.get(action="message_added")
-    assert notify_case_event(event.pk) == 0  # first attempt inline fails: handed to email_deliver
+    with django_capture_on_commit_callbacks(execute=True):  # the retries are published after the commit
+        assert notify_case_event(event.pk) == 0  # first attempt inline fails: handed to email_deliver
     delivery = EmailDelivery.objects.get(event=event)
     assert delivery.state == EmailDelivery.State.FAILED
     assert delivery.attempts == 1 + EMAIL_MAX_RETRIES + 1
@@ -64,10 +67,13 @@ def test_failed_email_is_retried_then_marked_not_delivered(settings, eager, case
     assert "delivery-failed" in page
 
 
-def test_transient_failure_then_success_sends_once(settings, eager, case, customer, engineer, mailoutbox):
+def test_transient_failure_then_success_sends_once(
+    settings, eager, case, customer, engineer, mailoutbox, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "tests.communications.test_delivery.FlakyBackend"
     case_services.timeline_add(actor=customer, case=case, body="Hello")
-    notify_case_event(AuditEvent.objects.get(action="message_added").pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_case_event(AuditEvent.objects.get(action="message_added").pk)
     delivery = EmailDelivery.objects.get()
     assert delivery.state == EmailDelivery.State.SENT
     assert delivery.attempts == 3

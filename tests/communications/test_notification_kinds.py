@@ -151,7 +151,9 @@ def test_analysis_done_tells_the_owner_once_the_last_job_ends(
     from analysis.models import AnalysisJob
 
     queued: list[int] = []
-    monkeypatch.setattr(notify_case_event, "delay", lambda event_id: queued.append(event_id))
+    monkeypatch.setattr(
+        notify_case_event, "apply_async", lambda args, kwargs=None, **options: queued.append(args[0])
+    )
     first = make_upload(scoped_case, filename="a.dmp", kind="kernel_dump", by=customer)
     second = make_upload(scoped_case, filename="b.dmp", kind="kernel_dump", by=customer)
     AnalysisJob.objects.create(upload=first, state="done", queued_at=timezone.now())

@@ -16,35 +16,29 @@ import hashlib
 import random
 import shutil
 import socket
-import subprocess
 import time
-from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.db import connection
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from analysis import services
 from analysis.models import AnalysisJob, Crash, Finding
+from cases.models import AuditEvent
+from communications.models import EmailDelivery
+from outbox import services as outbox_services
+from outbox.models import OutboxMessage
 from tests.analysis.test_linux_oops import X86_OOPS
 from tests.pipeline.conftest import KERNEL_DUMP, sample, store_upload
-from tests.pipeline.realworker import Broker, Worker, wait_for
+from tests.pipeline.realworker import Broker, OwnRedis, Worker, mail_subjects, wait_for
 from tests.pipeline.worker_app import SLOW_MARKER
 from uploads.models import Upload
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CUTS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _finished(jobs: list[AnalysisJob]) -> bool:
@@ -139,44 +133,6 @@ def test_upload_cut_at_twenty_random_offsets_is_stored_whole_and_analysed_once(
 # -- Redis restarted ---------------------------------------------------------------------------------------------
 
 
-class OwnRedis:
-    """A redis-server of this test on a spare port in a temporary folder; never the shared one."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None
-        # No persistence: a restart loses every queued message, the worst case the reconciler must cover.
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_for(self._answers, 20, "our redis-server")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
 @pytest.fixture
 def own_redis(settings, tmp_path):
     if not settings.REDIS_URL:
@@ -193,26 +149,85 @@ def own_redis(settings, tmp_path):
 
 
 def test_redis_restarted_empty_while_jobs_are_queued_loses_no_job(own_redis, settings, case, tmp_path):
+    """Real time, no clock moved: the outbox sees Redis's new run_id and publishes the jobs again."""
     content = sample(KERNEL_DUMP).read_bytes()
     with Broker(tmp_path) as broker:
         uploads = [store_upload(case=case, content=content, filename=f"Mini-{n}.dmp") for n in range(3)]
-        jobs = [
-            services.job_queue_for_upload(upload=upload) for upload in uploads
-        ]  # published, no worker yet
-        restarted_at = time.monotonic()
+        jobs = [services.job_queue_for_upload(upload=upload) for upload in uploads]  # published, no worker
+        assert (
+            OutboxMessage.objects.filter(task="analysis.tasks.analyse_upload", state="dispatched").count()
+            == 3
+        )
         own_redis.kill()
-        own_redis.start()  # empty: the three messages are gone
+        restarted_at = own_redis.start()  # empty: the three messages are gone
         with Worker(broker, extra_env={"PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP))}):
 
             def recovered() -> bool:
-                # What beat runs every minute; the clock is moved past the two-minute grace.
-                services.jobs_reconcile(now=timezone.now() + timedelta(minutes=3))
+                outbox_services.outbox_dispatch()  # what beat runs every OUTBOX_DISPATCH_INTERVAL (5 s)
                 return _finished(jobs)
 
-            wait_for(recovered, 60, "the queued jobs after the Redis restart", every=2)
+            wait_for(recovered, 30, "the queued jobs after the Redis restart", every=5)
         took = time.monotonic() - restarted_at
     _assert_done_exactly_once(jobs)
     print(f"\nRedis restarted empty with 3 jobs queued: 3/3 done once, {took:.1f} s after the restart")
+
+
+def test_redis_down_during_uploads_answers_204_and_jobs_and_emails_follow_once_it_is_back(
+    own_redis, settings, case, customer, engineer, tmp_path
+):
+    """The reported fault: the last PATCH answered 500 with the broker stopped, and the notifications of
+    that time were never sent. Here: 204 each, then every job done once and every e-mail sent once."""
+    from rest_framework.test import APIClient
+
+    mail = tmp_path / "mail"
+    client = APIClient()
+    client.force_authenticate(customer)
+    with Broker(tmp_path) as broker:
+        own_redis.kill()
+        answers = []
+        for n in range(4):
+            data = (X86_OOPS + f"\nupload {n}\n").encode()
+            created = client.post(
+                f"/api/cases/{case.number}/uploads/tus/",
+                HTTP_TUS_RESUMABLE="1.0.0",
+                HTTP_UPLOAD_LENGTH=str(len(data)),
+                HTTP_UPLOAD_METADATA="filename " + base64.b64encode(f"dmesg-{n}.txt".encode()).decode(),
+            )
+            patched = client.generic(
+                "PATCH",
+                created["Location"],
+                data,
+                content_type="application/offset+octet-stream",
+                HTTP_TUS_RESUMABLE="1.0.0",
+                HTTP_UPLOAD_OFFSET="0",
+            )
+            answers.append(patched.status_code)
+        assert answers == [204] * 4
+        assert OutboxMessage.objects.filter(state="pending").count() >= 8  # 4 jobs, 4 notifications
+        jobs = list(AnalysisJob.objects.filter(upload__case=case))
+        back_at = own_redis.start()
+        env = {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(mail),
+        }
+        with Worker(broker, extra_env=env):
+
+            def recovered() -> bool:
+                outbox_services.outbox_dispatch()
+                stored = AuditEvent.objects.filter(action="upload_stored", case=case)
+                sent = EmailDelivery.objects.filter(event__in=stored, state="sent").count()
+                return _finished(jobs) and sent == 4
+
+            wait_for(recovered, 30, "jobs and e-mails after the broker came back", every=2)
+        took = time.monotonic() - back_at
+    _assert_done_exactly_once(jobs)
+    owed = EmailDelivery.objects.filter(event__action="upload_stored", event__case=case)
+    assert owed.count() == 4
+    seen = mail_subjects(mail)
+    assert all(seen[delivery.subject] == 1 for delivery in owed), seen  # each e-mail sent, once
+    print(
+        f"\nRedis down during 4 uploads: 4x 204; jobs and 4 e-mails done once, {took:.1f} s after it was back"
+    )
 
 
 # -- PostgreSQL connections dropped ---------------------------------------------------------------------------
@@ -242,3 +257,37 @@ def test_postgres_connection_terminated_during_a_job_is_retried_and_done_once(ca
             assert worker.alive()
     _assert_done_exactly_once([job])
     print(f"\nPostgreSQL: {terminated} worker connections terminated mid-job; job done once")
+
+
+def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_back(
+    own_redis, settings, case, tmp_path
+):
+    """A job running when Redis dies (its message gone with Redis) is done once after Redis is back, and
+    the worker takes new jobs. (bench/faults.py once saw the consumer die here: kombu's close of the
+    emptied connection raised AttributeError, which config.celery.Consumer now swallows; that path
+    depends on timing and this test does not reach it reliably: the bench is its check.)"""
+    upload = store_upload(case=case, content=SLOW_MARKER + b"\n", filename="slow.dmp")
+    with Broker(tmp_path) as broker:
+        env = {"PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"}
+        with Worker(broker, extra_env=env) as worker:
+            job = services.job_queue_for_upload(upload=upload)
+            wait_for(lambda: AnalysisJob.objects.filter(pk=job.pk, state="running").exists(), 30, "the job")
+            own_redis.kill()
+            time.sleep(1)
+            back_at = own_redis.start()
+
+            def recovered() -> bool:
+                outbox_services.outbox_dispatch()  # beat: every 5 s
+                services.jobs_reconcile()  # beat: every 10 s
+                return _finished([job])
+
+            wait_for(recovered, 45, "the job after Redis came back", every=3)
+            took = time.monotonic() - back_at
+            later = store_upload(case=case, content=sample(KERNEL_DUMP).read_bytes(), filename="later.dmp")
+            next_job = services.job_queue_for_upload(upload=later)
+            wait_for(lambda: _finished([next_job]), 30, "a new job on the same worker")
+            assert worker.alive()
+    _assert_done_exactly_once([job, next_job])
+    print(
+        f"\nRedis killed mid-job: the job done once {took:.1f} s after Redis was back; the worker takes new jobs"
+    )

@@ -122,7 +122,12 @@ def deliver(raw: bytes, *, to: str, mail_from: str = "alice@example.com") -> Inb
 def queued(monkeypatch) -> list[int]:
     """The ids of the messages whose reading was queued (instead of sending the task to a broker)."""
     ids: list[int] = []
-    monkeypatch.setattr(inbound_tasks.inbound_process, "delay", lambda message_id: ids.append(message_id))
+    # The outbox publishes with apply_async; the reconciler with delay, which calls it too.
+    monkeypatch.setattr(
+        inbound_tasks.inbound_process,
+        "apply_async",
+        lambda args=None, kwargs=None, **options: ids.append(args[0]),
+    )
     return ids
 
 

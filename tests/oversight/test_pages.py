@@ -130,9 +130,11 @@ def test_audit_trail_of_a_case_and_of_a_user(client, manager, engineer, case, ot
     case_services.case_assign(actor=manager, case=case, owner=other_engineer, reason="holiday cover")
     client.force_login(manager)
     page = client.get(f"/audit/?case={case.number}").content.decode()
-    assert "<td>case_opened</td>" in page and "<td>case_reassigned</td>" in page
+    # Sentences for people; the action's code and data on demand.
+    assert "engineer opened the case" in page and "The case is now handled by engineer2" in page
+    assert '<code class="mono">case_reassigned:' in page
     page = client.get("/audit/?user=manager").content.decode()
-    assert "<td>case_reassigned</td>" in page and "<td>case_opened</td>" not in page
+    assert "The case is now handled by" in page and "opened the case" not in page
     export = client.get("/audit/export.csv?user=manager&action=case_reassigned")
     text = b"".join(export.streaming_content).decode("utf-8-sig")
-    assert text.count("\n") == 2 and "case_reassigned" in text
+    assert text.count("\n") == 2 and "case_reassigned" in text and "The case is now handled by" in text

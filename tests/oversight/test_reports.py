@@ -144,7 +144,8 @@ def test_report_query_count_is_constant_from_50_to_5000_cases(
     owners = [engineer, other_engineer]
     seed_cases(organisation, owners, 50)
     client.force_login(manager)
-    client.get("/cases/")  # the session is read once (into the cache when sessions are kept in Redis)
+    _queries(client)  # warm: with a shared cache the unread count is read from it afterwards
+    monkeypatch.setattr(caching, "release_digest", lambda: "computed")  # the report itself computed again
     small = _queries(client)
     seed_cases(organisation, owners, 4950, start=50)
     assert Case.objects.count() == 5000

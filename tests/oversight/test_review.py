@@ -129,7 +129,7 @@ def test_csv_export_holds_the_filtered_rows(client, manager, engineer, organisat
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][0] == "Case number" and len(rows) == 2
-    assert rows[1][0] == closed_case.number and rows[1][7] == "Waiting for review"
+    assert rows[1][0] == closed_case.number and rows[1][8] == "Waiting for review"
     everything = b"".join(client.get("/review/export.csv").streaming_content).decode("utf-8-sig")
     assert other.number in everything and closed_case.number in everything
 

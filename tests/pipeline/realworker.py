@@ -7,13 +7,18 @@ the same broker while the worker fixture lives.
 
 from __future__ import annotations
 
+import email
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from email.header import decode_header, make_header
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -26,7 +31,8 @@ from config.celery import app
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
-REDIS_TEST_DB = 13
+# The Redis database of the test broker (flushed at start): never one a developer's own worker listens on.
+REDIS_TEST_DB = int(os.environ.get("REDIS_TEST_DB", "13"))
 
 
 def database_url() -> str:
@@ -170,3 +176,64 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, every: 
         if time.monotonic() - start > timeout:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """A redis-server of its own on a spare port in a folder (never the shared one), without persistence:
+    a restart loses every message, the worst case for recovery."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder = folder
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> float:
+        """Start (again, empty) on the same port; returns the monotonic time it answered."""
+        binary = shutil.which("redis-server")
+        assert binary is not None, "redis-server is not installed (Debian package redis-server)"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for(self.answers, 20, "our redis-server", every=0.05)
+        return time.monotonic()
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def mail_subjects(folder: Path) -> Counter[str]:
+    """Subjects of the e-mails Django's file backend wrote in ``folder`` (workers send with it in the
+    fault tests): each message is followed by a line of 79 dashes; headers may be MIME-encoded."""
+    seen: Counter[str] = Counter()
+    if not folder.exists():
+        return seen
+    for path in folder.iterdir():
+        for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if raw.strip():
+                subject = email.message_from_bytes(raw).get("Subject", "")
+                seen[str(make_header(decode_header(subject)))] += 1
+    return seen

@@ -78,7 +78,8 @@ def test_upload_serializer_adds_the_job_state(analysed):
     assert data["filename"] == analysed.filename
 
 
-def test_healthz_reports_worker_state(client, settings, tmp_path):
+def test_healthz_reports_worker_state(client, settings, tmp_path, engineer):
+    client.force_login(engineer)
     settings.VAR_DIR = tmp_path
     # The embedded setup's heartbeat (a file); a shared Redis cache may hold a live worker's heartbeat.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -20,6 +20,7 @@ def test_job_is_queued_and_task_published_after_commit(make_upload, django_captu
     apply_async.assert_called_once()
     kwargs = apply_async.call_args.kwargs
     assert kwargs["args"] == [job.pk]
+    assert kwargs["task_id"].startswith("outbox-")  # published by the outbox, followed to its end
     assert kwargs["time_limit"] == kwargs["soft_time_limit"] + 30
     assert job.time_limit == kwargs["time_limit"]
 

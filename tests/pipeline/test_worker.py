@@ -7,6 +7,7 @@ import base64
 import time
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from analysis import services
@@ -169,18 +170,25 @@ def test_whole_worker_killed_mid_job_loses_nothing_after_restart(broker, case):
         killed_at = time.monotonic()
         worker.kill_all()
         time.sleep(1)
+        replaced_at = time.monotonic()
         worker = _worker(broker).start()
 
         def recovered() -> bool:
-            # What beat does every minute in production: the reconciler finds the orphaned job.
+            # What beat does every ANALYSIS_RECONCILE_INTERVAL (10 s): the reconciler finds the orphaned job.
             services.jobs_reconcile()
             return _finished(*jobs)
 
-        wait_for(recovered, 120, "every job after the restart", every=3)
+        wait_for(recovered, 60, "every job after the restart", every=settings.ANALYSIS_RECONCILE_INTERVAL)
         recovery = time.monotonic() - killed_at
+        after_replacement = time.monotonic() - replaced_at
     finally:
         worker.stop()
     _assert_each_completed_once(jobs)
     victim.refresh_from_db()
     assert victim.attempts == 2
-    print(f"\nwhole worker SIGKILL + restart: {len(jobs)}/{len(jobs)} done, recovered in {recovery:.1f} s")
+    # Issue 14: within 30 s of the replacement starting (76 s measured with a 60 s reconciler).
+    assert after_replacement <= 30, after_replacement
+    print(
+        f"\nwhole worker SIGKILL + restart: {len(jobs)}/{len(jobs)} done, {recovery:.1f} s after the kill, "
+        f"{after_replacement:.1f} s after the replacement started"
+    )

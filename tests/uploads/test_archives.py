@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -185,3 +186,23 @@ def test_hostile_member_after_good_ones_removes_members_written_so_far(archive_u
     for depth in range(4):
         deep = _zip({f"level{depth}.zip": deep})
     _rejected(archive_upload(_zip({"a.dmp": DUMP, "b.txt": b"log", "z.zip": deep})), "nested")
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (
+            gzip.compress(b"\x00" * (16 * 1024 * 1024), compresslevel=9),
+            "zeros.gz",
+        ),  # the reported 2 GB, scaled
+        (_zip({}), "empty.zip"),
+        (_tar([]), "empty.tar.gz"),
+    ],
+    ids=["gzip-of-zeros", "empty-zip", "empty-tar-gz"],
+)
+def test_an_archive_that_expands_to_nothing_says_so(data, name, archive_upload):
+    upload = archive_upload(data, name)
+    _rejected(upload, "The archive contains no files")
+    assert (
+        upload.rejection_reason == "The archive contains no files: nothing in it could be stored or analysed."
+    )

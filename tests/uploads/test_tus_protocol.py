@@ -334,10 +334,10 @@ def test_with_object_storage_the_last_chunk_is_acknowledged_and_a_worker_stores_
     browser = Client()
     browser.force_login(customer)
     assert "every byte is in; being stored" in browser.get(f"/cases/{case.number}/upload/").content.decode()
-    with mock.patch("uploads.tasks.upload_finish_task.delay") as delay:
+    with mock.patch("uploads.tasks.upload_finish_task.apply_async") as delay:
         for callback in callbacks:
             callback()
-    upload_id, sha256 = delay.call_args.args
+    upload_id, sha256 = delay.call_args.kwargs["args"]
     assert sha256 == hashlib.sha256(data).hexdigest()
 
     assert tasks.upload_finish_task.run(upload_id, sha256) == Upload.State.STORED
