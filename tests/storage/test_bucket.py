@@ -46,7 +46,7 @@ def _send(tus_patch, user, location: str, data: bytes, chunk: int, start: int = 
     return offset
 
 
-def _finish(callbacks=None) -> Upload:
+def _finish() -> Upload:
     """Run the completion task the last chunk queued: its message is an outbox row of that request
     (the on-commit callbacks captured, so nothing reached a broker)."""
     from outbox.models import OutboxMessage
@@ -86,10 +86,10 @@ def test_chunks_go_to_the_bucket_as_parts_and_complete_into_one_object_with_its_
     # At 7 MiB: part 1 (5 MiB) is sent, the first tail was taken in and removed, 2 MiB wait as a tail.
     assert objects(moto, bucket) == {f"partial/{upload.pk}/tail-{7 * MiB}": 2 * MiB}
 
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         assert _send(tus_patch, customer, location, data, int(3.5 * MiB), start=7 * MiB) == len(data)
     assert Upload.objects.get().state == Upload.State.RECEIVING  # every byte in; a worker completes it
-    upload = _finish(callbacks)
+    upload = _finish()
 
     assert upload.state == Upload.State.STORED
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
@@ -104,7 +104,7 @@ def test_chunks_taken_by_other_hosts_still_give_the_right_sha256_read_back_from_
 ):
     data = os.urandom(11 * MiB)
     location = _location(tus_create(customer, case, len(data)))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False):
         _send(tus_patch, customer, location, data, 4 * MiB, forget_hash=True)
     streamed = REGISTRY.get_sample_value("portal_bucket_bytes_read_total", {"how": "streamed"}) or 0
     upload = _finish()
@@ -135,9 +135,9 @@ def test_a_bucket_failing_mid_chunk_keeps_the_offset_and_the_chunk_sent_again_co
     assert _spool_files() == []
 
     proxy.healthy()
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         assert _send(tus_patch, customer, location, data, 6 * MiB, start=6 * MiB) == len(data)
-    upload = _finish(callbacks)
+    upload = _finish()
     assert _stored(moto, bucket, upload) == data  # never half-stored
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -185,10 +185,10 @@ def test_completion_with_the_bucket_down_is_retried_and_the_upload_waits_with_ev
 def stored_upload(bucket, tus_create, tus_patch, customer, case, django_capture_on_commit_callbacks):
     data = b"MDMP" + os.urandom(6 * MiB)
     location = _location(tus_create(customer, case, len(data), filename="crash <x>.dmp"))
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         _send(tus_patch, customer, location, data, len(data))
     with mock.patch("analysis.services.job_publish"):
-        return _finish(callbacks), data
+        return _finish(), data
 
 
 def test_download_is_streamed_from_the_bucket_and_audited(client, customer, stored_upload):
@@ -244,10 +244,10 @@ def test_the_analysis_reads_a_dump_in_the_bucket_with_ranged_reads_only(
     head = KernelDump(dump_type=5, required_space=size).build()  # a kernel memory dump: header + memory
     data = head + bytes(size - len(head))
     location = _location(tus_create(customer, case, size))
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         _send(tus_patch, customer, location, data, 12 * MiB)
     with django_capture_on_commit_callbacks(), mock.patch("analysis.services.job_publish"):
-        upload = _finish(callbacks)
+        upload = _finish()
     assert upload.kind == Upload.Kind.KERNEL_DUMP  # type detected from one ranged read
     job = AnalysisJob.objects.get(upload=upload)
 
