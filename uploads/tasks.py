@@ -71,8 +71,8 @@ def upload_finish_task(upload_id: str, sha256: str | None) -> str:
 
 @shared_task(soft_time_limit=3600, time_limit=3660)
 def upload_finish_sweep() -> int:
-    """Beat: finish uploads whose bytes all arrived but whose completion failed (the spool must be
-    readable where this runs: one machine, or a shared volume as in docker-compose.yml)."""
+    """Beat: finish uploads whose bytes all arrived but whose completion failed (with local files the
+    spool must be readable where this runs; with a bucket the parts are there already)."""
     return services.upload_finish_stranded()
 
 

@@ -32,6 +32,7 @@ from uploads.errors import (
     StorageFailed,
     UnsupportedMediaType,
     UploadConflict,
+    UploadGone,
     UploadTooLarge,
 )
 from uploads.locking import upload_writer
@@ -244,9 +245,15 @@ def _stream_to_bucket(
                 try:
                     got = bucket.tail_fetch(upload_id=upload.pk, offset=offset, into=handle)
                 except Exception as error:
-                    raise bucket.unavailable(error) from error
+                    if bucket.is_transient(error):
+                        raise bucket.unavailable(error) from error
+                    logger.error("upload %s: no tail at %s in the bucket: %s", upload.pk, offset, error)
+                    raise UploadGone(
+                        _("Part of this upload is missing from the file store; start it again.")
+                    ) from error
                 if got != offset - base:
-                    raise bucket.MissingParts(f"tail at {offset} has {got} bytes, {offset - base} expected")
+                    logger.error("upload %s: tail at %s has %s bytes, %s expected", upload.pk, offset, got, offset - base)
+                    raise UploadGone(_("Part of this upload is missing from the file store; start it again."))
         end, after = _stream_to_spool(
             upload=upload,
             offset=offset,

@@ -289,3 +289,19 @@ def test_a_cancelled_upload_leaves_no_part_or_tail_in_the_bucket(
         assert token_client(customer).delete(location, **TUS).status_code == 204
     assert objects(moto, bucket) == {}
     assert multipart_uploads(moto, bucket) == []
+
+
+def test_a_tail_lost_by_the_bucket_ends_the_upload_with_410_and_the_reason(
+    moto, bucket, tus_create, tus_patch, customer, case
+):
+    data = os.urandom(8 * MiB)
+    location = _location(tus_create(customer, case, 20 * MiB))
+    _send(tus_patch, customer, location, data, len(data))
+    upload = Upload.objects.get()
+    moto.client().delete_object(Bucket=bucket, Key=f"partial/{upload.pk}/tail-{len(data)}")
+    more = os.urandom(MiB)
+    response = tus_patch(customer, location, len(data), more, checksum=sha256_b64(more))
+    assert response.status_code == 410
+    assert "missing from the file store" in response.json()["detail"]
+    upload.refresh_from_db()
+    assert upload.offset == len(data)
