@@ -24,13 +24,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+# A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
+from accounts.middleware import SSO_MFA_SESSION_KEY
 from accounts.models import IdentityProvider, Organisation, User
 from cases.errors import DomainError
 
 logger = logging.getLogger("portal.security")
-
-# A session whose staff member proved a second factor at their provider (accounts.middleware).
-from accounts.middleware import SSO_MFA_SESSION_KEY  # noqa: E402, F401 - the one session key
 
 SSO_PROVIDER_SESSION_KEY = "sso_provider"
 # RFC 8176 methods that are a factor beyond a password: any of them (or "mfa" itself) counts.

@@ -252,7 +252,13 @@ def _stream_to_bucket(
                         _("Part of this upload is missing from the file store; start it again.")
                     ) from error
                 if got != offset - base:
-                    logger.error("upload %s: tail at %s has %s bytes, %s expected", upload.pk, offset, got, offset - base)
+                    logger.error(
+                        "upload %s: tail at %s has %s bytes, %s expected",
+                        upload.pk,
+                        offset,
+                        got,
+                        offset - base,
+                    )
                     raise UploadGone(_("Part of this upload is missing from the file store; start it again."))
         end, after = _stream_to_spool(
             upload=upload,
