@@ -330,62 +330,83 @@ class _Region(io.RawIOBase):
         super().close()
 
 
-def chunk_store(
-    *,
-    upload_id: object,
-    name: str,
-    multipart_id: str,
-    part_size: int,
-    size: int,
-    path: Path,
-    base: int,
-    end: int,
-) -> None:
-    """Send bytes ``[base, end)`` of an upload, held in the local file ``path`` (``base`` is at its
-    start and is a part boundary), as the parts they complete; a remainder inside a part that is not the
-    file's last becomes the tail object at ``end``. Raises StorageUnavailable on a network failure."""
-    s3 = client()
-    bucket = bucket_name()
-    key = key_for(name)
-    jobs: list[tuple[int, int, int]] = []  # (part number, start in file, length)
-    tail: tuple[int, int] | None = None
-    start = base
-    while start < end:
-        length = min(part_size, end - start)
-        if length == part_size or start + length == size:
-            jobs.append((start // part_size + 1, start - base, length))
-        else:
-            tail = (start - base, length)
-        start += length
+class PartSender:
+    """Sends an upload's parts from a local chunk file as soon as each is written, so receiving the chunk
+    and sending it to the bucket overlap; ``finish`` sends the remainder once the chunk is checked: the
+    file's last part, or the tail object of an unfinished part. The file's first byte is the upload's byte
+    ``base`` (a part boundary). Network failures raise StorageUnavailable; parts sent for a chunk that is
+    then refused are harmless (the offset does not move, and the same part numbers are sent again)."""
 
-    def put_part(job: tuple[int, int, int]) -> None:
-        number, at, length = job
-        with _Region(path, at, length) as body:
-            s3.upload_part(
-                Bucket=bucket,
-                Key=key,
-                UploadId=multipart_id,
-                PartNumber=number,
+    def __init__(
+        self,
+        *,
+        upload_id: object,
+        name: str,
+        multipart_id: str,
+        part_size: int,
+        size: int,
+        path: Path,
+        base: int,
+    ) -> None:
+        self.upload_id = upload_id
+        self.key = key_for(name)
+        self.multipart_id = multipart_id
+        self.part_size = part_size
+        self.size = size
+        self.path = path
+        self.base = base
+        self._next = base  # the first byte not yet handed to a part
+        self._s3 = client()
+        self._bucket = bucket_name()
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, int(settings.UPLOAD_PART_CONCURRENCY)), thread_name_prefix="s3-part"
+        )
+        self._sent: list[Any] = []
+
+    def written(self, end: int) -> None:
+        """The file holds the upload's bytes up to ``end`` (called in order by the writing thread)."""
+        while end - self._next >= self.part_size:
+            self._sent.append(self._pool.submit(self._part, self._next, self.part_size))
+            self._next += self.part_size
+
+    def _part(self, start: int, length: int) -> None:
+        with _Region(self.path, start - self.base, length) as body:
+            self._s3.upload_part(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self.multipart_id,
+                PartNumber=start // self.part_size + 1,
                 Body=body,
                 ContentLength=length,
             )
 
-    try:
-        workers = max(1, int(settings.UPLOAD_PART_CONCURRENCY))
-        if len(jobs) > 1 and workers > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-part") as pool:
-                for _done in pool.map(put_part, jobs):
-                    pass
-        else:
-            for job in jobs:
-                put_part(job)
-        if tail is not None:
-            with _Region(path, tail[0], tail[1]) as body:
-                s3.put_object(Bucket=bucket, Key=_tail_key(upload_id, end), Body=body, ContentLength=tail[1])
-    except Exception as error:
-        if is_transient(error):
-            raise unavailable(error) from error
-        raise
+    def finish(self, end: int) -> None:
+        """The chunk is checked and ends at ``end``: send what is left and wait for every part."""
+        try:
+            if self._next < end:
+                length = end - self._next
+                if self._next + length == self.size:
+                    self._sent.append(self._pool.submit(self._part, self._next, length))
+                else:
+                    with _Region(self.path, self._next - self.base, length) as body:
+                        self._s3.put_object(
+                            Bucket=self._bucket,
+                            Key=_tail_key(self.upload_id, end),
+                            Body=body,
+                            ContentLength=length,
+                        )
+            for sent in self._sent:
+                sent.result()
+        except Exception as error:
+            if is_transient(error):
+                raise unavailable(error) from error
+            raise
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop: parts not started are dropped, those being sent are waited for (they read the file)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def tail_delete(*, upload_id: object, offset: int) -> None:

@@ -146,7 +146,11 @@ def test_service_level_breaches_are_counted(client, case, metrics_token):
 
 
 @pytest.mark.django_db
-def test_case_page_fragments_count_cache_hits_and_misses(client, engineer, case, metrics_token):
+def test_case_page_fragments_count_cache_hits_and_misses(client, engineer, case, metrics_token, settings):
+    # A cache of this process: the suite's parallel workers clear the shared Redis one between tests.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"}
+    }
     client.force_login(engineer)
     before = _samples(_scrape(client))
     client.get(f"/cases/{case.number}/")
