@@ -86,14 +86,15 @@ def upload_rates(args: argparse.Namespace) -> None:
                 server, port = _serve(env)
                 servers.append(server)
                 setups[name] = (port, case, token)
-            rates: dict[str, list[float]] = {"disk": [], "bucket": []}
-            for _round in range(args.repeat):
+            rates: dict[str, list[float]] = {"disk": [], "bucket": [], "s3 client": []}
+            for number in range(args.repeat):
                 for name in ("disk", "bucket"):
                     port, case, token = setups[name]
                     elapsed, _upload_id, _durations = upload_bench._upload(
                         port, case, token, source, args.chunk_mib * MiB
                     )
                     rates[name].append(args.size_mib / elapsed)
+                rates["s3 client"].append(args.size_mib / _direct_upload(moto, bucket, source, number))
             disk, remote = statistics.median(rates["disk"]), statistics.median(rates["bucket"])
             print(
                 f"upload of {args.size_mib} MiB in {args.chunk_mib} MiB chunks, median of {args.repeat} rounds:"
@@ -104,12 +105,31 @@ def upload_rates(args: argparse.Namespace) -> None:
             print(
                 f"  bucket (parts sent per chunk)     {remote:7.0f} MiB/s  rounds {', '.join(f'{r:.0f}' for r in rates['bucket'])}"
             )
+            direct = statistics.median(rates["s3 client"])
+            print(
+                f"  boto3 multipart straight to moto  {direct:7.0f} MiB/s  rounds "
+                f"{', '.join(f'{r:.0f}' for r in rates['s3 client'])}"
+            )
             print(f"  bucket / disk                     {remote / disk:7.2f}")
+            print(
+                f"  bucket / boto3 alone              {remote / direct:7.2f}  (the same S3 server, no portal)"
+            )
     finally:
         for server in servers:
             server.terminate()
             server.wait(20)
         moto.stop()
+
+
+def _direct_upload(moto: MotoServer, bucket: str, source: Path, number: int) -> float:
+    """The same file sent by boto3 alone (16 MiB parts, 4 at a time, as the portal): the S3 server's
+    own ceiling on this machine, measured in the same run."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=4)
+    started = time.perf_counter()
+    moto.client().upload_file(str(source), bucket, f"direct/{number}", Config=config)
+    return time.perf_counter() - started
 
 
 def header_bytes() -> None:

@@ -268,7 +268,7 @@ def test_a_2_gib_upload_streams_to_the_bucket_in_parts_with_the_web_process_memo
         assert growth < 96, f"the web process grew by {growth:.0f} MiB"
         upload = Upload.objects.get()
         wait_until(
-            lambda: Upload.objects.get(pk=upload.pk).state != Upload.State.RECEIVING, 300, "completion"
+            lambda: Upload.objects.get(pk=upload.pk).state != Upload.State.RECEIVING, 600, "completion"
         )
         upload.refresh_from_db()
         assert upload.sha256 == digest.hexdigest()
