@@ -31,7 +31,7 @@ from cases.forms import (
     SplitForm,
     TransitionForm,
 )
-from cases.models import ResolutionProposal, Severity, State
+from cases.models import Case, ResolutionProposal, Severity, State
 from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
 
@@ -105,6 +105,19 @@ def case_new(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/new.html", {"form": form})
 
 
+def case_folds(*, user: User, case: Case) -> dict[str, bool]:
+    """Which folded sections of the case page start open: those that need this reader now. From the role
+    and the state only, so a page served from the cache costs no query for it."""
+    staff = user.is_support_staff or user.is_superuser
+    waiting_on_customer = case.state == State.AWAITING_CUSTOMER
+    return {
+        "scope": case.state in {State.NEW, State.SCOPING, State.AWAITING_CUSTOMER},
+        "uploads": user.is_customer and waiting_on_customer,
+        "analysis": staff,
+        "messages": user.is_case_worker and case.is_open,  # where the engineer drafts what is sent
+    }
+
+
 def _lazy(compute: Callable[[], object]) -> object:
     # Most of the case page comes from fragments cached per case version (cases/templatetags): what only
     # they show is computed when one of them is rendered, never on a page served from the cache.
@@ -126,6 +139,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     context = {
         "case": case,
         "fragment_scope": selectors.case_fragment_scope(user=user),
+        "fold": case_folds(user=user, case=case),
         "checklist": checklist,
         "scope": scope,
         "scope_history": _lazy(

@@ -17,3 +17,14 @@ function focusableTables() {
 }
 document.addEventListener("DOMContentLoaded", focusableTables);
 document.addEventListener("live:updated", focusableTables);
+// A link to a part of a page (#scope, #resolution, #documents) opens the folded sections around it.
+function openTarget() {
+  const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (!target) return;
+  for (let fold = target.closest("details"); fold; fold = fold.parentElement.closest("details")) fold.open = true;
+  const inner = target.querySelector("details.fold");  // a section that is itself folded (#scope)
+  if (inner) inner.open = true;
+  target.scrollIntoView();
+}
+document.addEventListener("DOMContentLoaded", openTarget);
+window.addEventListener("hashchange", openTarget);

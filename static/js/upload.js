@@ -348,12 +348,6 @@
     event.preventDefault();
     addFiles(event.dataTransfer.files);
   });
-  zone.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      input.click();
-    }
-  });
 
   // Refuse to lose an upload silently when the tab closes mid-way (it can still resume later).
   window.addEventListener("beforeunload", (event) => {

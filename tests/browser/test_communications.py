@@ -98,6 +98,7 @@ def test_engineer_sends_findings_and_customer_reads_them_and_accepts_the_scope(
     # The document is one timeline entry, rendered as the e-mail read; the panel lists and links it.
     assert page.is_visible(f"#timeline >> text={EDITED_LINE}")
     assert page.is_visible("#timeline table.doc-table >> text=ATTEMPTED_WRITE_TO_READONLY_MEMORY")
+    page.click("#fold-messages > summary")  # folded for customers: the documents are on the timeline
     assert page.is_visible(f"#documents a[href='#entry-{document.timeline_entry_id}']")
     page.click("text=Accept the scope")
     page.wait_for_selector("text=your answer to the scope is recorded")
