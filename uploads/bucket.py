@@ -443,9 +443,13 @@ def multipart_complete(*, upload_id: object, name: str, multipart_id: str, part_
         for page in s3.get_paginator("list_parts").paginate(Bucket=bucket, Key=key, UploadId=multipart_id):
             parts.extend(page.get("Parts", ()))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "NoSuchUpload" and object_size(name) == size:
-            _partials_delete(upload_id)
-            return
+        if error.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            if object_size(name) == size:
+                _partials_delete(upload_id)
+                return
+            raise MissingParts(
+                "the multipart upload is gone from the bucket and no object replaced it"
+            ) from error
         if is_transient(error):
             raise unavailable(error) from error
         raise

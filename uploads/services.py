@@ -281,13 +281,27 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
     if upload.multipart_id:
         # Every part is in the bucket already: join them (no copy), then read the object back only for
         # what this process did not see (the running hash of chunks taken by other hosts).
-        bucket.multipart_complete(
-            upload_id=upload.pk,
-            name=name,
-            multipart_id=upload.multipart_id,
-            part_size=upload.part_size,
-            size=upload.size,
-        )
+        try:
+            bucket.multipart_complete(
+                upload_id=upload.pk,
+                name=name,
+                multipart_id=upload.multipart_id,
+                part_size=upload.part_size,
+                size=upload.size,
+            )
+        except bucket.MissingParts as error:
+            # Trying again cannot bring the bytes back: say so on the upload, as for a lost spool file.
+            logger.error("upload %s cannot be completed: %s", upload.pk, error)
+            with transaction.atomic():
+                _reject_without_file(
+                    upload,
+                    reason=_("Its bytes were lost before it could be stored; please upload it again."),
+                    action="upload_lost",
+                    data={"size": upload.size, "detail": str(error)[:300]},
+                    now=timezone.now(),
+                )
+                transaction.on_commit(functools.partial(_remove_spool, upload.pk, _multipart_of(upload)))
+            return upload
         digest = sha256 or bucket.object_sha256(name)
         with bucket.open_ranged(name, size=upload.size) as head:
             kind = files.detect_type_of_head(head.read(files.SNIFF_BYTES))

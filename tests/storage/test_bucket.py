@@ -305,3 +305,25 @@ def test_a_tail_lost_by_the_bucket_ends_the_upload_with_410_and_the_reason(
     assert "missing from the file store" in response.json()["detail"]
     upload.refresh_from_db()
     assert upload.offset == len(data)
+
+
+def test_an_upload_whose_parts_the_bucket_lost_is_rejected_with_the_reason_not_retried_forever(
+    moto, bucket, tus_create, tus_patch, customer, case, django_capture_on_commit_callbacks
+):
+    data = os.urandom(6 * MiB)
+    location = _location(tus_create(customer, case, len(data)))
+    with django_capture_on_commit_callbacks():
+        _send(tus_patch, customer, location, data, len(data))
+    upload = Upload.objects.get()
+    moto.client().abort_multipart_upload(
+        Bucket=bucket, Key=multipart_uploads(moto, bucket)[0], UploadId=upload.multipart_id
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.upload_finish_queued(upload_id=str(upload.pk), sha256=None)
+    assert result.state == Upload.State.REJECTED
+    upload.refresh_from_db()
+    assert (
+        upload.state == Upload.State.REJECTED and "lost before it could be stored" in upload.rejection_reason
+    )
+    assert AuditEvent.objects.filter(action="upload_lost").count() == 1
+    assert objects(moto, bucket) == {}
