@@ -131,6 +131,9 @@ def test_upload_bytes_and_jobs_per_kind_and_outcome(
     assert _value(samples, "portal_analysis_job_duration_seconds_sum", **bucket) == pytest.approx(3, abs=0.01)
     assert _value(samples, "portal_uploads", state="stored") == 1
     assert _value(samples, "portal_queue_messages", queue="analysis") is not None
+    # The job's message is an outbox row not yet published (the commit's callbacks were held back).
+    assert _value(samples, "portal_outbox_messages", state="pending") >= 1
+    assert _value(samples, "portal_outbox_oldest_pending_seconds") >= 0
 
 
 @pytest.mark.django_db
