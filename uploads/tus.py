@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -186,6 +187,7 @@ def tus_patch(
             raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
         key = str(upload.pk)
         running = _running_take(key, offset)
+        started = time.monotonic()
         try:
             if upload.multipart_id:
                 end, running_after = _stream_to_bucket(
@@ -213,7 +215,11 @@ def tus_patch(
         if end == offset:
             return upload
         services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
-        metrics.upload_bytes_received(end - offset, storage="bucket" if upload.multipart_id else "disk")
+        metrics.upload_bytes_received(
+            end - offset,
+            storage="bucket" if upload.multipart_id else "disk",
+            seconds=time.monotonic() - started,
+        )
         if upload.multipart_id and offset % upload.part_size:
             # The bytes in front of this chunk are in its parts or its own tail now.
             upload_id = upload.pk

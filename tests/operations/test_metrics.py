@@ -122,6 +122,7 @@ def test_upload_bytes_and_jobs_per_kind_and_outcome(
 
     samples = _samples(_scrape(client))
     assert _value(samples, "portal_upload_bytes_received_total", storage="disk") - before == len(data)
+    assert _value(samples, "portal_upload_chunk_seconds_count", storage="disk") >= 1
     assert _value(samples, "portal_analysis_jobs", state="queued") == 1
     assert _value(samples, "portal_analysis_jobs", state="running") == 0
     bucket = dict(kind="windbg_text", outcome="done")
