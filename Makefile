@@ -54,6 +54,7 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load an
 	$(BIN)/python bench/corpus.py
 	$(BIN)/python bench/graded.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/inbound.py
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py && $(BIN)/python bench/peer.py; \

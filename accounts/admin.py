@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Organisation, User
+from accounts.models import IdentityProvider, Organisation, User
 from accounts.throttling import signin_lockout_lift
 
 
@@ -21,10 +21,18 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "password_login", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("account_managers",)
     search_fields = ("name",)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "organisation", "issuer", "new_user_role", "enabled")
+    list_filter = ("enabled", "organisation")
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name", "issuer", "email_domains")
 
 
 # django-axes' page of failed sign-ins, with lifting a lockout as an audited service call: deleting a row

@@ -39,6 +39,7 @@ class UserLanguageMiddleware:
 # A session of staff without an authenticator remembers it, so each request skips the device look-up;
 # setting one up verifies the session, which makes the mark moot.
 NO_DEVICE_SESSION_KEY = "two_factor_no_device"
+SSO_MFA_SESSION_KEY = "sso_mfa"  # accounts.sso.SSO_MFA_SESSION_KEY
 _OPEN_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/accounts/language/", "/static/", "/healthz")
 
 
@@ -60,7 +61,8 @@ class TwoFactorMiddleware:
         ):
             from accounts.two_factor import two_factor_device, two_factor_required
 
-            if not user.is_verified():
+            # A provider that asserted a second factor (amr) counts as one (accounts/sso.py).
+            if not user.is_verified() and not request.session.get(SSO_MFA_SESSION_KEY):
                 if not request.session.get(NO_DEVICE_SESSION_KEY):
                     if two_factor_device(user) is not None:
                         return self._hold(request, "accounts:two_factor_verify")

@@ -18,6 +18,11 @@ class Organisation(models.Model):
     quota_bytes = models.BigIntegerField(
         _("upload quota (bytes)"), null=True, blank=True, help_text=_("Empty: the site-wide default.")
     )
+    password_login = models.BooleanField(
+        _("password sign-in"),
+        default=True,
+        help_text=_("Off: members sign in with the organisation's single sign-on only."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,3 +121,62 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.case_id})"
+
+
+class IdentityProvider(models.Model):
+    """An OpenID Connect provider: an organisation's (its customers sign in with it) or, without an
+    organisation, the support company's own (staff sign in with it). accounts/sso.py, README."""
+
+    name = models.CharField(_("name"), max_length=200, help_text=_("Shown on the sign-in button."))
+    slug = models.SlugField(unique=True, help_text=_("In the sign-in address: /accounts/sso/<slug>/."))
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="identity_providers",
+        help_text=_("Empty: the support company's provider, for staff."),
+    )
+    issuer = models.URLField(
+        _("issuer"),
+        max_length=500,
+        help_text=_("Its discovery document is read from <issuer>/.well-known/openid-configuration."),
+    )
+    client_id = models.CharField(_("client id"), max_length=255)
+    client_secret = models.CharField(_("client secret"), max_length=500)
+    email_domains = models.CharField(
+        _("e-mail domains"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma-separated: people who type such an address on the sign-in page are sent here."),
+    )
+    new_user_role = models.CharField(
+        _("role of new users"),
+        max_length=20,
+        choices=User.Role.choices,
+        default=User.Role.CUSTOMER,
+        help_text=_("People unknown to the portal are created on first sign-in with this role."),
+    )
+    create_users = models.BooleanField(_("create users on first sign-in"), default=True)
+    trust_email = models.BooleanField(
+        _("trust e-mail addresses"),
+        default=False,
+        help_text=_(
+            "The provider sends no email_verified claim but its addresses are the directory's own "
+            "(Microsoft Entra ID)."
+        ),
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def for_staff(self) -> bool:
+        return self.organisation_id is None
+
+    def domains(self) -> list[str]:
+        return [part.strip().lower().lstrip("@") for part in self.email_domains.split(",") if part.strip()]

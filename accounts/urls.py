@@ -1,12 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import invitation_views, views
+from accounts import invitation_views, sso_views, views
+from accounts.forms import LoginForm
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", views.SignInView.as_view(), name="login"),
+    path("login/", views.SignInView.as_view(authentication_form=LoginForm), name="login"),
+    path("sso/", sso_views.sso_choose, name="sso_choose"),
+    path("sso/<slug:slug>/", sso_views.sso_login, name="sso_login"),
+    path("sso/<slug:slug>/callback/", sso_views.sso_callback, name="sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",

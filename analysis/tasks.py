@@ -10,11 +10,9 @@ import contextlib
 import logging
 import os
 import random
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import BinaryIO
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -28,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
 RETRY_BACKOFF_MAX = 600
-COPY_CHUNK = 8 * 1024 * 1024
 
 
 class TransientError(Exception):
@@ -61,11 +58,10 @@ def retry_delay(retries: int) -> int:
 
 
 @contextmanager
-def local_path(storage: Storage, name: str) -> Iterator[str]:
-    """A local path to a stored file: the file itself on local storage, a temporary copy otherwise (S3).
-
-    The copy is removed on exit, whatever happens.
-    """
+def stored_source(storage: Storage, name: str, size: int | None = None) -> Iterator[str | BinaryIO]:
+    """What the parsers read: the file itself on local storage; on object storage a seekable reader
+    that fetches only the byte ranges read (a kernel dump's header, not its 16 GiB), whose first bytes
+    are fetched here so a missing object or an unreachable bucket shows before any parsing."""
     try:
         path = storage.path(name)
     except NotImplementedError:
@@ -75,14 +71,28 @@ def local_path(storage: Storage, name: str) -> Iterator[str]:
             raise FileNotFoundError(path)
         yield path
         return
-    with tempfile.NamedTemporaryFile(prefix="analysis-", suffix=Path(name).suffix[:16]) as copy:
-        with storage.open(name, "rb") as source:
-            shutil.copyfileobj(source, copy, COPY_CHUNK)
-        copy.flush()
-        yield copy.name
+    from uploads import bucket, files
+
+    if not files.storage_is_bucket():
+        with storage.open(name, "rb") as handle:  # another storage: the parsers copy what they need
+            yield handle
+        return
+    from botocore.exceptions import ClientError
+
+    try:
+        reader = bucket.open_ranged(name, size=size)
+        reader.peek(1)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            raise FileNotFoundError(name) from error
+        if bucket.is_transient(error):
+            raise TransientError(str(error)) from error
+        raise
+    with reader:
+        yield reader  # type: ignore[misc]
 
 
-def _parse(path: str, display_name: str):  # type: ignore[no-untyped-def]
+def _parse(path: str | BinaryIO, display_name: str):  # type: ignore[no-untyped-def]
     # Looked up at call time so the fault-injection tests can wrap it in their worker.
     from analysis.parsers import parse_file
 
@@ -104,9 +114,17 @@ def analyse_upload(self: Task, job_id: int) -> str:
         return "skipped"
     upload = claim.upload
     try:
-        with local_path(storages["uploads"], upload.storage_name) as path:
-            result = _parse(path, upload.filename)
+        with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
+            result = _parse(source, upload.filename)
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
+        logger.info(
+            "analysis job %s done: upload %s, %s, %d crashes, %d findings",
+            job_id,
+            upload.pk,
+            result.kind,
+            len(result.crashes),
+            len(result.findings),
+        )
         return "done"
     except SoftTimeLimitExceeded:
         services.job_fail(

@@ -12,5 +12,8 @@ from cases.errors import DomainError
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.message}, status=exc.status_code)
+        response = Response({"detail": exc.message}, status=exc.status_code)
+        if exc.status_code == 503:  # a store or service that is down: clients wait before trying again
+            response["Retry-After"] = "30"
+        return response
     return drf_exception_handler(exc, context)

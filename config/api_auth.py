@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import throttling, tokens, two_factor
+from accounts import sso, throttling, tokens, two_factor
 
 
 class TokenCreateApi(ObtainAuthToken):
@@ -32,6 +32,8 @@ class TokenCreateApi(ObtainAuthToken):
                 return Response({"detail": throttling.lockout_message()}, status=429)
             serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
+        if not sso.password_login_allowed(user):  # a token is a password sign-in too
+            raise PermissionDenied(sso.password_login_refusal())
         # A token must not be a way around the second factor.
         if two_factor.two_factor_device(user) is not None:
             two_factor.two_factor_check(user=user, code=str(request.data.get("otp", "")))

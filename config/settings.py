@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
+from django_guid.integrations import CeleryIntegration
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
+    "django_guid",
     "accounts",
     "cases",
     "uploads",
@@ -58,8 +61,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a NUL anywhere in a request is a 400 before sessions, forms or queries see it.
+    # First: the request id (X-Request-ID, carried into the Celery tasks the request queues) and the
+    # request metrics' clock, so even a refused request is counted and traceable.
+    "django_guid.middleware.guid_middleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Then: a NUL anywhere in a request is a 400 before sessions, forms or queries see it.
     "config.middleware.RejectNulMiddleware",
+    "config.metrics.QueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -73,6 +81,7 @@ MIDDLEWARE = [
     "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -105,7 +114,7 @@ TEMPLATES = [
 # write side by side), PostgreSQL when DATABASE_URL is set.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith(".sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -121,6 +130,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif env_str("DATABASE_TEST_NAME", ""):
     DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "")}
+# django-prometheus's wrappers of the same backends count queries, errors and connections per database.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -167,6 +180,10 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("AXES_BEHIND_
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
 SIGNIN_ADDRESS_SLOW_AFTER = env_int("SIGNIN_ADDRESS_SLOW_AFTER", 10)  # distinct user names failed
 SIGNIN_ADDRESS_DELAY = env_int("SIGNIN_ADDRESS_DELAY", 10)  # seconds between its attempts then
+# Single sign-on (accounts/sso.py): providers are set up per organisation in the admin. Staff may be
+# limited to the staff provider (then a password no longer signs them in, nor gets them an API token).
+STAFF_PASSWORD_LOGIN = env_bool("STAFF_PASSWORD_LOGIN", True)
+SSO_TIMEOUT = env_int("SSO_TIMEOUT", 10)  # seconds for each call to a provider
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "cases:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -198,17 +215,39 @@ MEDIA_ROOT = VAR_DIR / "media"
 # Uploads go through Django's storage API: local files by default, S3-compatible storage when
 # STORAGE_BUCKET is set, so workers on other machines read the same files.
 STORAGE_BUCKET = env_str("STORAGE_BUCKET", "")
+STORAGE_ENDPOINT_URL = env_str("STORAGE_ENDPOINT_URL", "")
+# A download answered with a short-lived presigned address of the bucket (the bytes then never pass
+# through a web process) instead of streamed by Django; the bucket must be reachable by the browsers.
+STORAGE_PRESIGNED_DOWNLOADS = env_bool("STORAGE_PRESIGNED_DOWNLOADS", False)
+STORAGE_PRESIGNED_EXPIRY = env_int("STORAGE_PRESIGNED_EXPIRY", 60)
 if STORAGE_BUCKET:
+    from botocore.config import Config as _BotoConfig
+
     _uploads_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": STORAGE_BUCKET,
-            "endpoint_url": env_str("STORAGE_ENDPOINT_URL", "") or None,
+            "endpoint_url": STORAGE_ENDPOINT_URL or None,
             "access_key": env_str("STORAGE_ACCESS_KEY", ""),
             "secret_key": env_str("STORAGE_SECRET_KEY", ""),
             "region_name": env_str("STORAGE_REGION", "") or None,
             "default_acl": None,
             "file_overwrite": False,
+            # django-storages keeps a file opened for reading in memory unless told to spill it to disk.
+            "max_memory_size": 8 * 1024 * 1024,
+            # An unreachable bucket must fail a request in seconds, not botocore's 60 s connect time-out
+            # times its retries; MinIO and most self-hosted stores want path-style addresses.
+            "client_config": _BotoConfig(
+                s3={
+                    "addressing_style": env_str(
+                        "STORAGE_ADDRESSING_STYLE", "path" if STORAGE_ENDPOINT_URL else "auto"
+                    )
+                },
+                connect_timeout=env_int("STORAGE_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("STORAGE_READ_TIMEOUT", 60),
+                retries={"max_attempts": env_int("STORAGE_MAX_ATTEMPTS", 3), "mode": "standard"},
+                max_pool_connections=20,
+            ),
         },
     }
 else:
@@ -225,8 +264,13 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Partial tus uploads are assembled here before they move to the uploads storage.
+# Partial tus uploads are assembled here before they move to the uploads storage (local files); with a
+# bucket only the chunk in flight passes through it.
 UPLOAD_SPOOL_DIR = Path(env_str("UPLOAD_SPOOL_DIR", str(VAR_DIR / "spool")))
+# With a bucket, each tus upload is a multipart upload of parts this large (at least 5 MiB; raised for
+# files that would need more than 10,000 parts), sent this many at a time.
+UPLOAD_PART_SIZE = env_int("UPLOAD_PART_SIZE", 16 * 1024**2)
+UPLOAD_PART_CONCURRENCY = env_int("UPLOAD_PART_CONCURRENCY", 4)
 
 # Virus scanning (optional): clamd's socket ("/run/clamav/clamd.ctl" or "tcp://host:3310"). Files are
 # held until clamd answers; only a clean answer releases them. Files over CLAMAV_MAX_SIZE (clamd's 2 GiB
@@ -480,10 +524,69 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Metrics (config/metrics.py): /metrics answers a scraper with this bearer token, or from these addresses
+# (REMOTE_ADDR, e.g. "10.0.0.0/8"); with neither, nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [])
+PROMETHEUS_METRIC_NAMESPACE = ""
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# Request ids: X-Request-ID from the client when it is a UUID (anything else is replaced: it goes into
+# logs), returned on the response, carried into the Celery tasks a request queues (CeleryIntegration).
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
+}
+
+# Logs: JSON lines (one object per record, with the request id and, in tasks, the Celery ids) by default
+# with DEBUG off, for a log shipper; readable text in development.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
+        "celery_tracing": {"()": "django_guid.integrations.celery.log_filters.CeleryTracing"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(celery_current_id)s %(celery_parent_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "text"} else "text",
+            "filters": ["request_id", "celery_tracing"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"minidump": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "minidump": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # django-guid logs every id it sets or refuses at INFO.
+        "django_guid": {"level": "WARNING"},
+    },
 }
+
+# Error reporting (optional): with a DSN, unhandled errors of web requests and tasks go to Sentry (or a
+# compatible service), without personal data; traces only when a sample rate is set.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration as _SentryCelery
+    from sentry_sdk.integrations.django import DjangoIntegration as _SentryDjango
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[_SentryDjango(), _SentryCelery()],
+        environment=env_str("SENTRY_ENVIRONMENT", "production" if not DEBUG else "development"),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
+        send_default_pii=False,
+    )

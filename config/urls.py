@@ -10,6 +10,7 @@ from cases.api_urls import action_urlpatterns as case_action_urls
 from cases.api_urls import urlpatterns as case_api_urls
 from config.api_auth import TokenCreateApi
 from config.health import healthz
+from config.metrics import metrics_view
 
 
 class _DocsPermission:
@@ -46,6 +47,7 @@ api_urlpatterns = [
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include((api_urlpatterns, "api"))),

@@ -160,7 +160,12 @@ TUS_CREATE = {**TUS, "HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_METADATA": "filena
 RULES: dict[str, tuple[str, dict, dict, dict]] = {
     "home": ("get", {}, {}, {**_all(302), "anonymous": "login"}),
     "healthz": ("get", {}, {}, _all(200)),
+    # Without METRICS_TOKEN (or an allowed address) nobody scrapes, whatever their role.
+    "metrics": ("get", {}, {}, _all(403)),
     "accounts:login": ("get", {}, {}, _all(200)),
+    "accounts:sso_choose": ("get", {}, {}, _all(200)),
+    "accounts:sso_login": ("get", {"slug": "no-such-provider"}, {}, _all(404)),
+    "accounts:sso_callback": ("get", {"slug": "no-such-provider"}, {}, _all(404)),
     "accounts:logout": ("post", {}, {}, _all("login")),
     "accounts:password_change": ("get", {}, {}, {**_all(200), "anonymous": "login"}),
     "accounts:password_change_done": ("get", {}, {}, {**_all(200), "anonymous": "login"}),

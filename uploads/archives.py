@@ -450,7 +450,7 @@ def archive_expand(*, upload_id: str) -> Upload:
         if source_path is None:
             source = workdir / "source"
             with (
-                files.upload_storage().open(archive.storage_name, "rb") as remote,
+                files.open_stored(archive.storage_name) as remote,
                 open(source, "wb") as local,
             ):
                 shutil.copyfileobj(remote, local, COPY_BLOCK)

@@ -41,6 +41,12 @@ class StorageFailed(DomainError):
     status_code = 507
 
 
+class StorageUnavailable(DomainError):
+    """Object storage did not answer (network, outage); nothing of the request was kept: try again."""
+
+    status_code = 503
+
+
 class UnsupportedMediaType(DomainError):
     status_code = 415
 

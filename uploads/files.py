@@ -7,6 +7,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.core.files.move import file_move_safe
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 READ_BLOCK = 4 * 1024 * 1024
+SNIFF_BYTES = 64 * 1024  # what type detection reads of a file
 MAX_NAME_LENGTH = 200
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 
@@ -41,6 +43,16 @@ def upload_storage() -> Storage:
 def storage_is_local() -> bool:
     """Whether finishing an upload is a rename (local files) rather than a copy of every byte (S3)."""
     return isinstance(upload_storage(), FileSystemStorage)
+
+
+def storage_is_bucket() -> bool:
+    """Whether uploads live in S3-compatible object storage (django-storages' S3 backend): then tus
+    chunks go to the bucket as multipart parts (uploads.bucket)."""
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # boto3 missing: no bucket configured either
+        return False
+    return isinstance(upload_storage(), S3Storage)
 
 
 def storage_name_for(*, case_number: str, upload_id: object) -> str:
@@ -117,6 +129,33 @@ def detect_type(path: str | os.PathLike[str]) -> str:
         return detect_upload_type(path)
     except OSError:
         return "other"
+
+
+def detect_type_of_head(head: bytes) -> str:
+    """The upload's kind from a file's first SNIFF_BYTES (a file in a bucket, read with one ranged GET)."""
+    try:
+        from analysis.parsers.detect import detect_upload_type_of
+    except ImportError:
+        detect_upload_type_of = None
+    if detect_upload_type_of is not None:
+        return detect_upload_type_of(head)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "text_log" if head and b"\x00" not in head else "other"
+
+
+def open_stored(name: str) -> BinaryIO:
+    """A stored file opened for one sequential read: the file itself, or a streamed GET of the object
+    (django-storages' own file would first copy the whole object)."""
+    storage = upload_storage()
+    if isinstance(storage, FileSystemStorage):
+        return open(storage.path(name), "rb")  # noqa: SIM115 - the caller closes it
+    if storage_is_bucket():
+        from uploads import bucket
+
+        return bucket.open_stream(name)
+    return storage.open(name, "rb")  # type: ignore[return-value]
 
 
 def store_file(*, source: Path, name: str) -> str:

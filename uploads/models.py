@@ -59,6 +59,9 @@ class Upload(models.Model):
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.RECEIVING)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.UNKNOWN, blank=True)
     storage_name = models.CharField(max_length=500, blank=True, help_text=_("Name in the uploads storage."))
+    # Object storage: the S3 multipart upload that holds the parts received so far, and their size.
+    multipart_id = models.CharField(max_length=1024, blank=True)
+    part_size = models.BigIntegerField(default=0)
     rejection_reason = models.TextField(blank=True)
     scan = models.CharField(
         _("virus scan"), max_length=12, choices=Scan.choices, default=Scan.OFF, blank=True

@@ -150,7 +150,7 @@ def upload_scan_run(*, upload_id: str) -> Upload:
     address = str(getattr(settings, "CLAMAV_SOCKET", ""))
     timeout = float(getattr(settings, "CLAMAV_TIMEOUT", 120))
     try:
-        with files.upload_storage().open(upload.storage_name, "rb") as handle:
+        with files.open_stored(upload.storage_name) as handle:
             answer = clamd_scan_stream(handle, address=address, timeout=timeout)
     except ScannerUnavailable as error:
         _hold(upload, _("The virus scanner is unavailable; the file is held until it is scanned."))

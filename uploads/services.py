@@ -6,14 +6,16 @@ event, and runs side effects (tasks, storage deletes) after the commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
@@ -28,7 +30,7 @@ from cases.models import AuditEvent, Case
 from cases.records import case_touch, customer_answered, follow
 from cases.selectors import case_visible_to
 from cases.services import _audit
-from uploads import files, scanning
+from uploads import bucket, files, scanning
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
 from uploads.locking import upload_lock_release_files, upload_writer
 from uploads.models import Upload
@@ -200,12 +202,20 @@ def _require_quota(*, case: Case, size: int) -> None:
 
 
 def upload_create(
-    *, actor: User, case: Case, filename: str, size: int, metadata: dict[str, str] | None = None
+    *,
+    actor: User,
+    case: Case,
+    filename: str,
+    size: int,
+    metadata: dict[str, str] | None = None,
+    spooled: bool = False,
 ) -> Upload:
     """Start a tus upload: checks the case is open, the size and both quotas, then reserves the bytes.
 
     Quota is reserved by the new row itself (its declared size counts at once); the organisation row is
-    locked while the sums are taken so two creations cannot both squeeze into the last gigabyte."""
+    locked while the sums are taken so two creations cannot both squeeze into the last gigabyte. With a
+    bucket the upload is a multipart upload from here on (chunks go to the bucket from any web host);
+    ``spooled``: the caller writes the whole file to this host's spool and completes it at once."""
     _require_visible(actor, case)
     if not case.is_open:
         raise UploadRefused(
@@ -219,10 +229,22 @@ def upload_create(
             % {"size": filesizeformat(size), "max": filesizeformat(settings.UPLOAD_MAX_SIZE)}
         )
     now = timezone.now()
+    upload_id = uuid.uuid4()
+    multipart_id, part_size = "", 0
+    if size > 0 and not spooled and files.storage_is_bucket():
+        # Before the row: a bucket that does not answer refuses the upload (503) with nothing created.
+        _require_quota(case=case, size=size)
+        part_size = bucket.part_size_for(size)
+        multipart_id = bucket.multipart_start(
+            name=files.storage_name_for(case_number=case.number, upload_id=upload_id)
+        )
     with transaction.atomic():
         Organisation.objects.select_for_update().filter(pk=case.organisation_id).first()
         _require_quota(case=case, size=size)
         upload = Upload.objects.create(
+            id=upload_id,
+            multipart_id=multipart_id,
+            part_size=part_size,
             case=case,
             uploaded_by=actor,
             filename=files.filename_sanitise(filename),
@@ -232,7 +254,8 @@ def upload_create(
             expires_at=_expiry(now),
         )
         case_touch(case_id=case.pk)  # open case pages show the upload arriving
-    files.spool_path(upload.pk).touch()
+    if not multipart_id:
+        files.spool_path(upload.pk).touch()
     if size == 0:
         with upload_writer(upload.pk) as locked:
             upload = upload_complete(upload=locked, sha256=None)
@@ -244,7 +267,9 @@ def upload_store_bytes(
 ) -> Upload:
     """Store a small file given whole (demo data, mail attachments, server-side tools) along the same path
     as a tus upload: quota, spool, completion, type detection and the analysis job."""
-    upload = upload_create(actor=actor, case=case, filename=filename, size=len(data), metadata=metadata)
+    upload = upload_create(
+        actor=actor, case=case, filename=filename, size=len(data), metadata=metadata, spooled=True
+    )
     if not data:
         return upload
     with open(files.spool_path(upload.pk), "wb") as spool:
@@ -311,12 +336,40 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
     path = files.spool_path(upload.pk)
     if upload.offset != upload.size:
         raise UploadConflict(_("The upload is not complete yet."))
-    digest = sha256 or files.file_sha256(path)
-    kind = files.detect_type(path)
+    name = files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
+    if upload.multipart_id:
+        # Every part is in the bucket already: join them (no copy), then read the object back only for
+        # what this process did not see (the running hash of chunks taken by other hosts).
+        try:
+            bucket.multipart_complete(
+                upload_id=upload.pk,
+                name=name,
+                multipart_id=upload.multipart_id,
+                part_size=upload.part_size,
+                size=upload.size,
+            )
+        except bucket.MissingParts as error:
+            # Trying again cannot bring the bytes back: say so on the upload, as for a lost spool file.
+            logger.error("upload %s cannot be completed: %s", upload.pk, error)
+            with transaction.atomic():
+                _reject_without_file(
+                    upload,
+                    reason=_("Its bytes were lost before it could be stored; please upload it again."),
+                    action="upload_lost",
+                    data={"size": upload.size, "detail": str(error)[:300]},
+                    now=timezone.now(),
+                )
+                transaction.on_commit(functools.partial(_remove_spool, upload.pk, _multipart_of(upload)))
+            return upload
+        digest = sha256 or bucket.object_sha256(name)
+        with bucket.open_ranged(name, size=upload.size) as head:
+            kind = files.detect_type_of_head(head.read(files.SNIFF_BYTES))
+    else:
+        digest = sha256 or files.file_sha256(path)
+        kind = files.detect_type(path)
     scan, scan_detail = scanning.scan_decide(size=upload.size)
-    name = files.store_file(
-        source=path, name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
-    )
+    if not upload.multipart_id:
+        name = files.store_file(source=path, name=name)
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -375,9 +428,12 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             else:
                 _queue_analysis(upload)
     except Exception:
-        # The row still says ``receiving``: put the bytes back where a retried completion finds them.
+        # The row still says ``receiving``: put the bytes back where a retried completion finds them (a
+        # joined multipart object stays: completing again finds it and goes on).
         local = files.local_path(name)
-        if local is None:
+        if upload.multipart_id:
+            pass
+        elif local is None:
             files.upload_storage().delete(name)
         elif Path(local).exists():
             Path(local).replace(path)
@@ -409,9 +465,9 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
             action="upload_terminated",
             data={"upload": str(locked.pk), "filename": locked.filename, "offset": locked.offset},
         )
-        upload_id = locked.pk
+        upload_id, multipart = locked.pk, _multipart_of(locked)
         locked.delete()
-        transaction.on_commit(lambda: _remove_spool(upload_id))
+        transaction.on_commit(lambda: _remove_spool(upload_id, multipart))
 
 
 def upload_remove(*, actor: User, upload: Upload, reason: str = "") -> Upload | None:
@@ -533,9 +589,17 @@ def _require_withdrawable(upload: Upload) -> None:
         )
 
 
-def _remove_spool(upload_id: object) -> None:
+def _multipart_of(upload: Upload) -> tuple[str, str] | None:
+    if not upload.multipart_id:
+        return None
+    return files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk), upload.multipart_id
+
+
+def _remove_spool(upload_id: object, multipart: tuple[str, str] | None = None) -> None:
     files.spool_path(upload_id).unlink(missing_ok=True)
     upload_lock_release_files(upload_id)
+    if multipart is not None:
+        bucket.multipart_abort(upload_id=upload_id, name=multipart[0], multipart_id=multipart[1])
 
 
 def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None = None) -> None:
@@ -558,8 +622,8 @@ def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None =
 # -- downloads --------------------------------------------------------------------------------------------
 
 
-def upload_open_for_download(*, actor: User, upload: Upload) -> File:
-    """Open a stored file for streaming to ``actor`` and record the download in the audit trail."""
+def upload_download_check(*, actor: User, upload: Upload) -> None:
+    """Refuse a download that cannot be served: invisible case, deleted, unfinished or held file."""
     _require_visible(actor, upload.case)
     if upload.withdrawn_at is not None:
         raise UploadGone(
@@ -578,14 +642,42 @@ def upload_open_for_download(*, actor: User, upload: Upload) -> File:
         )
     if upload.scan == Upload.Scan.PENDING:
         raise UploadConflict(_("This file is held until the virus scanner has checked it."))
-    handle = files.upload_storage().open(upload.storage_name, "rb")
+
+
+def _record_download(*, actor: User, upload: Upload, how: str) -> None:
     _record(
         case=upload.case,
         actor=actor,
         action="upload_downloaded",
-        data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256},
+        data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256, "how": how},
     )
+
+
+def upload_open_for_download(*, actor: User, upload: Upload) -> BinaryIO:
+    """Open a stored file for streaming to ``actor`` (one streamed read, whatever the storage) and
+    record the download in the audit trail."""
+    upload_download_check(actor=actor, upload=upload)
+    try:
+        handle = files.open_stored(upload.storage_name)
+    except Exception as error:
+        if files.storage_is_local():
+            raise
+        raise bucket.unavailable(error) from error
+    _record_download(actor=actor, upload=upload, how="streamed")
     return handle
+
+
+def upload_download_link(*, actor: User, upload: Upload) -> str:
+    """A short-lived presigned address of the object (STORAGE_PRESIGNED_DOWNLOADS), an inert attachment
+    whatever its content; recorded in the audit trail like a streamed download."""
+    upload_download_check(actor=actor, upload=upload)
+    url = bucket.presigned_download_url(
+        name=upload.storage_name,
+        filename_header=files.content_disposition(upload.filename),
+        expires=settings.STORAGE_PRESIGNED_EXPIRY,
+    )
+    _record_download(actor=actor, upload=upload, how="presigned")
+    return url
 
 
 # -- archives ---------------------------------------------------------------------------------------------
@@ -711,7 +803,7 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
                     data={"offset": upload.offset},
                     now=now,
                 )
-                transaction.on_commit(lambda upload_id=upload.pk: _remove_spool(upload_id))
+                transaction.on_commit(functools.partial(_remove_spool, upload.pk, _multipart_of(upload)))
                 done += 1
         except Exception as error:  # a row being written or deleted right now is left for the next sweep
             logger.info("expiry skipped upload %s: %s", upload_id, error)
@@ -738,7 +830,7 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
             with upload_writer(upload_id) as upload:
                 if upload.state != Upload.State.RECEIVING or upload.offset != upload.size:
                     continue
-                if files.spool_path(upload.pk).exists():
+                if upload.multipart_id or files.spool_path(upload.pk).exists():
                     upload_complete(upload=upload, sha256=None)
                 else:
                     with transaction.atomic():

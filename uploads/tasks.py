@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from uploads import archives, scanning, services
+from uploads.errors import StorageUnavailable
 
 # Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
 # storage and database errors are retried.
@@ -49,8 +50,19 @@ def upload_expire_sweep() -> int:
     return services.upload_expire_abandoned()
 
 
-# Copying a 64 GiB dump to object storage at 100 MB/s takes about 11 minutes.
-@shared_task(**_RETRIED, soft_time_limit=3600, time_limit=3660)
+# Copying a 64 GiB dump to object storage at 100 MB/s takes about 11 minutes (or, with chunks sent to
+# the bucket as they arrive, hashing it back when the web hosts could not keep the running hash). A bucket
+# that does not answer is retried, with backoff, for about an hour; the sweep takes over after that.
+@shared_task(
+    autoretry_for=(*_TRANSIENT, StorageUnavailable),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=10,
+    acks_late=True,
+    soft_time_limit=3600,
+    time_limit=3660,
+)
 def upload_finish_task(upload_id: str, sha256: str | None) -> str:
     """Complete an upload whose last chunk was acknowledged: hash check, type, copy into object storage."""
     upload = services.upload_finish_queued(upload_id=upload_id, sha256=sha256)
@@ -59,8 +71,8 @@ def upload_finish_task(upload_id: str, sha256: str | None) -> str:
 
 @shared_task(soft_time_limit=3600, time_limit=3660)
 def upload_finish_sweep() -> int:
-    """Beat: finish uploads whose bytes all arrived but whose completion failed (the spool must be
-    readable where this runs: one machine, or a shared volume as in docker-compose.yml)."""
+    """Beat: finish uploads whose bytes all arrived but whose completion failed (with local files the
+    spool must be readable where this runs; with a bucket the parts are there already)."""
     return services.upload_finish_stranded()
 
 

@@ -14,21 +14,27 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidInput
-from uploads import files, services
+from config import metrics
+from uploads import bucket, files, services
 from uploads.errors import (
     ChecksumMismatch,
     StorageFailed,
     UnsupportedMediaType,
     UploadConflict,
+    UploadGone,
     UploadTooLarge,
 )
 from uploads.locking import upload_writer
@@ -181,10 +187,26 @@ def tus_patch(
             raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
         key = str(upload.pk)
         running = _running_take(key, offset)
+        started = time.monotonic()
         try:
-            end, running_after = _stream_to_spool(
-                upload=upload, offset=offset, length=length, checksum=checksum, stream=stream, running=running
-            )
+            if upload.multipart_id:
+                end, running_after = _stream_to_bucket(
+                    upload=upload,
+                    offset=offset,
+                    length=length,
+                    checksum=checksum,
+                    stream=stream,
+                    running=running,
+                )
+            else:
+                end, running_after = _stream_to_spool(
+                    upload=upload,
+                    offset=offset,
+                    length=length,
+                    checksum=checksum,
+                    stream=stream,
+                    running=running,
+                )
         except BaseException:
             if running is not None:
                 _running_keep(key, offset, running)
@@ -193,11 +215,90 @@ def tus_patch(
         if end == offset:
             return upload
         services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
+        metrics.upload_bytes_received(
+            end - offset,
+            storage="bucket" if upload.multipart_id else "disk",
+            seconds=time.monotonic() - started,
+        )
+        if upload.multipart_id and offset % upload.part_size:
+            # The bytes in front of this chunk are in its parts or its own tail now.
+            upload_id = upload.pk
+            transaction.on_commit(lambda: bucket.tail_delete(upload_id=upload_id, offset=offset))
         if end == upload.size:
             return services.upload_finish(upload=upload, sha256=running.hexdigest() if running else None)
         if running is not None:
             _running_keep(key, end, running)
         return upload
+
+
+def _stream_to_bucket(
+    *,
+    upload: Upload,
+    offset: int,
+    length: int | None,
+    checksum: Checksum | None,
+    stream: Readable,
+    running: Any | None,
+) -> tuple[int, Any | None]:
+    """Receive the chunk into a file of this host's spool (behind the bytes of its first part that an
+    earlier chunk left in the bucket), check it, then send the parts it completes to the bucket
+    (uploads.bucket). The offset moves only once the bucket holds every byte up to it: a bucket that
+    fails mid-chunk leaves the offset where it was, and the client sends the chunk again."""
+    base = offset - offset % upload.part_size
+    path = files.spool_dir() / f"{upload.pk}.{offset}.chunk"
+    try:
+        with open(path, "wb") as handle:
+            if base < offset:
+                try:
+                    got = bucket.tail_fetch(upload_id=upload.pk, offset=offset, into=handle)
+                except Exception as error:
+                    if bucket.is_transient(error):
+                        raise bucket.unavailable(error) from error
+                    logger.error("upload %s: no tail at %s in the bucket: %s", upload.pk, offset, error)
+                    raise UploadGone(
+                        _("Part of this upload is missing from the file store; start it again.")
+                    ) from error
+                if got != offset - base:
+                    logger.error(
+                        "upload %s: tail at %s has %s bytes, %s expected",
+                        upload.pk,
+                        offset,
+                        got,
+                        offset - base,
+                    )
+                    raise UploadGone(_("Part of this upload is missing from the file store; start it again."))
+        sender = bucket.PartSender(
+            upload_id=upload.pk,
+            name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk),
+            multipart_id=upload.multipart_id,
+            part_size=upload.part_size,
+            size=upload.size,
+            path=path,
+            base=base,
+        )
+        try:
+            end, after = _stream_to_spool(
+                upload=upload,
+                offset=offset,
+                length=length,
+                checksum=checksum,
+                stream=stream,
+                running=running,
+                path=path,
+                base=base,
+                sync=False,  # the bucket is the durable copy; this file is gone when the request ends
+                on_written=sender.written,  # parts leave while the rest of the chunk arrives
+            )
+        except BaseException:
+            sender.close()
+            raise
+        if end > offset:
+            sender.finish(end)
+        else:
+            sender.close()
+        return end, after
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _stream_to_spool(
@@ -208,9 +309,14 @@ def _stream_to_spool(
     checksum: Checksum | None,
     stream: Readable,
     running: Any | None,
+    path: Path | None = None,
+    base: int = 0,
+    sync: bool = True,
+    on_written: Callable[[int], None] | None = None,
 ) -> tuple[int, Any | None]:
     """Copy the body to the spool file at ``offset``; returns the new synced end and the advanced running
-    hash. On any failure the file is cut back to ``offset``.
+    hash. On any failure the file is cut back to ``offset``. (``path`` and ``base``: another file whose
+    first byte is the upload's byte ``base``.)
 
     Three things overlap: this thread reads the socket and keeps the running hash, a pool thread hashes
     the chunk for its checksum, and a writer thread writes blocks and starts their writeback, so a disk
@@ -220,7 +326,7 @@ def _stream_to_spool(
     work = running.copy() if running is not None else None
     limit = upload.size - offset
     position = offset
-    fd = os.open(files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(path or files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as writer:
@@ -238,7 +344,18 @@ def _stream_to_spool(
                             break
                         if position + len(block) - offset > limit:
                             raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
-                        writes.append(writer.submit(_spool_write, fd, block, position, offset))
+                        writes.append(
+                            writer.submit(
+                                _spool_write,
+                                fd,
+                                block,
+                                position - base,
+                                offset - base,
+                                sync,
+                                on_written,
+                                base,
+                            )
+                        )
                         _hash_block(block, chunk_hash, work)
                         position += len(block)
                         while len(writes) > WRITE_AHEAD:
@@ -261,11 +378,12 @@ def _stream_to_spool(
                     _("The chunk's checksum does not match; it was discarded, send it again.")
                 )
             try:
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             except OSError as error:
                 raise _storage_failed(upload, error) from error
         except BaseException:
-            os.ftruncate(fd, offset)
+            os.ftruncate(fd, offset - base)
             raise
     finally:
         os.close(fd)
@@ -294,10 +412,20 @@ def _hash_block(block: bytes, chunk_hash: Any | None, work: Any | None) -> None:
             digest.update(block)
 
 
-def _spool_write(fd: int, block: bytes, position: int, chunk_start: int) -> None:
+def _spool_write(
+    fd: int,
+    block: bytes,
+    position: int,
+    chunk_start: int,
+    writeback: bool = True,
+    written: Callable[[int], None] | None = None,
+    base: int = 0,
+) -> None:
     _pwrite_all(fd, block, position)
     end = position + len(block)
-    if _START_WRITEBACK and (end - chunk_start) % WRITEBACK_EVERY == 0:
+    if written is not None:
+        written(base + end)  # in order: one writer thread
+    if writeback and _START_WRITEBACK and (end - chunk_start) % WRITEBACK_EVERY == 0:
         # Start writing the last blocks to disk now, so the fsync that acknowledges the chunk waits for
         # little (64 MiB: write + fsync 0.9-1.7 GB/s plain, 3 GB/s this way).
         os.posix_fadvise(fd, end - WRITEBACK_EVERY, WRITEBACK_EVERY, os.POSIX_FADV_DONTNEED)

@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -19,7 +19,7 @@ from accounts.models import User
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from config.links import site_url
-from uploads import selectors, services
+from uploads import files, selectors, services
 from uploads.files import content_disposition
 from uploads.models import Upload
 
@@ -27,10 +27,19 @@ DOWNLOAD_BLOCK = 1024 * 1024
 
 
 def download_response(*, actor: User, upload: Upload) -> HttpResponseBase:
-    """The stored file, streamed as an attachment that no browser will render or sniff."""
+    """The stored file, streamed as an attachment that no browser will render or sniff; or, with
+    STORAGE_PRESIGNED_DOWNLOADS, a redirect to a short-lived address of the bucket that says the same."""
+    if settings.STORAGE_PRESIGNED_DOWNLOADS and files.storage_is_bucket():
+        response: HttpResponseBase = HttpResponseRedirect(
+            services.upload_download_link(actor=actor, upload=upload)
+        )
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     handle = services.upload_open_for_download(actor=actor, upload=upload)
     response = FileResponse(handle, content_type="application/octet-stream")
     response.block_size = DOWNLOAD_BLOCK
+    response["Content-Length"] = str(upload.size)
     response["Content-Disposition"] = content_disposition(upload.filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"

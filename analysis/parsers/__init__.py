@@ -4,10 +4,13 @@ format parser, applies the knowledge tables and the per-file rules, and never ra
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any, BinaryIO
 
 from analysis.parsers._binary import ParseError
 from analysis.parsers.detect import detect_kind, detect_upload_type
@@ -41,7 +44,24 @@ _PARSERS: dict[str, str] = {
 }
 
 
-def _load(kind: str) -> Callable[[str], ParseResult] | None:
+# Parsers that read a seekable binary file as well as a path, and so only the parts they need of a file
+# in object storage; the others get the file spilled to a temporary copy.
+_STREAMED_KINDS = frozenset({"kernel_dump"})
+SPILL_BLOCK = 4 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def _spilled(source: BinaryIO) -> Iterator[str]:
+    """A temporary local copy of a binary file, removed on exit."""
+    with tempfile.NamedTemporaryFile(prefix="parse-") as copy:
+        source.seek(0)
+        while block := source.read(SPILL_BLOCK):
+            copy.write(block)
+        copy.flush()
+        yield copy.name
+
+
+def _load(kind: str) -> Callable[[Any], ParseResult] | None:
     try:
         module = importlib.import_module(_PARSERS[kind])
     except ImportError:
@@ -50,7 +70,7 @@ def _load(kind: str) -> Callable[[str], ParseResult] | None:
     return parse if callable(parse) else None
 
 
-def _raw_parse(path: str, file: str) -> ParseResult:
+def _raw_parse(path: str | BinaryIO, file: str) -> ParseResult:
     try:
         kind = detect_kind(path)
     except OSError as exc:
@@ -69,7 +89,11 @@ def _raw_parse(path: str, file: str) -> ParseResult:
     if parse is None:
         return ParseResult(file=file, kind=kind, errors=(f"parser not available for {kind}",))
     try:
-        result = parse(path)
+        if isinstance(path, str) or kind in _STREAMED_KINDS:
+            result = parse(path)
+        else:
+            with _spilled(path) as copy:
+                result = parse(copy)
     except ParseError as exc:
         return ParseResult(file=file, kind=kind, errors=(str(exc),))
     except MemoryError:
@@ -85,14 +109,20 @@ def _raw_parse(path: str, file: str) -> ParseResult:
     return replace(result, file=file, kind=kind)
 
 
-def parse_file(path: str | os.PathLike[str], display_name: str | None = None) -> ParseResult:
+def parse_file(path: str | os.PathLike[str] | BinaryIO, display_name: str | None = None) -> ParseResult:
     """Detect, parse, enrich and apply the per-file rules; errors become ``errors`` entries, never raised.
 
+    ``path`` may be a seekable binary file instead (a file in object storage behind ranged reads).
     ``display_name`` is reported as ``file`` (the upload's original name) instead of the path's basename.
     """
-    text_path = os.fspath(path)
-    file = display_name or os.path.basename(text_path)
-    result = _raw_parse(text_path, file)
+    source: str | BinaryIO
+    if isinstance(path, str | os.PathLike):
+        text_path = os.fspath(path)
+        source, file = text_path, display_name or os.path.basename(text_path)
+    else:
+        source = path
+        file = display_name or os.path.basename(str(getattr(path, "name", "")) or "file")
+    result = _raw_parse(source, file)
     # Imported here: analysis.rules imports analysis.parsers.result, which runs this package first.
     from analysis.rules import file_findings
     from analysis.rules.enrich import enrich_result

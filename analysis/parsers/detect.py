@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import BinaryIO
 
 from analysis.parsers.result import Kind
 
@@ -36,9 +37,12 @@ _LINUX = re.compile(
 )
 
 
-def _sniff(path: str | os.PathLike[str]) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(SNIFF_BYTES)
+def _sniff(source: str | os.PathLike[str] | BinaryIO) -> bytes:
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    source.seek(0)
+    return source.read(SNIFF_BYTES)
 
 
 def _as_text(head: bytes) -> str | None:
@@ -75,14 +79,19 @@ def kind_of(head: bytes) -> Kind:
     return "unknown"
 
 
-def detect_kind(path: str | os.PathLike[str]) -> Kind:
-    """Kind of the file at ``path`` by content; reads at most 64 KB. Raises OSError if unreadable."""
-    return kind_of(_sniff(path))
+def detect_kind(source: str | os.PathLike[str] | BinaryIO) -> Kind:
+    """Kind of the file at ``source`` (a path or a seekable binary file) by content; reads at most 64 KB.
+    Raises OSError if unreadable."""
+    return kind_of(_sniff(source))
 
 
 def detect_upload_type(path: str | os.PathLike[str]) -> str:
     """Upload type stored by the upload side: kernel_dump, user_dump, evtx, text_log, archive or other."""
-    head = _sniff(path)
+    return detect_upload_type_of(_sniff(path))
+
+
+def detect_upload_type_of(head: bytes) -> str:
+    """The upload type for a file's first SNIFF_BYTES (pure function)."""
     kind = kind_of(head)
     if kind in ("kernel_dump", "user_dump", "evtx", "archive"):
         return kind

@@ -21,7 +21,7 @@ import bisect
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from analysis.parsers._binary import (
     PAGE_FILL32,
@@ -478,27 +478,36 @@ def build_crash(h: Header, t: Triage | None, file_size: int) -> Crash:
     )
 
 
-def parse(path: str | os.PathLike[str]) -> ParseResult:
-    """Parse a kernel dump; reads the header pages only, plus the body of triage minidumps (bounded)."""
-    file = os.path.basename(os.fspath(path))
+def parse(source: str | os.PathLike[str] | BinaryIO) -> ParseResult:
+    """Parse a kernel dump; reads the header pages only, plus the body of triage minidumps (bounded).
+
+    ``source`` is a path or a seekable binary file (a dump in object storage is read with ranged reads,
+    so a 16 GiB kernel memory dump costs its header)."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            return _parse_handle(handle, os.path.basename(os.fspath(source)))
+    return _parse_handle(source, os.path.basename(str(getattr(source, "name", "")) or "dump"))
+
+
+def _parse_handle(handle: BinaryIO, file: str) -> ParseResult:
     errors: list[str] = []
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        head = handle.read(HEADER64_SIZE)
-        header = read_header(head)
-        wanted = HEADER64_SIZE if header.bits == 64 else HEADER32_SIZE
-        if len(head) < wanted:
-            errors.append(f"file truncated: {len(head)} bytes, the dump header alone is {wanted}")
-        if header.code is None:
-            return ParseResult(file=file, kind="kernel_dump", errors=tuple(errors))
-        if header.required_space and header.required_space > size and header.dump_type != 4:
-            errors.append(
-                f"file truncated: the header says the dump is {header.required_space} bytes, file has {size}"
-            )
-        triage = None
-        if header.dump_type == 4:
-            body = head + handle.read(min(size, TRIAGE_READ_LIMIT) - len(head))
-            triage = read_triage(body, header, errors)
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    head = handle.read(HEADER64_SIZE)
+    header = read_header(head)
+    wanted = HEADER64_SIZE if header.bits == 64 else HEADER32_SIZE
+    if len(head) < wanted:
+        errors.append(f"file truncated: {len(head)} bytes, the dump header alone is {wanted}")
+    if header.code is None:
+        return ParseResult(file=file, kind="kernel_dump", errors=tuple(errors))
+    if header.required_space and header.required_space > size and header.dump_type != 4:
+        errors.append(
+            f"file truncated: the header says the dump is {header.required_space} bytes, file has {size}"
+        )
+    triage = None
+    if header.dump_type == 4:
+        body = head + handle.read(min(size, TRIAGE_READ_LIMIT) - len(head))
+        triage = read_triage(body, header, errors)
     if header.architecture is None:
         errors.append(f"unknown machine type {hex_or_none(header.machine)}")
     return ParseResult(

@@ -15,7 +15,7 @@ from django.core.cache import cache as django_cache
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from config import caching
+from config import caching, metrics
 
 register = template.Library()
 
@@ -45,6 +45,7 @@ class CaseFragmentNode(template.Node):
             case_id=case.pk, version=case.live_version, name=self.name, scope=scope, language=get_language()
         )
         html = _prefetched(context, keys).get(key)
+        metrics.case_fragment(hit=html is not None)
         if html is None:
             with context.push(csrf_token=CSRF_PLACEHOLDER):
                 html = self.nodelist.render(context)

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from tests.sso.conftest import contoso_sso, oidc_provider, staff_sso  # noqa: F401 - the SSO tests' provider
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -87,8 +87,9 @@ def test_pages_have_no_serious_accessibility_violations_and_no_sideways_scrollin
 ):
     problems = {}
     anonymous = open_page(None, width, height)
-    anonymous.goto("/accounts/login/")
-    problems["/accounts/login/"] = _violations(anonymous, axe_source)
+    for url in ("/accounts/login/", "/accounts/sso/"):  # the password and the single sign-on way in
+        anonymous.goto(url)
+        problems[url] = _violations(anonymous, axe_source)
     for person, urls in ((customer, pages["customer"]), (engineer, pages["engineer"])):
         page = open_page(person, width, height)
         for url in urls:

@@ -38,7 +38,7 @@ REDIS_TEST_DB = int(os.environ.get("REDIS_TEST_DB", "13"))
 def database_url() -> str:
     """The URL of the test database this process is using, for the worker subprocess."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if db["ENGINE"].endswith(".sqlite3"):
         return f"sqlite:///{db['NAME']}"
     auth = quote(db["USER"] or "")
     if db.get("PASSWORD"):
