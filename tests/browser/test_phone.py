@@ -1,6 +1,6 @@
 """The pages each role uses most, at phone width (390 x 844) and on a laptop (1280 x 800): never wider than
 the screen, a header of at most two rows. With PORTAL_SCREENSHOTS=1 the phone screenshots of the case
-list, the case page and the upload page in both languages go to docs/screenshots/ (phone-*.png)."""
+list and the case page in both languages go to docs/screenshots/ (phone-*.png)."""
 
 from __future__ import annotations
 
@@ -90,8 +90,7 @@ def test_phone_screenshots_of_the_customers_pages(
     for name, url in (
         ("case-list", "/cases/"),
         ("case-page", f"/cases/{scoped_case.number}/"),
-        ("upload-page", f"/cases/{scoped_case.number}/upload/"),
-    ):
+    ):  # the upload page's are made by tests/browser/test_upload_page.py, with every kind of row
         page.goto(url)
         assert page.locator("html").get_attribute("lang") == language
         page.screenshot(path=str(shots / f"phone-{name}-{suffix}.png"), full_page=True)
