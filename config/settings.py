@@ -23,6 +23,9 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, the embedded broker and lo
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-only-for-debug"
+# Former keys, comma-separated: sessions, signed reply addresses and tokens made with them stay valid
+# while a new SECRET_KEY is rolled out.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     env_str("ALLOWED_HOSTS", required=True)  # stops start-up with a clear message
@@ -289,6 +292,9 @@ UPLOAD_RETENTION_DAYS = env_int("UPLOAD_RETENTION_DAYS", 90)
 # and Zendesk do the same), after a reminder this many business days before.
 RESOLUTION_RESPONSE_DAYS = env_int("RESOLUTION_RESPONSE_DAYS", 5)
 RESOLUTION_REMINDER_DAYS = env_int("RESOLUTION_REMINDER_DAYS", 2)
+# The font summary PDFs are set in (a TrueType font with Chinese glyphs); empty: the first of WenQuanYi
+# Micro Hei, Zen Hei or Droid Sans Fallback installed, else reportlab's built-in STSong-Light.
+OVERSIGHT_PDF_FONT = env_str("OVERSIGHT_PDF_FONT", "")
 # tus chunk size of the upload page (nginx's client_max_body_size is one chunk plus 1 MiB).
 UPLOAD_CHUNK_SIZE = env_int("UPLOAD_CHUNK_SIZE", 64 * 1024**2)
 # Archive expansion limits (research/reliability.md S12); crash dumps of mostly zeroed memory compress
