@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import invitations
 from accounts.models import Invitation
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user, case_visible_queryset
 
@@ -48,7 +49,7 @@ class AcceptForm(forms.Form):
 
 
 @login_required
-def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
+def invitation_new(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """Invite a customer contact to the case, and see or revoke the case's invitations."""
     case = case_get_for_user(user=request.user, number=number)  # 404 first: never hint a case exists
     if not (request.user.is_support_staff or request.user.is_superuser):
@@ -78,7 +79,7 @@ def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(
         Invitation.objects.select_related("case"), pk=pk, case__in=case_visible_queryset(request.user)
     )

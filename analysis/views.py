@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.requests import AuthenticatedRequest
 from analysis import selectors, services
 from analysis.models import AnalysisJob, Crash, Finding
 from analysis.rules.knowledge import bugcheck_info, parameter_meanings
@@ -129,7 +130,7 @@ def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
 @never_cache
 @login_required
 @require_GET
-def analysis_status(request: HttpRequest, number: str) -> JsonResponse:
+def analysis_status(request: AuthenticatedRequest, number: str) -> JsonResponse:
     case = case_get_for_user(user=request.user, number=number)
     return JsonResponse(status_payload(selectors.upload_statuses_for_case(case=case)))
 
@@ -137,7 +138,7 @@ def analysis_status(request: HttpRequest, number: str) -> JsonResponse:
 @never_cache
 @login_required
 @require_GET
-def analysis_panel(request: HttpRequest, number: str) -> HttpResponse:
+def analysis_panel(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The panel alone (an HTML fragment) for the page to swap in when a job finishes."""
     case = case_get_for_user(user=request.user, number=number)
     return render(request, "analysis/panel.html", panel_context(request=request, case=case))
@@ -145,7 +146,7 @@ def analysis_panel(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def analysis_rerun(request: HttpRequest, number: str, upload_id: str) -> HttpResponse:
+def analysis_rerun(request: AuthenticatedRequest, number: str, upload_id: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     if not selectors.user_can_rerun(request.user):
         raise PermissionDenied

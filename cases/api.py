@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from cases import conversation, selectors, services
 from cases.serializers import (
     AuditEventSerializer,
@@ -46,7 +46,7 @@ class CaseListCreateApi(ListAPIView):
         )
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseDetailSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedApiRequest) -> Response:
         serializer = CaseCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         case = services.case_create(actor=request.user, **serializer.validated_data)
@@ -57,12 +57,12 @@ class CaseListCreateApi(ListAPIView):
 
 class CaseDetailApi(APIView):
     @extend_schema(responses=CaseDetailSerializer)
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseDetailSerializer)
-    def patch(self, request: Request, number: str) -> Response:
+    def patch(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = CaseUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -74,7 +74,7 @@ class CaseActionApi(APIView):
     """``POST /api/cases/<number>/<action>/``: a lifecycle transition, ``assign``, ``split`` or ``close``."""
 
     @extend_schema(request=TransitionSerializer, responses=CaseDetailSerializer, operation_id="cases_action")
-    def post(self, request: Request, number: str, action: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str, action: str) -> Response:
         if action not in services.ACTIONS:
             raise Http404("No such action.")
         case = selectors.case_get_for_user(user=request.user, number=number)
@@ -90,13 +90,13 @@ class CaseTimelineApi(APIView):
     A closed case takes posts from staff only: a customer gets 400 with the reason."""
 
     @extend_schema(responses=TimelineEntryDetailSerializer(many=True))
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         entries = selectors.case_timeline_for_user(user=request.user, case=case)
         return Response(TimelineEntryDetailSerializer(entries, many=True).data)
 
     @extend_schema(request=TimelineEntrySerializer, responses={201: TimelineEntrySerializer})
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = TimelineEntrySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -114,13 +114,13 @@ class CaseScopeApi(APIView):
     ``POST`` a new version (a draft until it is sent)."""
 
     @extend_schema(responses=ScopeVersionSerializer(many=True))
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         versions = selectors.case_scope_versions_for_user(user=request.user, case=case)
         return Response(ScopeVersionSerializer(versions, many=True).data)
 
     @extend_schema(request=ScopeVersionSerializer, responses={201: ScopeVersionSerializer})
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = ScopeVersionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,7 +132,7 @@ class CaseScopeAnswerApi(APIView):
     """The customer accepts the current scope or objects to it with a comment."""
 
     @extend_schema(request=ScopeAnswerSerializer, responses={201: ScopeAnswerSerializer})
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = ScopeAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -145,7 +145,7 @@ class CaseResolutionAnswerApi(APIView):
     Answering a proposal that is not waiting, or twice: 400 with the reason; staff: 403."""
 
     @extend_schema(request=ResolutionAnswerSerializer, responses=ResolutionProposalSerializer)
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         serializer = ResolutionAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -157,7 +157,7 @@ class CaseSummaryApi(APIView):
     """Every version of the closing summary, newest first."""
 
     @extend_schema(responses=CaseSummarySerializer(many=True))
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         return Response(CaseSummarySerializer(case.summaries.select_related("author"), many=True).data)
 
@@ -166,7 +166,7 @@ class CaseAuditApi(APIView):
     """The audit trail of a case (support staff only)."""
 
     @extend_schema(responses=AuditEventSerializer(many=True))
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
         if not request.user.is_support_staff:
             raise PermissionDenied("The audit trail is for support staff.")

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organisation, User
+from accounts.requests import AuthenticatedRequest
 from cases import conversation, selectors, services
 from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
@@ -55,7 +56,7 @@ def _run(request: HttpRequest, action: Callable[[], object], success: str) -> bo
 
 
 @login_required
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthenticatedRequest) -> HttpResponse:
     params = request.GET
     view = params.get("view", "mine" if request.user.role == User.Role.ENGINEER else "")
     cases = selectors.case_list_for_user(
@@ -91,7 +92,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: AuthenticatedRequest) -> HttpResponse:
     _staff_required(request.user)
     form = CaseCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -125,7 +126,7 @@ def _lazy(compute: Callable[[], object]) -> object:
 
 
 @login_required
-def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
     # The case row (with its live version) is read first: a change during the render raises the version
     # above the one the page carries, so the page fetches it again.
     case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
@@ -205,7 +206,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def case_version(request: HttpRequest, number: str) -> HttpResponse:
+def case_version(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The case's live version, polled by open case pages; ``304`` while nothing changed (one query)."""
     version = selectors.case_live_version(user=request.user, number=number)
     etag = f'"{version}"'
@@ -232,7 +233,7 @@ def _answer(
 
 @login_required
 @require_POST
-def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
+def case_resolution_answer(request: AuthenticatedRequest, number: str) -> HttpResponse:
     return _answer(
         request,
         number,
@@ -244,7 +245,7 @@ def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_follow(request: HttpRequest, number: str) -> HttpResponse:
+def case_follow(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     follow = request.POST.get("follow") == "1"
     _run(
@@ -259,7 +260,7 @@ def case_follow(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
+def case_scope_save(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = ScopeForm(request.POST)
     if not form.is_valid():
@@ -277,7 +278,7 @@ def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
+def case_scope_answer(request: AuthenticatedRequest, number: str) -> HttpResponse:
     return _answer(
         request,
         number,
@@ -289,7 +290,7 @@ def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_message(request: HttpRequest, number: str) -> HttpResponse:
+def case_message(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = MessageForm(request.POST)
     if not form.is_valid():
@@ -305,7 +306,7 @@ def case_message(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+def case_action(request: AuthenticatedRequest, number: str, action: str) -> HttpResponse:
     if action not in services.TRANSITIONS or action == "close":
         raise Http404("No such action.")
     case = selectors.case_get_for_user(user=request.user, number=number)
@@ -323,7 +324,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_assign(request: HttpRequest, number: str) -> HttpResponse:
+def case_assign(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = AssignForm(request.POST)
     if not form.is_valid():
@@ -339,7 +340,7 @@ def case_assign(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_split(request: HttpRequest, number: str) -> HttpResponse:
+def case_split(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = SplitForm(request.POST)
     if not form.is_valid():
@@ -354,7 +355,7 @@ def case_split(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
-def case_close(request: HttpRequest, number: str) -> HttpResponse:
+def case_close(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     _staff_required(request.user)
     scope = selectors.case_current_scope(case=case)

@@ -45,7 +45,8 @@ class Consumer(CeleryConsumer):
                 with contextlib.suppress(AttributeError):
                     close()
 
-            connection.close = close_quietly
+            # Only this connection object's close is replaced, on purpose.
+            connection.close = close_quietly  # type: ignore[method-assign]
         super().on_connection_error_after_connected(exc)
 
 

@@ -200,8 +200,8 @@ class SiteCollector(Collector):
             "Service-level warnings and breaches recorded (each e-mailed once), by kind.",
             labels=["kind"],
         )
-        rows = ClockNotification.objects.values_list("kind").annotate(n=Count("pk"))
-        for kind, count in rows.values_list("kind", "n"):
+        notice_rows = ClockNotification.objects.values_list("kind").annotate(n=Count("pk"))
+        for kind, count in notice_rows.values_list("kind", "n"):
             notices.add_metric([kind], count)
         yield notices
 
@@ -231,7 +231,8 @@ def queue_depths() -> dict[str, int]:
     broker = str(app.conf.broker_url or "")
     if broker.startswith(("redis://", "rediss://")):
         with app.connection_for_read() as conn:
-            client = conn.default_channel.client
+            # A Redis broker's channel has a client; kombu's stubs declare only the common channel.
+            client = conn.default_channel.client  # type: ignore[attr-defined]
             return {queue: int(client.llen(queue)) for queue in queues}
     folder = (app.conf.broker_transport_options or {}).get("data_folder_in")
     if folder and os.path.isdir(folder):

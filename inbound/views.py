@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from inbound import parsing, selectors, services
@@ -28,7 +29,7 @@ def _worker_required(request: HttpRequest) -> None:
 
 
 @login_required
-def mail_queue(request: HttpRequest) -> HttpResponse:
+def mail_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Mail waiting for staff (``?state=`` shows the rest: posted, opened cases, automatic, ...)."""
     _worker_required(request)
     state = request.GET.get("state", InboundMessage.State.QUEUED)
@@ -74,7 +75,7 @@ def _detail(
 
 
 @login_required
-def mail_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_detail(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     return _detail(request, message)
 
@@ -88,20 +89,20 @@ def _original(message: InboundMessage) -> HttpResponse:
 
 
 @login_required
-def mail_original(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_original(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     """The message exactly as received, as an attachment (``nosniff`` is set site-wide)."""
     return _original(selectors.inbound_message_for_staff(user=request.user, message_id=message_id))
 
 
 @login_required
-def mail_entry_original(request: HttpRequest, entry_id: int) -> HttpResponse:
+def mail_entry_original(request: AuthenticatedRequest, entry_id: int) -> HttpResponse:
     """The original e-mail of a timeline entry written from one (staff only)."""
     return _original(selectors.inbound_message_for_entry(user=request.user, entry_id=entry_id))
 
 
 @login_required
 @require_POST
-def mail_attach(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_attach(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = AttachForm(request.POST)
     if not form.is_valid():
@@ -126,7 +127,7 @@ def mail_attach(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mail_open_case(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_open_case(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = OpenCaseForm(request.POST)
     if not form.is_valid():
@@ -142,7 +143,7 @@ def mail_open_case(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mail_discard(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_discard(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = DiscardForm(request.POST)
     form.is_valid()

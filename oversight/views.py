@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.models import Severity
 from cases.selectors import case_get_for_user
@@ -75,7 +76,7 @@ def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, object]:
 
 
 @login_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Closed cases' latest summaries, filterable, each with its checklist and decision."""
     _manager_required(request.user)
     form, summaries = _review_summaries(request)
@@ -95,7 +96,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def review_export(request: HttpRequest) -> HttpResponse:
+def review_export(request: AuthenticatedRequest) -> HttpResponse:
     """The filtered review queue as CSV."""
     _manager_required(request.user)
     _form, summaries = _review_summaries(request)
@@ -136,7 +137,7 @@ def review_export(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_decide(request: HttpRequest, number: str) -> HttpResponse:
+def review_decide(request: AuthenticatedRequest, number: str) -> HttpResponse:
     _manager_required(request.user)
     case = case_get_for_user(user=request.user, number=number)
     summary = selectors.summary_latest(case=case)
@@ -171,7 +172,7 @@ def review_decide(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
-def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
+def summary_pdf_download(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The latest summary of a case as PDF, for support staff."""
     case = case_get_for_user(user=request.user, number=number)
     if not (request.user.is_support_staff or request.user.is_superuser):
@@ -193,7 +194,7 @@ def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def summary_rewrite(request: HttpRequest, number: str) -> HttpResponse:
+def summary_rewrite(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     form = SummaryRewriteForm(request.POST)
     if not form.is_valid():
@@ -258,7 +259,7 @@ def _report_body(request: HttpRequest, period: reports.Period) -> str:
 
 
 @login_required
-def report_dashboard(request: HttpRequest) -> HttpResponse:
+def report_dashboard(request: AuthenticatedRequest) -> HttpResponse:
     _manager_required(request.user)
     form = ReportFilterForm(request.GET)
     form.is_valid()
@@ -289,7 +290,7 @@ def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
 
 
 @login_required
-def audit_trail(request: HttpRequest) -> HttpResponse:
+def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
     """The audit trail of a case or a user, filterable."""
     _manager_required(request.user)
     form, events = _audit_events(request)
@@ -307,7 +308,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: AuthenticatedRequest) -> HttpResponse:
     _manager_required(request.user)
     _form, events = _audit_events(request)
     services.export_record(actor=request.user, what="audit_csv", filters=request.GET.dict())
@@ -352,7 +353,7 @@ _SEVERITY_RANK = models.Case(
 
 
 @login_required
-def service_levels(request: HttpRequest) -> HttpResponse:
+def service_levels(request: AuthenticatedRequest) -> HttpResponse:
     _manager_required(request.user)
     return render(
         request,
@@ -367,7 +368,7 @@ def service_levels(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def target_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def target_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     _manager_required(request.user)
     target = get_object_or_404(ServiceTarget, pk=pk) if pk else ServiceTarget()
     form = ServiceTargetForm(request.POST or None, instance=target)
@@ -383,7 +384,7 @@ def target_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @login_required
-def calendar_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def calendar_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     _manager_required(request.user)
     calendar = get_object_or_404(BusinessCalendar, pk=pk) if pk else BusinessCalendar()
     form = BusinessCalendarForm(request.POST or None, instance=calendar)

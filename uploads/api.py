@@ -14,10 +14,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import ListAPIView
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest
 from accounts.tokens import ExpiringTokenAuthentication
 from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
@@ -37,13 +37,13 @@ class TusApiView(APIView):
 
     authentication_classes = AUTHENTICATION
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+    def initial(self, request: AuthenticatedApiRequest, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != tus.TUS_VERSION:
             raise TusVersionUnsupported(_("This server speaks tus 1.0.0 (send Tus-Resumable: 1.0.0)."))
 
     def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+        self, request: AuthenticatedApiRequest, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = tus.TUS_VERSION
@@ -54,7 +54,7 @@ class TusApiView(APIView):
             response.data = None
         return response
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(self, request: AuthenticatedApiRequest, *args: Any, **kwargs: Any) -> Response:
         self._authorise(request, **kwargs)
         return Response(
             status=status.HTTP_204_NO_CONTENT,
@@ -66,7 +66,7 @@ class TusApiView(APIView):
             },
         )
 
-    def _authorise(self, request: Request, **kwargs: Any) -> object:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> object:
         raise NotImplementedError
 
 
@@ -80,11 +80,11 @@ def _offset_headers(upload: Upload) -> dict[str, str]:
 class TusCreateApi(TusApiView):
     """``POST /api/cases/<number>/uploads/tus/``: tus creation (``Upload-Length``, ``Upload-Metadata``)."""
 
-    def _authorise(self, request: Request, **kwargs: Any) -> object:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> object:
         return case_get_for_user(user=request.user, number=kwargs["number"])
 
     @extend_schema(request=None, responses={201: None})
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = case_get_for_user(user=request.user, number=number)
         if request.headers.get("Upload-Defer-Length"):
             return Response(
@@ -116,13 +116,13 @@ class TusCreateNoSlashApi(TusCreateApi):
 class TusUploadApi(TusApiView):
     """``HEAD``/``PATCH``/``DELETE /api/cases/<number>/uploads/tus/<id>``: tus core and termination."""
 
-    def _authorise(self, request: Request, **kwargs: Any) -> Upload:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> Upload:
         return selectors.upload_get_for_user(
             user=request.user, upload_id=kwargs["upload_id"], case_number=kwargs["number"]
         )
 
     @extend_schema(responses={200: None})
-    def head(self, request: Request, number: str, upload_id: str) -> Response:
+    def head(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         gone = upload.content_deleted_at is not None and upload.state == Upload.State.REJECTED
         expired = (
@@ -135,7 +135,7 @@ class TusUploadApi(TusApiView):
         return Response(status=status.HTTP_200_OK, headers=_offset_headers(upload))
 
     @extend_schema(request=None, responses={204: None})
-    def patch(self, request: Request, number: str, upload_id: str) -> Response:
+    def patch(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         meta = request.META
         raw_length = meta.get("CONTENT_LENGTH") or ""
@@ -160,7 +160,7 @@ class TusUploadApi(TusApiView):
         return Response(status=status.HTTP_204_NO_CONTENT, headers=headers)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, number: str, upload_id: str) -> Response:
+    def delete(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         services.upload_terminate(actor=request.user, upload=upload)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -197,7 +197,7 @@ class UploadDetailApi(APIView):
     serializer_class = UploadWithAnalysisSerializer
 
     @extend_schema(responses=UploadWithAnalysisSerializer)
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's contract name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the URL's contract name
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return Response(self.serializer_class(upload, context={"request": request}).data)
 
@@ -211,7 +211,7 @@ class UploadDetailApi(APIView):
             "already withdrawn."
         ),
     )
-    def delete(self, request: Request, id: str) -> Response:  # noqa: A002
+    def delete(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         body = UploadWithdrawSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
@@ -229,6 +229,6 @@ class UploadDownloadApi(APIView):
     authentication_classes = AUTHENTICATION
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
-    def get(self, request: Request, id: str) -> HttpResponseBase:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> HttpResponseBase:  # noqa: A002
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return download_response(actor=request.user, upload=upload)
