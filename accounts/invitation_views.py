@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -41,8 +43,8 @@ class AcceptForm(forms.Form):
         label=gettext_lazy("Password again"), widget=forms.PasswordInput(render_value=False)
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("password1") != data.get("password2"):
             raise forms.ValidationError(gettext_lazy("The two passwords differ."))
         return data

@@ -21,4 +21,4 @@ class AuthenticatedRequest(HttpRequest):
 class AuthenticatedApiRequest(Request):
     """An API request past the ``IsAuthenticated`` permission."""
 
-    user: User  # type: ignore[assignment]  # DRF's property, narrowed: authentication ran before the view
+    user: User

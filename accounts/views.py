@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from typing import Any
 
 import segno
 from django.conf import settings
@@ -58,7 +59,7 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def lockout(
-    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
 ) -> HttpResponse:
     """What a locked-out sign-in sees (django-axes): a clear message and when to try again (the time
     left of this lockout: attempts during it never extend it)."""

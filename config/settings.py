@@ -12,10 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.utils.translation import gettext_lazy as _
 from django_guid.integrations import CeleryIntegration
 
 from config.env import env_bool, env_int, env_list, env_str
+
+# ModelAdmin[User], QuerySet[Case], ModelForm[User]...: the generic classes the type checker reads
+# (django-stubs) subscripted at run time too.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
