@@ -3,11 +3,12 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import IdentityProvider, Organisation, User
-from accounts.requests import AuthenticatedRequest
+from accounts.requests import signed_in_user
 from accounts.throttling import signin_lockout_lift
 
 
@@ -48,8 +49,8 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):  # type: ignore[misc]  # djang
     actions = ["lift_lockout", "cleanup_expired_attempts"]
 
     @admin.action(description=gettext_lazy("Lift the lockout of the selected user names and addresses"))
-    def lift_lockout(self, request: AuthenticatedRequest, queryset: QuerySet[AccessAttempt]) -> None:
-        lifted = signin_lockout_lift(actor=request.user, attempts=queryset)
+    def lift_lockout(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        lifted = signin_lockout_lift(actor=signed_in_user(request), attempts=queryset)
         self.message_user(
             request,
             _("Lockout lifted for %(pairs)s.")
@@ -57,8 +58,8 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):  # type: ignore[misc]  # djang
             messages.SUCCESS,
         )
 
-    def delete_model(self, request: AuthenticatedRequest, obj: AccessAttempt) -> None:
-        signin_lockout_lift(actor=request.user, attempts=AccessAttempt.objects.filter(pk=obj.pk))
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
+        signin_lockout_lift(actor=signed_in_user(request), attempts=AccessAttempt.objects.filter(pk=obj.pk))
 
-    def delete_queryset(self, request: AuthenticatedRequest, queryset: QuerySet[AccessAttempt]) -> None:
-        signin_lockout_lift(actor=request.user, attempts=queryset)
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        signin_lockout_lift(actor=signed_in_user(request), attempts=queryset)

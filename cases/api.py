@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -10,8 +11,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.requests import AuthenticatedApiRequest
+from accounts.requests import AuthenticatedApiRequest, signed_in_user
 from cases import conversation, selectors, services
+from cases.models import Case
 from cases.serializers import (
     AuditEventSerializer,
     CaseCreateSerializer,
@@ -29,15 +31,15 @@ from cases.serializers import (
 )
 
 
-class CaseListCreateApi(ListAPIView):
+class CaseListCreateApi(ListAPIView[Case]):
     """``GET`` the cases you may see (filters: view, state, organisation, severity, search); ``POST`` one."""
 
     serializer_class = CaseListSerializer
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Case]:
         params = self.request.query_params
         return selectors.case_list_for_user(
-            user=self.request.user,
+            user=signed_in_user(self.request),
             view=params.get("view", ""),
             state=params.get("state", ""),
             organisation=params.get("organisation", ""),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Organisation, User
 from accounts.requests import AuthenticatedRequest
 from cases import conversation, selectors, services
-from cases.conversation import resolution_deadlines
+from cases.conversation import ResolutionDeadlines, resolution_deadlines
 from cases.errors import DomainError
 from cases.forms import (
     AnswerForm,
@@ -37,6 +38,8 @@ from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
 
 PAGE_SIZE = 25
+
+T = TypeVar("T")
 
 
 def _staff_required(user: User) -> None:
@@ -70,11 +73,11 @@ def case_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(cases, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
-    organisations = (
-        Organisation.objects.filter(pk=request.user.organisation_id)
-        if request.user.is_customer
-        else Organisation.objects.all()
-    )
+    own = request.user.organisation_id
+    if request.user.is_customer:
+        organisations = Organisation.objects.filter(pk=own) if own else Organisation.objects.none()
+    else:
+        organisations = Organisation.objects.all()
     return render(
         request,
         "cases/list.html",
@@ -119,10 +122,14 @@ def case_folds(*, user: User, case: Case) -> dict[str, bool]:
     }
 
 
-def _lazy(compute: Callable[[], object]) -> object:
+def _lazy(compute: Callable[[], T]) -> T:
     # Most of the case page comes from fragments cached per case version (cases/templatetags): what only
     # they show is computed when one of them is rendered, never on a page served from the cache.
-    return SimpleLazyObject(compute)
+    return cast(T, SimpleLazyObject(compute))  # the proxy stands for the value it computes
+
+
+def _pending_deadlines(proposal: ResolutionProposal | None) -> ResolutionDeadlines | None:
+    return resolution_deadlines(proposal=proposal) if proposal and proposal.pending else None
 
 
 @login_required
@@ -147,9 +154,7 @@ def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
             lambda: list(selectors.case_scope_versions_for_user(user=user, case=case)[1:])
         ),
         "proposal": proposal,
-        "proposal_deadlines": _lazy(
-            lambda: resolution_deadlines(proposal=read_proposal()) if proposal and proposal.pending else None
-        ),
+        "proposal_deadlines": _lazy(lambda: _pending_deadlines(read_proposal())),
         "next_step": _lazy(
             lambda: selectors.case_next_step(
                 user=user,
@@ -168,7 +173,7 @@ def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
         "can_post": case.is_open or is_staff,
         "closed_message": services.closed_case_message(),
         "is_staff": is_staff,
-        "following": is_staff and case.following,
+        "following": is_staff and case.following,  # type: ignore[attr-defined]  # annotated by the selector
         "message_form": MessageForm(),
         "scope_form": _lazy(
             lambda: ScopeForm(
@@ -219,7 +224,7 @@ def case_version(request: AuthenticatedRequest, number: str) -> HttpResponse:
 
 
 def _answer(
-    request: HttpRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
+    request: AuthenticatedRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
 ) -> HttpResponse:
     """The customer's answer to the scope or to a proposed resolution: a refusal is a message on the page."""
     case = selectors.case_get_for_user(user=request.user, number=number)

@@ -7,13 +7,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from cases.models import Case
 from communications import selectors
 from communications.models import Notification
 from communications.notifications import event_text
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
     title = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
 

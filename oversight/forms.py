@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -46,7 +47,7 @@ class ReviewFilterForm(_Period):
         ],
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         engineers = User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]).order_by("username")
         self.fields["engineer"].choices = [
@@ -85,7 +86,7 @@ class SummaryRewriteForm(forms.Form):
 class ReportFilterForm(_Period):
     organisation = forms.ChoiceField(required=False, label=_("Organisation"))
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].choices = [
             ("", _("All organisations")),
@@ -132,7 +133,7 @@ class BusinessCalendarForm(forms.ModelForm):
             "day_end": forms.TimeInput(attrs={"type": "time"}),
         }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["holidays"] = "\n".join(

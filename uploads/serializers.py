@@ -7,17 +7,19 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from accounts.models import User
+from cases.models import Case
 from uploads.models import Upload
 from uploads.services import STORED_STATES
 
 
 class UploadSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    uploaded_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
+    parent = serializers.PrimaryKeyRelatedField[Upload](read_only=True)
     # The first upload of the case with the same bytes; its analysis stands for this one.
-    duplicate_of = serializers.PrimaryKeyRelatedField(read_only=True)
-    withdrawn_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    duplicate_of = serializers.PrimaryKeyRelatedField[Upload](read_only=True)
+    withdrawn_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     archive_path = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 

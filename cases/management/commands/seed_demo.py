@@ -76,6 +76,7 @@ class Command(BaseCommand):
     def _cases(self, users: dict[str, User]) -> None:
         engineer, manager = users["engineer"], users["manager"]
         contoso, fabrikam = users["alice"].organisation, users["bob"].organisation
+        assert contoso is not None and fabrikam is not None  # made with their organisations above
         reference = services.case_create(
             actor=users["tam"],
             organisation=contoso,
