@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Invitation, User
 from cases.errors import DomainError, InvalidInput, NotAllowed
 from cases.models import Case
+from cases.records import audit as _audit
 from cases.selectors import case_visible_to
-from cases.services import _audit
 from config.links import site_url
 
 

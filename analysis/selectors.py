@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -57,7 +58,7 @@ class UploadStatus:
         return None if elapsed is None else int(elapsed)
 
 
-def _latest_jobs() -> Prefetch:
+def _latest_jobs() -> Prefetch[Literal["analysis_jobs"], QuerySet[AnalysisJob], Literal["jobs"]]:
     return Prefetch(
         "analysis_jobs", queryset=AnalysisJob.objects.order_by("-queued_at", "-id"), to_attr="jobs"
     )

@@ -74,7 +74,7 @@ def job_publish(*, job_id: int, size: int) -> None:
 
     soft, hard = job_time_limits(size=size)
     AnalysisJob.objects.filter(pk=job_id).update(published_at=timezone.now())
-    analyse_upload.apply_async(args=[job_id], soft_time_limit=soft, time_limit=hard)
+    analyse_upload.apply_async(args=(job_id,), soft_time_limit=soft, time_limit=hard)
 
 
 def _publish_on_commit(job: AnalysisJob, size: int) -> None:

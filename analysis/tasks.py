@@ -12,7 +12,7 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,6 +21,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from analysis import cross_case, services
+from analysis.parsers.result import ParseResult
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ class TransientError(Exception):
     """Storage or network trouble worth trying again later (never a bad file)."""
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [
+def _transient_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [
         TransientError,
         OperationalError,
         InterfaceError,
@@ -75,7 +76,7 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
 
     if not files.storage_is_bucket():
         with storage.open(name, "rb") as handle:  # another storage: the parsers copy what they need
-            yield handle
+            yield cast(BinaryIO, handle)  # a Django File proxies the binary file it holds
         return
     from botocore.exceptions import ClientError
 
@@ -89,10 +90,10 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
             raise TransientError(str(error)) from error
         raise
     with reader:
-        yield reader  # type: ignore[misc]
+        yield reader
 
 
-def _parse(path: str | BinaryIO, display_name: str):  # type: ignore[no-untyped-def]
+def _parse(path: str | BinaryIO, display_name: str) -> ParseResult:
     # Looked up at call time so the fault-injection tests can wrap it in their worker.
     from analysis.parsers import parse_file
 
@@ -100,7 +101,7 @@ def _parse(path: str | BinaryIO, display_name: str):  # type: ignore[no-untyped-
 
 
 @shared_task(name="analysis.tasks.analyse_upload", bind=True, max_retries=MAX_RETRIES)
-def analyse_upload(self: Task, job_id: int) -> str:
+def analyse_upload(self: Task[[int], str], job_id: int) -> str:
     """Run the parsers on the job's upload and record the outcome; transient errors are retried with
     backoff, a bad file never is (it gets an explained finding)."""
     task_id = self.request.id or f"direct-{job_id}"

@@ -98,7 +98,7 @@ def _crash_view(number: int, crash: Crash, seen: selectors.SeenElsewhere, zh: bo
     }
 
 
-def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
+def panel_context(*, request: AuthenticatedRequest, case: Case) -> dict[str, Any]:
     """Everything the panel template needs, in a fixed number of queries."""
     user = request.user
     statuses = selectors.upload_statuses_for_case(case=case)

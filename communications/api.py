@@ -13,7 +13,7 @@ from communications.models import Notification
 from communications.notifications import event_text
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(serializers.ModelSerializer[Notification]):
     case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
     title = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
@@ -31,7 +31,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return notification.read_at is not None
 
 
-class NotificationListApi(ListAPIView):
+class NotificationListApi(ListAPIView[Notification]):
     """``GET`` your notifications, newest first, each with its case number and what happened (in your
     language); paginated like every list."""
 

@@ -245,7 +245,13 @@ def _summary_sections(summary: CaseSummary) -> list[tuple[str, str]]:
     ]
 
 
-def _proposal_deadline(case: Case, proposal_id: object) -> str:
+def _key(data: dict[str, object], name: str) -> int | str:
+    """An id kept in an event's data, for a lookup; absent, one that matches no row."""
+    value = data.get(name)
+    return value if isinstance(value, int | str) else 0
+
+
+def _proposal_deadline(case: Case, proposal_id: int | str) -> str:
     from cases.conversation import resolution_deadlines
     from cases.models import ResolutionProposal
 
@@ -267,13 +273,13 @@ def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - o
     comment = str(data.get("comment") or data.get("message") or "")
     action = event.action
     if action == "message_added":
-        entry = TimelineEntry.objects.filter(pk=data.get("entry"), internal=False).first()
+        entry = TimelineEntry.objects.filter(pk=_key(data, "entry"), internal=False).first()
         parts.quote = entry.body if entry else ""
         parts.action_label = _("Reply on the case page")
     elif action in {"send_scope", "document_sent"}:
-        parts.document = SentDocument.objects.filter(pk=data.get("document"), case=case).first()
+        parts.document = SentDocument.objects.filter(pk=_key(data, "document"), case=case).first()
         if parts.document is None and action == "send_scope":
-            scope = case.scope_versions.filter(version=data.get("version")).first()
+            scope = case.scope_versions.filter(version=_key(data, "version")).first()
             parts.sections = _scope_sections(scope) if scope else []
         if action == "send_scope" and user.is_customer:
             parts.action_label = _("Accept the scope or object to it")
@@ -287,7 +293,7 @@ def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - o
         if action == "request_customer" and user.is_customer:
             parts.action_label = _("Answer on the case page")
     elif action in {"evidence_requested", "evidence_withdrawn"}:
-        item = case.evidence_items.filter(pk=data.get("item")).first()
+        item = case.evidence_items.filter(pk=_key(data, "item")).first()
         language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
         parts.facts = [(_("File needed"), item.label_in(language) if item else str(data.get("label", "")))]
         if item is not None and action == "evidence_requested":
@@ -298,14 +304,14 @@ def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - o
     elif action in {"propose_resolution", "resolution_reminder"}:
         from cases.models import ResolutionProposal
 
-        proposal = ResolutionProposal.objects.filter(pk=data.get("proposal"), case=case).first()
+        proposal = ResolutionProposal.objects.filter(pk=_key(data, "proposal"), case=case).first()
         parts.quote, parts.quote_label = (proposal.text if proposal else comment), _("Proposed resolution")
         if user.is_customer:
-            parts.note = _proposal_deadline(case, data.get("proposal"))
+            parts.note = _proposal_deadline(case, _key(data, "proposal"))
             parts.action_label = _("Confirm or reject the resolution")
             parts.action_url = page + "#resolution"
     elif action == "close":
-        summary = case.summaries.filter(version=data.get("summary_version")).first()
+        summary = case.summaries.filter(version=_key(data, "summary_version")).first()
         parts.sections = _summary_sections(summary) if summary else []
         if data.get("resolution_type") == ResolutionType.NO_RESPONSE and data.get("proposal"):
             parts.note = _("Nobody answered the proposed resolution in time, so the case was closed.")

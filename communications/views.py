@@ -26,7 +26,7 @@ from communications.models import DocumentKind, EmailDelivery, EvidenceItem
 LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
 
 
-def _worker_required(request: HttpRequest) -> None:
+def _worker_required(request: AuthenticatedRequest) -> None:
     if not request.user.is_case_worker:
         raise PermissionDenied
 
@@ -38,7 +38,7 @@ def _kind_or_404(kind: str) -> str:
 
 
 def panel_context(
-    *, request: HttpRequest, case: Case, checklist: list[selectors.EvidenceStatus] | None = None
+    *, request: AuthenticatedRequest, case: Case, checklist: list[selectors.EvidenceStatus] | None = None
 ) -> dict[str, Any]:
     """What the communications panel of the case page shows to this viewer; ``checklist`` is the evidence
     checklist when the page has already read it."""

@@ -100,7 +100,7 @@ class AuditFilterForm(_Period):
     action = forms.CharField(required=False, label=_("Action"))
 
 
-class ServiceTargetForm(forms.ModelForm):
+class ServiceTargetForm(forms.ModelForm[ServiceTarget]):
     class Meta:
         model = ServiceTarget
         fields = [
@@ -114,7 +114,7 @@ class ServiceTargetForm(forms.ModelForm):
         ]
 
 
-class BusinessCalendarForm(forms.ModelForm):
+class BusinessCalendarForm(forms.ModelForm[BusinessCalendar]):
     working_days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple, label=_("Working days")
     )

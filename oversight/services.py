@@ -32,7 +32,7 @@ SWEEP_CHUNK = 500
 
 def _audit(*, case: Case | None, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
     # The cases app's writer: one place decides who is notified of a case event, and how.
-    from cases.services import _audit as case_audit
+    from cases.records import audit as case_audit
 
     return case_audit(case=case, actor=actor, action=action, data=data)
 

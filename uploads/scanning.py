@@ -191,7 +191,7 @@ def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
 
 
 def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
-    from cases.services import _audit
+    from cases.records import audit as _audit
 
     reason = _("Quarantined: the virus scanner found %(signature)s. The file cannot be downloaded.") % {
         "signature": answer.signature

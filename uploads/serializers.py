@@ -13,7 +13,7 @@ from uploads.models import Upload
 from uploads.services import STORED_STATES
 
 
-class UploadSerializer(serializers.ModelSerializer):
+class UploadSerializer(serializers.ModelSerializer[Upload]):
     uploaded_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
     parent = serializers.PrimaryKeyRelatedField[Upload](read_only=True)

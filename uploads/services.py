@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 from accounts.models import Organisation, User
 from cases.errors import InvalidInput
 from cases.models import AuditEvent, Case
+from cases.records import audit as _audit
 from cases.records import case_touch, customer_answered, follow
 from cases.selectors import case_visible_to
-from cases.services import _audit
 from uploads import bucket, files, scanning
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
 from uploads.locking import upload_lock_release_files, upload_writer
