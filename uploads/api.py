@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -14,10 +15,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.requests import AuthenticatedApiRequest
+from accounts.requests import AuthenticatedApiRequest, signed_in_user
 from accounts.tokens import ExpiringTokenAuthentication
 from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
@@ -37,14 +39,12 @@ class TusApiView(APIView):
 
     authentication_classes = AUTHENTICATION
 
-    def initial(self, request: AuthenticatedApiRequest, *args: Any, **kwargs: Any) -> None:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != tus.TUS_VERSION:
             raise TusVersionUnsupported(_("This server speaks tus 1.0.0 (send Tus-Resumable: 1.0.0)."))
 
-    def finalize_response(
-        self, request: AuthenticatedApiRequest, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = tus.TUS_VERSION
         response["Cache-Control"] = "no-store"
@@ -54,8 +54,10 @@ class TusApiView(APIView):
             response.data = None
         return response
 
-    def options(self, request: AuthenticatedApiRequest, *args: Any, **kwargs: Any) -> Response:
-        self._authorise(request, **kwargs)
+    # DRF's APIView takes its own Request here, narrowing Django's View.options the same way.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        # initial() ran the permission check (a signed-in user) before this handler.
+        self._authorise(cast(AuthenticatedApiRequest, request), **kwargs)
         return Response(
             status=status.HTTP_204_NO_CONTENT,
             headers={
@@ -166,20 +168,20 @@ class TusUploadApi(TusApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UploadListApi(ListAPIView):
+class UploadListApi(ListAPIView[Upload]):
     """``GET /api/cases/<number>/uploads/``: the case's uploads, newest first, paginated."""
 
     serializer_class = UploadSerializer
     authentication_classes = AUTHENTICATION
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no case, no user
             return Upload.objects.none()
-        case = case_get_for_user(user=self.request.user, number=self.kwargs["number"])
+        case = case_get_for_user(user=signed_in_user(self.request), number=self.kwargs["number"])
         return selectors.upload_list_for_case(case=case)
 
 
-class UploadWithdrawSerializer(serializers.Serializer):
+class UploadWithdrawSerializer(serializers.Serializer[None]):
     reason = serializers.CharField(
         required=False,
         allow_blank=True,

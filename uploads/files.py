@@ -133,16 +133,9 @@ def detect_type(path: str | os.PathLike[str]) -> str:
 
 def detect_type_of_head(head: bytes) -> str:
     """The upload's kind from a file's first SNIFF_BYTES (a file in a bucket, read with one ranged GET)."""
-    try:
-        from analysis.parsers.detect import detect_upload_type_of
-    except ImportError:
-        detect_upload_type_of = None
-    if detect_upload_type_of is not None:
-        return detect_upload_type_of(head)
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return "text_log" if head and b"\x00" not in head else "other"
+    from analysis.parsers.detect import detect_upload_type_of
+
+    return detect_upload_type_of(head)
 
 
 def open_stored(name: str) -> BinaryIO:

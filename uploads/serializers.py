@@ -16,7 +16,8 @@ from uploads.services import STORED_STATES
 class UploadSerializer(serializers.ModelSerializer[Upload]):
     uploaded_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField[Upload](read_only=True)
+    # Named like DRF's own Field.parent (the enclosing serializer), which it shadows on this class only.
+    parent = serializers.PrimaryKeyRelatedField[Upload](read_only=True)  # type: ignore[assignment]
     # The first upload of the case with the same bytes; its analysis stands for this one.
     duplicate_of = serializers.PrimaryKeyRelatedField[Upload](read_only=True)
     withdrawn_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
@@ -52,7 +53,8 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
         read_only_fields = fields
 
     def get_archive_path(self, upload: Upload) -> str | None:
-        return upload.metadata.get("archive_path")
+        path = upload.metadata.get("archive_path")
+        return str(path) if path is not None else None
 
     def get_download_url(self, upload: Upload) -> str | None:
         if upload.state not in STORED_STATES or not upload.storage_name or upload.content_deleted_at:

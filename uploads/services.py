@@ -98,7 +98,7 @@ ORIGINAL_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAIL
 
 
 def upload_duplicate_original(
-    *, case_id: int, sha256: str, size: int, exclude_id: object = None
+    *, case_id: int, sha256: str, size: int, exclude_id: uuid.UUID | None = None
 ) -> Upload | None:
     """The first upload of the case with these exact bytes (SHA-256 and size) whose file is still
     stored, or None. Copies point at the original, never at another copy."""
@@ -117,7 +117,7 @@ def upload_duplicate_original(
     return candidates.select_related("uploaded_by").order_by("completed_at", "created_at", "pk").first()
 
 
-def _promote_duplicates(originals: list[Upload], *, removed: set[object]) -> list[Upload]:
+def _promote_duplicates(originals: list[Upload], *, removed: set[uuid.UUID]) -> list[Upload]:
     """The originals are leaving the case: each one's oldest remaining copy becomes the original, the
     other copies point at it, and it is analysed (or expanded) now, since nothing else stands for it."""
     heirs: list[Upload] = []
@@ -558,7 +558,7 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
         )
         storage = files.upload_storage()
         for name in names:
-            transaction.on_commit(lambda name=name: storage.delete(name))
+            transaction.on_commit(functools.partial(storage.delete, name))
     locked.refresh_from_db()
     return locked
 
@@ -595,7 +595,7 @@ def _multipart_of(upload: Upload) -> tuple[str, str] | None:
     return files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk), upload.multipart_id
 
 
-def _remove_spool(upload_id: object, multipart: tuple[str, str] | None = None) -> None:
+def _remove_spool(upload_id: uuid.UUID | str, multipart: tuple[str, str] | None = None) -> None:
     files.spool_path(upload_id).unlink(missing_ok=True)
     upload_lock_release_files(upload_id)
     if multipart is not None:
@@ -904,6 +904,6 @@ def upload_retention_apply(*, now: datetime | None = None) -> int:
                     "reason": "retention",
                 },
             )
-            transaction.on_commit(lambda name=upload.storage_name: storage.delete(name))
+            transaction.on_commit(functools.partial(storage.delete, upload.storage_name))
             done += 1
     return done
