@@ -138,7 +138,8 @@ def inbound_retention_apply(*, now: datetime | None = None) -> int:
 def inbound_raw_read(*, message: InboundMessage, limit: int | None = None) -> bytes:
     """The message as received (the first ``limit`` bytes)."""
     with upload_storage().open(message.storage_name, "rb") as handle:
-        return handle.read(limit) if limit is not None else handle.read()
+        raw: bytes = handle.read(limit) if limit is not None else handle.read()
+    return raw
 
 
 # -- reading -----------------------------------------------------------------------------------------------
@@ -300,7 +301,9 @@ def _post(message: InboundMessage, *, actor: User, case: Case, body: str, intern
         message.timeline_entry = entry
 
 
-def _files(mail: parsing.ParsedMail, *, internal: bool) -> tuple[list[parsing.Attachment], list[dict]]:
+def _files(
+    mail: parsing.ParsedMail, *, internal: bool
+) -> tuple[list[parsing.Attachment], list[dict[str, object]]]:
     """The attachments that become uploads, and a result row for each one that does not."""
     results = [
         {"filename": name, "size": 0, "outcome": "skipped", "detail": _("empty file")}

@@ -23,7 +23,7 @@ from uploads.files import content_disposition
 PAGE_SIZE = 50
 
 
-def _worker_required(request: HttpRequest) -> None:
+def _worker_required(request: AuthenticatedRequest) -> None:
     if not request.user.is_case_worker:
         raise PermissionDenied
 
