@@ -14,7 +14,7 @@ from oversight.models import (
 )
 
 
-class HolidayInline(admin.TabularInline[Holiday]):
+class HolidayInline(admin.TabularInline[Holiday, BusinessCalendar]):
     model = Holiday
     extra = 1
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -21,7 +23,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
-from cases.models import Severity
+from cases.models import AuditEvent, CaseSummary, Severity
 from cases.selectors import case_get_for_user
 from communications.notifications import event_text
 from communications.templatetags.communications import state_label
@@ -54,23 +56,23 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _local(value: object) -> str:
+def _local(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 # -- review -----------------------------------------------------------------------------------------------
 
 
-def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, object]:
+def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, QuerySet[CaseSummary]]:
     form = ReviewFilterForm(request.GET)
     form.is_valid()
     summaries = selectors.review_queue(
-        engineer=form.value("engineer") or "",
-        organisation=form.value("organisation") or "",
-        resolution_type=form.value("resolution_type") or "",
-        review_state=form.value("review_state") or "",
-        since=form.value("since"),
-        until=form.value("until"),
+        engineer=form.text("engineer"),
+        organisation=form.text("organisation"),
+        resolution_type=form.text("resolution_type"),
+        review_state=form.text("review_state"),
+        since=form.day("since"),
+        until=form.day("until"),
     )
     return form, summaries
 
@@ -96,7 +98,7 @@ def review_queue(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
-def review_export(request: AuthenticatedRequest) -> HttpResponse:
+def review_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The filtered review queue as CSV."""
     _manager_required(request.user)
     _form, summaries = _review_summaries(request)
@@ -223,33 +225,33 @@ def _report_body(request: HttpRequest, period: reports.Period) -> str:
         ["report-body", caching.release_digest(), str(period.since), str(period.until), period.organisation,
          translation.get_language()]
     )  # fmt: skip
-    body = cache.get(key)
+    body: str | None = cache.get(key)
     if body is None:
         report = reports.report_build(period=period)
-        weeks = [f"{week:%m-%d}" for week, _o, _c in report["weekly"]]
+        weeks = [f"{week:%m-%d}" for week, _o, _c in report.weekly]
         context = {
             "report": report,
             "generated_at": timezone.now(),
             "fresh_seconds": REPORT_FRESH_SECONDS,
-            "empty": not (report["opened_total"] or report["closed_total"] or report["backlog_total"]),
+            "empty": not (report.opened_total or report.closed_total or report.backlog_total),
             "weekly_chart": charts.columns(
                 weeks,
-                [[o for _w, o, _c in report["weekly"]], [c for _w, _o, c in report["weekly"]]],
+                [[o for _w, o, _c in report.weekly], [c for _w, _o, c in report.weekly]],
                 title=_("Cases opened and closed per week"),
             ),
-            "backlog_chart": charts.hbars(report["backlog"], title=_("Backlog by state and age")),
+            "backlog_chart": charts.hbars(report.backlog, title=_("Backlog by state and age")),
             "sla_chart": charts.hbars(
-                [(label, [kept, breached]) for label, kept, breached in report["sla"]],
+                [(label, [kept, breached]) for label, kept, breached in report.sla],
                 title=_("Service levels kept and breached"),
             ),
             "resolution_chart": charts.hbars(
-                [(label, [n]) for label, n in report["resolutions"]], title=_("Resolution types")
+                [(label, [n]) for label, n in report.resolutions], title=_("Resolution types")
             ),
             "codes_chart": charts.hbars(
-                [(code, [cases]) for code, cases, _n in report["top_codes"]], title=_("Top bug check codes")
+                [(code, [cases]) for code, cases, _n in report.top_codes], title=_("Top bug check codes")
             ),
             "drivers_chart": charts.hbars(
-                [(name, [cases]) for name, cases, _n in report["top_drivers"]],
+                [(name, [cases]) for name, cases, _n in report.top_drivers],
                 title=_("Top third-party drivers"),
             ),
         }
@@ -263,10 +265,10 @@ def report_dashboard(request: AuthenticatedRequest) -> HttpResponse:
     _manager_required(request.user)
     form = ReportFilterForm(request.GET)
     form.is_valid()
-    default = reports.Period.default(organisation=form.value("organisation") or "")
+    default = reports.Period.default(organisation=form.text("organisation"))
     period = reports.Period(
-        since=form.value("since") or default.since,
-        until=form.value("until") or default.until,
+        since=form.day("since") or default.since,
+        until=form.day("until") or default.until,
         organisation=default.organisation,
     )
     body = mark_safe(_report_body(request, period))  # noqa: S308 - rendered by our template, escaped there
@@ -276,15 +278,15 @@ def report_dashboard(request: AuthenticatedRequest) -> HttpResponse:
 # -- audit ------------------------------------------------------------------------------------------------
 
 
-def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
+def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
     form = AuditFilterForm(request.GET)
     form.is_valid()
     events = selectors.audit_trail(
-        case_number=form.value("case") or "",
-        username=form.value("user") or "",
-        action=form.value("action") or "",
-        since=form.value("since"),
-        until=form.value("until"),
+        case_number=form.text("case"),
+        username=form.text("user"),
+        action=form.text("action"),
+        since=form.day("since"),
+        until=form.day("until"),
     )
     return form, events
 
@@ -308,7 +310,7 @@ def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
-def audit_export(request: AuthenticatedRequest) -> HttpResponse:
+def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _manager_required(request.user)
     _form, events = _audit_events(request)
     services.export_record(actor=request.user, what="audit_csv", filters=request.GET.dict())

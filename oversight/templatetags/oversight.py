@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django import template
@@ -97,7 +98,7 @@ def case_review_panel(context: template.Context) -> dict[str, object]:
 
 
 @register.simple_tag
-def sla_snapshots(cases: object) -> dict[int, list[CaseClock]]:
+def sla_snapshots(cases: Iterable[Case]) -> dict[int, list[CaseClock]]:
     """The last sweep's clocks of the cases on a page: one query for the whole page."""
     return selectors.case_clock_snapshots(case_ids=[case.pk for case in cases])
 
@@ -135,10 +136,11 @@ def sla_badge(snapshots: dict[int, list[CaseClock]], case: Case) -> SafeString |
 
 @register.simple_tag
 def clock_status_label(status: str) -> str:
-    return {
+    labels: dict[str, str] = {
         Status.RUNNING: _("Running"),
         Status.WARNING: _("At risk"),
         Status.BREACHED: _("Breached"),
         Status.PAUSED: _("Paused"),
         Status.MET: _("Met"),
-    }.get(status, status)
+    }
+    return labels.get(status, status)
