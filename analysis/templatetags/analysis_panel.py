@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from django import template
 from django.utils.translation import gettext as _
@@ -11,7 +11,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("analysis/panel.html", takes_context=True)
-def analysis_case_panel(context: template.Context) -> dict[str, Any]:
+def analysis_case_panel(context: template.Context) -> Mapping[str, object]:
     from analysis.views import panel_context
 
     return panel_context(request=context["request"], case=context["case"])

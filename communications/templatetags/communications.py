@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from django import template
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from cases.models import AuditEvent, State
+from cases.models import AuditEvent, Case, State
 from communications.documents import text_to_html
 from communications.models import EvidenceItem
 from communications.notifications import event_text
+from communications.selectors import EvidenceStatus
 
 register = template.Library()
 
@@ -21,18 +23,25 @@ def _language(context: template.Context) -> str:
 
 
 @register.inclusion_tag("communications/panel.html", takes_context=True)
-def communications_case_panel(context: template.Context) -> dict[str, Any]:
+def communications_case_panel(context: template.Context) -> Mapping[str, object]:
     from communications.views import panel_context
 
     return panel_context(request=context["request"], case=context["case"], checklist=context.get("checklist"))
 
 
+class ChecklistContext(TypedDict):
+    checklist: list[EvidenceStatus]
+    language: str
+    case: Case
+
+
 @register.inclusion_tag("communications/_checklist.html", takes_context=True)
-def evidence_checklist_for(context: template.Context) -> dict[str, Any]:
+def evidence_checklist_for(context: template.Context) -> ChecklistContext:
+    """The case's evidence checklist in the reader's language."""
     from communications.selectors import evidence_checklist
 
     case = context["case"]
-    return {"checklist": evidence_checklist(case=case), "language": _language(context), "case": case}
+    return ChecklistContext(checklist=evidence_checklist(case=case), language=_language(context), case=case)
 
 
 @register.simple_tag(takes_context=True)
