@@ -519,6 +519,8 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+# No report-only policy beside it (django-csp's default, named so the middleware reads it as a setting).
+CONTENT_SECURITY_POLICY_REPORT_ONLY: dict[str, object] | None = None
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
