@@ -5,17 +5,21 @@ Every function costs a fixed number of queries whatever the number of uploads, c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from analysis.heartbeat import HEARTBEAT_KEY, heartbeat_file
 from analysis.models import AnalysisJob, CaseMark, Crash, Finding, MarkCount
 from cases.models import Case
 from cases.selectors import case_visible_queryset
+from config.caching import cache_is_shared
 from uploads.models import Upload
 
 # How many other cases to link per signature or driver; the count is exact, the list is capped.
@@ -82,11 +86,6 @@ def uploads_under_analysis(*, upload_ids: Iterable[object]) -> bool:
     return AnalysisJob.objects.filter(
         upload_id__in=list(upload_ids), state__in=AnalysisJob.ACTIVE_STATES
     ).exists()
-
-
-def job_for_upload(*, upload: Upload) -> AnalysisJob | None:
-    """The newest job of an upload (its current analysis state)."""
-    return upload.analysis_jobs.order_by("-queued_at", "-id").first()
 
 
 def crashes_for_case(*, case: Case) -> QuerySet[Crash]:
@@ -158,13 +157,6 @@ HEARTBEAT_STALE_SECONDS = 90
 
 def worker_health() -> dict[str, object]:
     """Analysis workers' state for /healthz: heartbeat age and the jobs waiting; two cheap reads."""
-    import json
-
-    from django.core.cache import cache
-
-    from analysis.services import HEARTBEAT_KEY, heartbeat_file
-    from config.caching import cache_is_shared
-
     payload: dict[str, str] | None = None
     if cache_is_shared():
         payload = cache.get(HEARTBEAT_KEY)

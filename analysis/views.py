@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from analysis import selectors, services
+from analysis import queueing, selectors
 from analysis.models import AnalysisJob, Crash, Finding
-from analysis.rules.knowledge import bugcheck_info, parameter_meanings
+from analysis.tables.knowledge import bugcheck_info, parameter_meanings
 from analysis.templatetags.analysis_panel import duration
 from cases.errors import DomainError
 from cases.models import Case
@@ -151,7 +151,7 @@ def analysis_rerun(request: HttpRequest, number: str, upload_id: str) -> HttpRes
         raise PermissionDenied
     upload = get_object_or_404(Upload, pk=upload_id, case=case)
     try:
-        services.job_rerun(actor=request.user, upload=upload)
+        queueing.job_rerun(actor=request.user, upload=upload)
     except DomainError as error:
         messages.error(request, error.message)
     else:

@@ -172,7 +172,7 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
     listed once.
     """
     from analysis.rules import actions as catalogue
-    from analysis.rules.knowledge import parameter_meanings, parameters_documented
+    from analysis.tables.knowledge import parameter_meanings, parameters_documented
 
     zh = language == "zh-hans"
     facts = FindingsFacts()
@@ -283,8 +283,8 @@ def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
 
 def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
     """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
-    from analysis.rules import drivers as driver_table
     from analysis.rules.common import class_zh
+    from analysis.tables import drivers as driver_table
 
     listed = [crash for crash in crashes if crash.modules]
     counts: dict[str, int] = {}

@@ -30,7 +30,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from py7zr.io import Py7zIO, WriterFactory
 
-from uploads import files, services
+from uploads import files, members, services
 from uploads.errors import ArchiveRejected
 from uploads.models import Upload
 
@@ -91,7 +91,7 @@ class Budget:
 class Expansion:
     workdir: Path
     budget: Budget
-    members: list[services.MemberFile] = field(default_factory=list)
+    members: list[members.MemberFile] = field(default_factory=list)
     counter: int = 0
 
     def new_path(self) -> Path:
@@ -175,7 +175,7 @@ def _add_member(
     kind = files.detect_type(path)
     index = len(expansion.members)
     expansion.members.append(
-        services.MemberFile(
+        members.MemberFile(
             path=path, archive_path=archive_path, size=size, sha256=sha256, kind=kind, parent=parent
         )
     )
@@ -472,8 +472,8 @@ def archive_expand(*, upload_id: str) -> Upload:
                     % {"size": filesizeformat(expansion.budget.written), "left": filesizeformat(available)}
                 )
         except ArchiveRejected as rejected:
-            return services.upload_archive_reject(archive=archive, reason=rejected.reason)
-        services.upload_members_store(archive=archive, members=expansion.members)
+            return members.upload_archive_reject(archive=archive, reason=rejected.reason)
+        members.upload_members_store(archive=archive, members=expansion.members)
         archive.refresh_from_db()
         return archive
     finally:

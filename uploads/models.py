@@ -107,3 +107,9 @@ class Upload(models.Model):
     @property
     def is_withdrawn(self) -> bool:
         return self.withdrawn_at is not None
+
+
+# States whose file is complete and in the uploads storage.
+STORED_STATES = frozenset(
+    {Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED, Upload.State.REJECTED}
+)

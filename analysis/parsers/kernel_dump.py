@@ -36,7 +36,7 @@ from analysis.parsers._binary import (
     utf16_string,
 )
 from analysis.parsers.result import Crash, Frame, Module, ParseResult
-from analysis.rules import drivers, knowledge
+from analysis.tables import drivers, knowledge
 
 MAGIC64 = b"PAGEDU64"
 MAGIC32 = b"PAGEDUMP"

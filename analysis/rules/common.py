@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from analysis.parsers.result import Crash, Event, Finding, Module, Severity
-from analysis.rules import drivers, knowledge
+from analysis.tables import drivers, knowledge
 
 RULESET_VERSION = "1"
 # Dump types that hold kernel memory (everything but triage minidumps and header-only dumps).

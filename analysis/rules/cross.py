@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from analysis.parsers.result import Crash, Event, Finding, Module
-from analysis.rules import drivers, hardware, knowledge
+from analysis.rules import hardware
 from analysis.rules.actions import action
 from analysis.rules.common import (
     CLASS_ZH,
@@ -30,6 +30,7 @@ from analysis.rules.common import (
     third_party_loaded,
     with_actions,
 )
+from analysis.tables import drivers, knowledge
 
 
 def _dedupe(crashes: Sequence[Crash]) -> list[int]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analysis.parsers.result import Crash, Finding
-from analysis.rules import drivers, hardware, knowledge
+from analysis.rules import hardware
 from analysis.rules.actions import action
 from analysis.rules.common import CLASS_ZH as CLASS_ZH
 from analysis.rules.common import (
-    FULL_DUMP_TYPES,
     code_of,
     finding,
     is_third_party,
@@ -20,6 +19,7 @@ from analysis.rules.common import (
     vendor_text,
     with_actions,
 )
+from analysis.tables import drivers, knowledge
 
 # Microsoft subsystems each class of third-party software hooks (analysis-spec B.1 D5 proximity).
 HOOKED_SUBSYSTEMS: dict[str, tuple[str, ...]] = {
@@ -539,7 +539,3 @@ def _linux(crash: Crash, i: int) -> list[Finding]:
         ("Linux 内核 oops", f"{title}：故障位于内核本体，未指出具体模块。",
          "请升级内核；如再次发生，启用 kdump 收集 vmcore，并检查硬件（memtest、mce/EDAC 日志）。"),
     )]  # fmt: skip
-
-
-def is_dump_of_memory(crash: Crash) -> bool:
-    return crash.extra.get("dump_type") in FULL_DUMP_TYPES
