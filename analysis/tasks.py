@@ -23,7 +23,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from analysis import cross_case, heartbeat, reconcile, services
-from analysis.parsers.result import ParseResult
+from analysis.parsers.result import Kind, ParseResult
 from analysis.rules import analyse_file
 from uploads import bucket, files
 
@@ -86,9 +86,10 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
         yield reader  # type: ignore[misc]
 
 
-def _parse(path: str | BinaryIO, display_name: str) -> ParseResult:
-    # Looked up at call time so the fault-injection tests can wrap it in their worker.
-    return analyse_file(path, display_name=display_name)
+def _parse(path: str | BinaryIO, display_name: str, kind: Kind | None = None) -> ParseResult:
+    # Looked up at call time so the fault-injection tests can wrap it in their worker. ``kind`` is what
+    # the upload side detected when it stored the file: the parsers do not detect it again.
+    return analyse_file(path, display_name=display_name, kind=kind)
 
 
 @shared_task(name="analysis.tasks.analyse_upload", bind=True, max_retries=MAX_RETRIES)
@@ -107,7 +108,7 @@ def analyse_upload(self: Task, job_id: int) -> str:
     upload = claim.upload
     try:
         with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
-            result = _parse(source, upload.filename)
+            result = _parse(source, upload.filename, upload.detected_kind or None)
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
         logger.info(
             "analysis job %s done: upload %s, %s, %d crashes, %d findings",

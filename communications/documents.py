@@ -19,7 +19,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from analysis.models import Crash, Finding
+from analysis.rules import actions as catalogue
+from analysis.rules.common import FULL_DUMP_TYPES, class_zh
 from analysis.selectors import crashes_for_case, findings_for_case
+from analysis.tables import drivers as driver_table
+from analysis.tables.knowledge import parameter_meanings, parameters_documented
 from cases.models import Case
 from cases.selectors import case_current_scope
 from communications.models import DocumentKind
@@ -150,8 +154,6 @@ def _crash_fact(crash: Crash) -> str:
 
 def _case_holdings(crashes: list[Crash]) -> frozenset[str]:
     """What the case already holds, so a message never asks for it (analysis/rules/actions.py)."""
-    from analysis.rules.common import FULL_DUMP_TYPES
-
     held: set[str] = set()
     for crash in crashes:
         raw = crash.raw or {}
@@ -171,9 +173,6 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
     by action and ordered by value, without what the case already holds; files that could not be analysed
     listed once.
     """
-    from analysis.rules import actions as catalogue
-    from analysis.tables.knowledge import parameter_meanings, parameters_documented
-
     zh = language == "zh-hans"
     facts = FindingsFacts()
     crashes: list[Crash] = list(crashes_for_case(case=case))
@@ -283,9 +282,6 @@ def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
 
 def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
     """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
-    from analysis.rules.common import class_zh
-    from analysis.tables import drivers as driver_table
-
     listed = [crash for crash in crashes if crash.modules]
     counts: dict[str, int] = {}
     names: dict[str, str] = {}

@@ -35,6 +35,7 @@ from communications.models import EmailDelivery
 from config.links import site_url
 from inbound import addresses, parsing
 from inbound.models import InboundMessage, ReplyAddressRevocation
+from outbox.services import outbox_publish, task_send_now
 from uploads.files import upload_storage
 from uploads.models import Upload
 from uploads.services import upload_store_bytes
@@ -94,8 +95,6 @@ def inbound_message_receive(
 
 
 def _queue(message_id: int) -> None:
-    from outbox.services import outbox_publish
-
     # An outbox row of the receiving transaction: published after the commit, or by the outbox dispatcher
     # when the broker is down then (docs/pipeline.md, "Outbox").
     outbox_publish(
@@ -110,10 +109,8 @@ def inbound_reconcile(*, now: datetime | None = None) -> int:
     waiting = InboundMessage.objects.filter(state=State.RECEIVED, received_at__lte=now - timedelta(minutes=2))
     waiting = waiting.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     ids = list(waiting.values_list("pk", flat=True)[:500])
-    from inbound.tasks import inbound_process
-
     for message_id in ids:
-        inbound_process.delay(message_id)
+        task_send_now(task="inbound.tasks.inbound_process", args=[message_id])
     return len(ids)
 
 
@@ -473,8 +470,6 @@ def _answer(message: InboundMessage, *, user: User, case: Case | None, kind: str
         reply_to=reply_to,
         in_reply_to=message.message_id or f"inbound.{message.pk}@{addresses.mail_domain()}",
     )
-    from outbox.services import outbox_publish
-
     outbox_publish(
         task="communications.tasks.email_deliver", args=[delivery.pk], key=f"email_deliver:{delivery.pk}"
     )

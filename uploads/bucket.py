@@ -26,8 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.files.storage import storages
 from django.utils.translation import gettext as _
+from storages.utils import clean_name
 
 from config import metrics
 from uploads.errors import StorageUnavailable
@@ -41,9 +44,7 @@ PARTIAL_PREFIX = "partial"
 
 
 def _storage() -> Any:
-    from uploads.files import upload_storage
-
-    return upload_storage()
+    return storages["uploads"]
 
 
 def client() -> Any:
@@ -57,15 +58,11 @@ def bucket_name() -> str:
 
 def key_for(name: str) -> str:
     """The object key of a storage name (the storage's ``location`` prefix applied)."""
-    from storages.utils import clean_name
-
     return str(_storage()._normalize_name(clean_name(name)))
 
 
 def is_transient(error: BaseException) -> bool:
     """Worth trying again: a network failure or a 5xx/throttling answer (never a 403 or a 404)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         code = error.response.get("Error", {}).get("Code", "")
@@ -221,8 +218,6 @@ def object_sha256(name: str) -> str:
 
 def object_size(name: str) -> int | None:
     """The size of a stored object, or None when there is none."""
-    from botocore.exceptions import ClientError
-
     try:
         return int(client().head_object(Bucket=bucket_name(), Key=key_for(name))["ContentLength"])
     except ClientError as error:
@@ -432,8 +427,6 @@ def multipart_complete(*, upload_id: object, name: str, multipart_id: str, part_
 
     Idempotent: when the multipart upload is gone but the object has the right size, a previous
     completion got this far and its caller failed later."""
-    from botocore.exceptions import ClientError
-
     s3 = client()
     bucket = bucket_name()
     key = key_for(name)

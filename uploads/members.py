@@ -25,6 +25,7 @@ class MemberFile:
     size: int
     sha256: str
     kind: str
+    detected_kind: str
     parent: int | None
 
 
@@ -58,6 +59,7 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                     offset=member.size,
                     sha256=member.sha256,
                     kind=member.kind,
+                    detected_kind=member.detected_kind,
                     state=Upload.State.STORED,
                     scan=scan,
                     scan_detail=scan_detail,

@@ -30,6 +30,7 @@ from cases.errors import InvalidInput
 from cases.models import Case
 from cases.records import case_touch, customer_answered, follow
 from cases.services import _audit
+from outbox.services import outbox_publish
 from uploads import bucket, files, scanning
 from uploads.access import is_staff, require_visible
 from uploads.duplicates import upload_duplicate_original
@@ -208,8 +209,6 @@ def upload_finish(*, upload: Upload, sha256: str | None) -> Upload:
     a worker complete the upload. Either way the client has its answer with every byte synced."""
     if files.storage_is_local():
         return upload_complete(upload=upload, sha256=sha256)
-    from outbox.services import outbox_publish
-
     # The client is told every byte is in whatever the broker does: the outbox row commits with the chunk.
     outbox_publish(
         task="uploads.tasks.upload_finish_task",
@@ -265,10 +264,10 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             return upload
         digest = sha256 or bucket.object_sha256(name)
         with bucket.open_ranged(name, size=upload.size) as head:
-            kind = files.detect_type_of_head(head.read(files.SNIFF_BYTES))
+            detection = files.detect_head(head.read(files.SNIFF_BYTES))
     else:
         digest = sha256 or files.file_sha256(path)
-        kind = files.detect_type(path)
+        detection = files.detect_file(path)
     scan, scan_detail = scanning.scan_decide(size=upload.size)
     if not upload.multipart_id:
         name = files.store_file(source=path, name=name)
@@ -276,7 +275,8 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
         with transaction.atomic():
             now = timezone.now()
             upload.sha256 = digest
-            upload.kind = kind
+            upload.kind = detection.upload_type
+            upload.detected_kind = detection.kind
             upload.storage_name = name
             upload.state = Upload.State.STORED
             upload.completed_at = now
@@ -288,6 +288,7 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
                     "scan_detail",
                     "sha256",
                     "kind",
+                    "detected_kind",
                     "storage_name",
                     "state",
                     "completed_at",
@@ -325,7 +326,7 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             )
             if scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
                 scanning.scan_queue(upload)
-            elif kind == Upload.Kind.ARCHIVE:
+            elif upload.kind == Upload.Kind.ARCHIVE:
                 upload_expansion_queue(upload)
             else:
                 upload_analysis_queue(upload)

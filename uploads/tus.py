@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -174,8 +175,6 @@ def tus_patch(
         raise UnsupportedMediaType(_("A tus PATCH must have Content-Type: application/offset+octet-stream."))
     with upload_writer(upload_id) as upload:
         if upload.case_id != case_id:
-            from django.http import Http404
-
             raise Http404("No such upload.")
         services.upload_check_writable(actor=actor, upload=upload)
         if offset != upload.offset:

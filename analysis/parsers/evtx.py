@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from evtx import PyEvtxParser
+
 from analysis.parsers.result import Crash, Event, ParseResult
 
 __all__ = ["parse"]
@@ -104,8 +106,6 @@ def parse(path: str | os.PathLike[str]) -> ParseResult:
 
 
 def _read(path: str | os.PathLike[str], errors: list[str]) -> list[_Record]:
-    from evtx import PyEvtxParser  # Rust extension; imported here so the module loads without it
-
     parser = PyEvtxParser(os.fspath(path), number_of_threads=1)
     iterator = parser.records_json()
     records: list[_Record] = []

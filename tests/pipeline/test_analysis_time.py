@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from analysis.formatting import duration
 from analysis.models import AnalysisJob
-from analysis.templatetags.analysis_panel import duration
 
 pytestmark = pytest.mark.django_db
 

@@ -101,8 +101,7 @@ def test_case_level_findings_are_recomputed_across_uploads(kernel_dump_upload, s
     assert LogEvent.objects.filter(upload=system_log_upload).exists()
     case_level = Finding.objects.filter(case=case, upload__isnull=True)
     crashes = [
-        _crash_from_json(c.raw)
-        for c in Crash.objects.filter(case=case).order_by("upload__created_at")
+        _crash_from_json(c.raw) for c in Crash.objects.filter(case=case).order_by("upload__created_at")
     ]
     events = [_event_from_row(e) for e in LogEvent.objects.filter(case=case)]
     expected = [f.code for f in case_findings(crashes, events)]
