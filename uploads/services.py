@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation, User
+from analysis.parsers.detect import Detection
 from cases.errors import InvalidInput
 from cases.models import Case
 from cases.records import case_touch, customer_answered, follow
@@ -238,98 +239,19 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
     if upload.offset != upload.size:
         raise UploadConflict(_("The upload is not complete yet."))
     name = files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
-    if upload.multipart_id:
-        # Every part is in the bucket already: join them (no copy), then read the object back only for
-        # what this process did not see (the running hash of chunks taken by other hosts).
-        try:
-            bucket.multipart_complete(
-                upload_id=upload.pk,
-                name=name,
-                multipart_id=upload.multipart_id,
-                part_size=upload.part_size,
-                size=upload.size,
-            )
-        except bucket.MissingParts as error:
-            # Trying again cannot bring the bytes back: say so on the upload, as for a lost spool file.
-            logger.error("upload %s cannot be completed: %s", upload.pk, error)
-            with transaction.atomic():
-                upload_reject_without_file(
-                    upload,
-                    reason=_("Its bytes were lost before it could be stored; please upload it again."),
-                    action="upload_lost",
-                    data={"size": upload.size, "detail": str(error)[:300]},
-                    now=timezone.now(),
-                )
-                transaction.on_commit(functools.partial(spool_remove, upload.pk, multipart_of(upload)))
-            return upload
-        digest = sha256 or bucket.object_sha256(name)
-        with bucket.open_ranged(name, size=upload.size) as head:
-            detection = files.detect_head(head.read(files.SNIFF_BYTES))
-    else:
-        digest = sha256 or files.file_sha256(path)
-        detection = files.detect_file(path)
+    if upload.multipart_id and not _parts_joined(upload, name):
+        return upload
+    digest, detection = _hash_and_detect(upload, path=path, name=name, sha256=sha256)
     scan, scan_detail = scanning.scan_decide(size=upload.size)
     if not upload.multipart_id:
         name = files.store_file(source=path, name=name)
     try:
         with transaction.atomic():
-            now = timezone.now()
             upload.sha256 = digest
-            upload.kind = detection.upload_type
-            upload.detected_kind = detection.kind
+            upload.kind, upload.detected_kind = detection.upload_type, detection.kind
             upload.storage_name = name
-            upload.state = Upload.State.STORED
-            upload.completed_at = now
-            upload.expires_at = None
             upload.scan, upload.scan_detail = scan, scan_detail
-            upload.save(
-                update_fields=[
-                    "scan",
-                    "scan_detail",
-                    "sha256",
-                    "kind",
-                    "detected_kind",
-                    "storage_name",
-                    "state",
-                    "completed_at",
-                    "expires_at",
-                    "updated_at",
-                ]
-            )
-            # A customer's file while the case waits on them hands it back to the engineer, in the same event.
-            case = Case.objects.select_for_update().get(pk=upload.case_id)
-            # Under the case lock: of two copies finishing together, the second sees the first.
-            original = upload_duplicate_original(
-                case_id=case.pk, sha256=digest, size=upload.size, exclude_id=upload.pk
-            )
-            if original is not None:
-                upload.duplicate_of = original
-                upload.save(update_fields=["duplicate_of"])
-            from_state, to_state = customer_answered(case, upload.uploaded_by)
-            follow(case, upload.uploaded_by)
-            data: dict[str, object] = {
-                "upload": str(upload.pk),
-                "filename": upload.filename,
-                "size": upload.size,
-                "sha256": digest,
-            }
-            if original is not None:
-                data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
-            _audit(
-                case=case,
-                actor=upload.uploaded_by,
-                action="upload_stored",
-                from_state=from_state,
-                to_state=to_state,
-                customer_visible=True,
-                data=data,
-            )
-            if scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
-                scanning.scan_queue(upload)
-            elif upload.kind == Upload.Kind.ARCHIVE:
-                upload_expansion_queue(upload)
-            else:
-                upload_analysis_queue(upload)
+            _record_stored(upload)
     except Exception:
         # The row still says ``receiving``: put the bytes back where a retried completion finds them (a
         # joined multipart object stays: completing again finds it and goes on).
@@ -343,6 +265,98 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
         raise
     upload_lock_release_files(upload.pk)
     return upload
+
+
+def _parts_joined(upload: Upload, name: str) -> bool:
+    """Every part is in the bucket already: join them (no copy). False when parts are missing: trying
+    again cannot bring the bytes back, so the upload is rejected, as for a lost spool file."""
+    try:
+        bucket.multipart_complete(
+            upload_id=upload.pk,
+            name=name,
+            multipart_id=upload.multipart_id,
+            part_size=upload.part_size,
+            size=upload.size,
+        )
+    except bucket.MissingParts as error:
+        logger.error("upload %s cannot be completed: %s", upload.pk, error)
+        with transaction.atomic():
+            upload_reject_without_file(
+                upload,
+                reason=_("Its bytes were lost before it could be stored; please upload it again."),
+                action="upload_lost",
+                data={"size": upload.size, "detail": str(error)[:300]},
+                now=timezone.now(),
+            )
+            transaction.on_commit(functools.partial(spool_remove, upload.pk, multipart_of(upload)))
+        return False
+    return True
+
+
+def _hash_and_detect(upload: Upload, *, path: Path, name: str, sha256: str | None) -> tuple[str, Detection]:
+    """The file's SHA-256 and type, detected once here and stored for the analysis. A joined multipart
+    object is read back only for what this process did not see (the running hash of chunks taken by other
+    hosts) and its first bytes."""
+    if not upload.multipart_id:
+        return sha256 or files.file_sha256(path), files.detect_file(path)
+    digest = sha256 or bucket.object_sha256(name)
+    with bucket.open_ranged(name, size=upload.size) as head:
+        return digest, files.detect_head(head.read(files.SNIFF_BYTES))
+
+
+def _record_stored(upload: Upload) -> None:
+    """Mark the upload stored (its hash, type, name and scan set by the caller), note a copy of a file
+    already in the case, audit it, and hand it on: scan, expansion or analysis after the commit."""
+    now = timezone.now()
+    upload.state, upload.completed_at, upload.expires_at = Upload.State.STORED, now, None
+    upload.save(update_fields=[*_STORED_FIELDS, "updated_at"])
+    # A customer's file while the case waits on them hands it back to the engineer, in the same event.
+    case = Case.objects.select_for_update().get(pk=upload.case_id)
+    # Under the case lock: of two copies finishing together, the second sees the first.
+    original = upload_duplicate_original(
+        case_id=case.pk, sha256=upload.sha256, size=upload.size, exclude_id=upload.pk
+    )
+    if original is not None:
+        upload.duplicate_of = original
+        upload.save(update_fields=["duplicate_of"])
+    from_state, to_state = customer_answered(case, upload.uploaded_by)
+    follow(case, upload.uploaded_by)
+    data: dict[str, object] = {
+        "upload": str(upload.pk),
+        "filename": upload.filename,
+        "size": upload.size,
+        "sha256": upload.sha256,
+    }
+    if original is not None:
+        data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
+    _audit(
+        case=case,
+        actor=upload.uploaded_by,
+        action="upload_stored",
+        from_state=from_state,
+        to_state=to_state,
+        customer_visible=True,
+        data=data,
+    )
+    if upload.scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
+        scanning.scan_queue(upload)
+    elif upload.kind == Upload.Kind.ARCHIVE:
+        upload_expansion_queue(upload)
+    else:
+        upload_analysis_queue(upload)
+
+
+_STORED_FIELDS = (
+    "scan",
+    "scan_detail",
+    "sha256",
+    "kind",
+    "detected_kind",
+    "storage_name",
+    "state",
+    "completed_at",
+    "expires_at",
+)
 
 
 def upload_terminate(*, actor: User, upload: Upload) -> None:

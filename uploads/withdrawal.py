@@ -75,41 +75,46 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
                     "(usually within a few minutes)."
                 )
             )
-        case = Case.objects.select_for_update().get(pk=locked.case_id)
-        now = timezone.now()
-        names = [
-            item.storage_name for item in family if item.storage_name and item.content_deleted_at is None
-        ]
-        Upload.objects.filter(pk__in=ids, withdrawn_at__isnull=True).update(
-            withdrawn_at=now,
-            withdrawn_by=actor,
-            withdrawal_reason=reason,
-            content_deleted_at=Coalesce("content_deleted_at", Value(now)),
-            updated_at=now,
-        )
-        originals = [item for item in family if item.duplicate_of_id is None]
-        heirs = upload_duplicates_promote(originals, removed=ids)
-        analysis_remove_for_uploads(case=case, upload_ids=ids)
-        _audit(
-            case=case,
-            actor=actor,
-            action="upload_deleted" if is_staff(actor) else "upload_withdrawn",
-            customer_visible=True,
-            data={
-                "upload": str(locked.pk),
-                "filename": locked.filename,
-                "size": locked.size,
-                "sha256": locked.sha256,
-                "reason": reason,
-                "members": len(family) - 1,
-                "heirs": [str(heir.pk) for heir in heirs],
-            },
-        )
-        storage = files.upload_storage()
-        for name in names:
-            transaction.on_commit(lambda name=name: storage.delete(name))
+        _withdraw_family(actor=actor, upload=locked, family=family, reason=reason)
     locked.refresh_from_db()
     return locked
+
+
+def _withdraw_family(*, actor: User, upload: Upload, family: list[Upload], reason: str) -> None:
+    """Mark the locked family withdrawn, let copies take the place of the originals, take their analysis
+    out of the case, audit it and delete the files after the commit."""
+    ids = {item.pk for item in family}
+    case = Case.objects.select_for_update().get(pk=upload.case_id)
+    now = timezone.now()
+    names = [item.storage_name for item in family if item.storage_name and item.content_deleted_at is None]
+    Upload.objects.filter(pk__in=ids, withdrawn_at__isnull=True).update(
+        withdrawn_at=now,
+        withdrawn_by=actor,
+        withdrawal_reason=reason,
+        content_deleted_at=Coalesce("content_deleted_at", Value(now)),
+        updated_at=now,
+    )
+    originals = [item for item in family if item.duplicate_of_id is None]
+    heirs = upload_duplicates_promote(originals, removed=ids)
+    analysis_remove_for_uploads(case=case, upload_ids=ids)
+    _audit(
+        case=case,
+        actor=actor,
+        action="upload_deleted" if is_staff(actor) else "upload_withdrawn",
+        customer_visible=True,
+        data={
+            "upload": str(upload.pk),
+            "filename": upload.filename,
+            "size": upload.size,
+            "sha256": upload.sha256,
+            "reason": reason,
+            "members": len(family) - 1,
+            "heirs": [str(heir.pk) for heir in heirs],
+        },
+    )
+    storage = files.upload_storage()
+    for name in names:
+        transaction.on_commit(lambda name=name: storage.delete(name))
 
 
 def _require_withdrawable(upload: Upload) -> None:
