@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from analysis.parsers.result import Finding
 from analysis.rules.common import finding
-from analysis.tables.outcomes import outcome_text
+from analysis.tables.texts import bilingual
 
 
 def unsupported_type_findings(
@@ -18,7 +18,7 @@ def unsupported_type_findings(
 ) -> tuple[Finding, ...]:
     """The file's findings led by "not analysed" with the type the upload side ``detected``, so an
     engineer knows to look at the file by hand (the rules alone only say the type is not recognised)."""
-    title, title_zh = outcome_text("unsupported_type", "title", type=detected)
+    title, title_zh = bilingual("job_outcomes", "unsupported_type", "title", type=detected)
     base = next((item for item in findings if item.code == "unsupported_type"), None)
     if base is None:
         lead = finding("low", "unsupported_type", "high", [], (title, file, ""), (title_zh, "", ""))
@@ -29,8 +29,8 @@ def unsupported_type_findings(
 
 def analysis_failed_finding(*, file: str, reason: str) -> Finding:
     """A job failed for good: the file and the reason, and what an engineer can do."""
-    title, title_zh = outcome_text("analysis_failed", "title")
-    advice, advice_zh = outcome_text("analysis_failed", "recommendation")
+    title, title_zh = bilingual("job_outcomes", "analysis_failed", "title")
+    advice, advice_zh = bilingual("job_outcomes", "analysis_failed", "recommendation")
     detail = f"{file}: {reason}"
     return finding(
         "medium", "analysis_failed", "high", [], (title, detail, advice), (title_zh, "", advice_zh)
