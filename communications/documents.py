@@ -176,7 +176,22 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
     zh = language == "zh-hans"
     facts = FindingsFacts()
     crashes: list[Crash] = list(crashes_for_case(case=case))
-    by_id = {crash.pk: crash for crash in crashes}
+    _crash_rows(facts, crashes)
+    _parameter_tables(facts, crashes, zh)
+    _drivers(facts, crashes, zh)
+    facts.processes = sorted({c.process_name for c in crashes if c.process_name}, key=str.lower)
+    references, free_advice, not_analysed = _conclusions(facts, case=case, crashes=crashes, zh=zh)
+    holdings = _case_holdings(crashes)
+    chosen = catalogue.merged(references, holdings)
+    facts.recommendations = [
+        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
+    ] + free_advice
+    facts.action_ids = [act.id for act, _args in chosen]
+    facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
+    return facts
+
+
+def _crash_rows(facts: FindingsFacts, crashes: list[Crash]) -> None:
     for crash in crashes:
         facts.crashes.append(
             CrashRow(
@@ -188,6 +203,10 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
                 file=_cell(crash.upload.filename),
             )
         )
+
+
+def _parameter_tables(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
+    """The documented parameters of each bug check code once (the first crash with it)."""
     seen_codes: set[str] = set()
     for crash in crashes:
         if len(facts.parameters) >= _MAX_PARAMETER_TABLES:
@@ -208,8 +227,14 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
                 ],
             )
         )
-    _drivers(facts, crashes, zh)
-    facts.processes = sorted({c.process_name for c in crashes if c.process_name}, key=str.lower)
+
+
+def _conclusions(
+    facts: FindingsFacts, *, case: Case, crashes: list[Crash], zh: bool
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Each conclusion once with its evidence (into ``facts``); returns the catalogue references, the
+    free-text advice and the files not analysed, for the recommendations."""
+    by_id = {crash.pk: crash for crash in crashes}
     findings: list[Finding] = sorted(
         findings_for_case(case=case),
         key=lambda f: (
@@ -251,14 +276,7 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
             more = len(conclusion.evidence) - _MAX_EVIDENCE
             conclusion.evidence = [*conclusion.evidence[:_MAX_EVIDENCE], f"… +{more}"]
     facts.conclusions = list(merged.values())
-    holdings = _case_holdings(crashes)
-    chosen = catalogue.merged(references, holdings)
-    facts.recommendations = [
-        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
-    ] + free_advice
-    facts.action_ids = [act.id for act, _args in chosen]
-    facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
-    return facts
+    return references, free_advice, not_analysed
 
 
 def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
@@ -283,6 +301,36 @@ def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
 def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
     """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
     listed = [crash for crash in crashes if crash.modules]
+    counts, names, classes = _driver_counts(facts, crashes)
+    facts.drivers = sorted(names.values(), key=str.lower)
+    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+
+    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
+    def weight(key: str) -> tuple[int, int, str]:
+        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
+        return (0 if relevant else 1, -counts.get(key, 0), key)
+
+    ordered = sorted(names, key=weight)
+    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
+    for key in shown:
+        facts.driver_notes.append(
+            _driver_note(names[key], classes.get(key, ""), counts.get(key), len(listed), zh)
+        )
+    _mentioned_notes(facts, crashes, names, zh)
+    if rest:
+        others = ("、" if zh else ", ").join(names[key] for key in rest)
+        facts.driver_notes.append(
+            f"另有 {len(rest)} 个第三方驱动：{others}"
+            if zh
+            else f"{len(rest)} more third-party drivers: {others}"
+        )
+
+
+def _driver_counts(
+    facts: FindingsFacts, crashes: list[Crash]
+) -> tuple[dict[str, int], dict[str, str], dict[str, str]]:
+    """How many crashes load each third-party driver, its name as written and its class; diagnostic
+    tools go to ``facts.tools`` instead."""
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
     classes: dict[str, str] = {}
@@ -307,34 +355,27 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
                 names.setdefault(key, name)
                 if module.get("vendor_class"):
                     classes[key] = str(module["vendor_class"])
-    facts.drivers = sorted(names.values(), key=str.lower)
-    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+    return counts, names, classes
 
-    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
-    def weight(key: str) -> tuple[int, int, str]:
-        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
-        return (0 if relevant else 1, -counts.get(key, 0), key)
 
-    ordered = sorted(names, key=weight)
-    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
-    for key in shown:
-        name = names[key]
-        klass = classes.get(key, "")
-        if listed and key in counts:
-            share = (
-                f"{counts[key]}/{len(listed)} 次列出驱动的蓝屏中已加载"
-                if zh
-                else f"loaded in {counts[key]} of {len(listed)} crashes that list their drivers"
-            )
-        else:
-            share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
-        if zh:
-            kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
-            facts.driver_notes.append(f"{name}：{kind}，{share}")
-        else:
-            kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
-            facts.driver_notes.append(f"{name}: {kind}, {share}")
-    # Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash".
+def _driver_note(name: str, klass: str, count: int | None, listed: int, zh: bool) -> str:
+    if listed and count is not None:
+        share = (
+            f"{count}/{listed} 次列出驱动的蓝屏中已加载"
+            if zh
+            else f"loaded in {count} of {listed} crashes that list their drivers"
+        )
+    else:
+        share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
+    if zh:
+        kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
+        return f"{name}：{kind}，{share}"
+    kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
+    return f"{name}: {kind}, {share}"
+
+
+def _mentioned_notes(facts: FindingsFacts, crashes: list[Crash], names: dict[str, str], zh: bool) -> None:
+    """Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash"."""
     mentioned: dict[str, tuple[str, str]] = {}
     for crash in crashes:
         extra = (crash.raw or {}).get("extra") or {}
@@ -349,13 +390,6 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
             f"{name}：第三方驱动，{file} 中提到（没有列出已加载驱动的转储）"
             if zh
             else f"{name}: a third-party driver named in {file} (no dump lists the loaded drivers)"
-        )
-    if rest:
-        others = ("、" if zh else ", ").join(names[key] for key in rest)
-        facts.driver_notes.append(
-            f"另有 {len(rest)} 个第三方驱动：{others}"
-            if zh
-            else f"{len(rest)} more third-party drivers: {others}"
         )
 
 

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from cases.errors import InvalidInput
 from config import metrics
-from uploads import bucket, files, services
+from uploads import bucket, bucket_parts, files, services
 from uploads.errors import (
     ChecksumMismatch,
     StorageFailed,
@@ -248,7 +248,7 @@ def _stream_to_bucket(
         with open(path, "wb") as handle:
             if base < offset:
                 _tail_fetch(upload, offset=offset, base=base, into=handle)
-        sender = bucket.PartSender(
+        sender = bucket_parts.PartSender(
             upload_id=upload.pk,
             name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk),
             multipart_id=upload.multipart_id,
