@@ -16,10 +16,11 @@ from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
 from communications import selectors, services
-from communications.documents import LANGUAGES, Draft, document_draft, document_language, text_to_html
+from communications.documents import LANGUAGES, Draft, document_draft, document_language
 from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
 from communications.models import DocumentKind, EvidenceItem
 from communications.panel import LANGUAGE_NAMES
+from communications.text_html import text_to_html
 
 
 def _worker_required(request: HttpRequest) -> None:

@@ -9,10 +9,10 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from cases.models import AuditEvent, State
-from communications.documents import text_to_html
 from communications.models import EvidenceItem
 from communications.notifications import event_text
 from communications.selectors import evidence_checklist, notifications_unread_count
+from communications.text_html import text_to_html
 
 register = template.Library()
 
