@@ -27,7 +27,7 @@ from cases.errors import DomainError, InvalidInput, InvalidState, NotAllowed
 from cases.models import Case
 from cases.selectors import case_visible_to
 from communications.models import EmailDelivery
-from inbound import addresses, parsing
+from inbound import addresses, mail_text, parsing
 from inbound.answers import inbound_answer
 from inbound.models import InboundMessage, ReplyAddressRevocation
 from inbound.receiving import inbound_raw_read
@@ -172,7 +172,7 @@ def _reply_receive(message: InboundMessage, mail: parsing.ParsedMail, address: s
         inbound_answer(message, user=sender, case=check.case, kind="too_large")
         return _finish(message, State.REFUSED, Reason.TOO_LARGE)
     files, results = _files(mail, internal=note)
-    body = parsing.reply_text(mail.text)
+    body = mail_text.reply_text(mail.text)
     if not body and not files:
         return _finish(message, State.QUEUED, Reason.EMPTY, handled=False)
     if not body:
@@ -292,7 +292,7 @@ def _request_receive(message: InboundMessage, mail: parsing.ParsedMail) -> Inbou
         inbound_answer(message, user=customer, case=None, kind="too_large")
         return _finish(message, State.REFUSED, Reason.TOO_LARGE)
     files, results = _files(mail, internal=False)
-    title = parsing.subject_clean(mail.subject) or _first_line(mail.text)
+    title = mail_text.subject_clean(mail.subject) or _first_line(mail.text)
     if not title and not files:
         return _finish(message, State.QUEUED, Reason.EMPTY, handled=False)
     with transaction.atomic():
@@ -343,7 +343,9 @@ def _mail_for(message: InboundMessage) -> parsing.ParsedMail:
 def _staff_text(message: InboundMessage, mail: parsing.ParsedMail) -> str:
     # A reply that went astray is read like a reply (quoted history cut); a new request keeps all of it.
     text = (
-        parsing.reply_text(mail.text) if message.to_address != settings.INBOUND_SUPPORT_ADDRESS else mail.text
+        mail_text.reply_text(mail.text)
+        if message.to_address != settings.INBOUND_SUPPORT_ADDRESS
+        else mail.text
     )
     return text or _("(no text)")
 
@@ -416,7 +418,7 @@ def inbound_message_open_case(
         case = case_services.case_create(
             actor=actor,
             organisation=organisation,
-            title=title or parsing.subject_clean(message.subject) or _("Request by e-mail"),
+            title=title or mail_text.subject_clean(message.subject) or _("Request by e-mail"),
             description=_staff_text(message, mail),
             customer_contact=customer_contact,
         )

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
-from inbound import parsing, receiving, selectors, services
+from inbound import mail_text, parsing, receiving, selectors, services
 from inbound.forms import AttachForm, DiscardForm, OpenCaseForm
 from inbound.models import InboundMessage
 from uploads.files import content_disposition
@@ -61,7 +61,7 @@ def _detail(
         "open_form": forms.get("open_form")
         or OpenCaseForm(
             initial={
-                "title": parsing.subject_clean(message.subject),
+                "title": mail_text.subject_clean(message.subject),
                 "organisation": message.sender.organisation_id if message.sender else None,
                 "customer_contact": message.sender_id
                 if message.sender and message.sender.is_customer
