@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypedDict
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,18 +11,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_stubs_ext import StrOrPromise
 
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
 from communications import selectors, services
-from communications.documents import LANGUAGES, Draft, document_draft, document_language, text_to_html
+from communications.documents import LANGUAGES, Draft, document_draft, document_language
 from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
-from communications.models import DocumentKind, EmailDelivery, EvidenceItem, SentDocument
-
-LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
+from communications.models import DocumentKind, EvidenceItem
+from communications.panel import LANGUAGE_NAMES
+from communications.text_html import text_to_html
 
 
 def _worker_required(request: AuthenticatedRequest) -> None:
@@ -37,48 +33,6 @@ def _kind_or_404(kind: str) -> str:
     if kind not in DocumentKind.values:
         raise Http404("No such document.")
     return kind
-
-
-class CommunicationsPanel(TypedDict):
-    """What ``communications/panel.html`` shows: documents, evidence checklist and, to staff, deliveries."""
-
-    case: Case
-    request: AuthenticatedRequest
-    is_worker: bool
-    can_send_summary: bool
-    documents: list[SentDocument]
-    checklist: list[selectors.EvidenceStatus]
-    evidence_form: EvidenceForm | None
-    deliveries: list[EmailDelivery]
-    failed_deliveries: list[EmailDelivery]
-    contact_language: str
-    document_kinds: Sequence[tuple[str, StrOrPromise]]
-    language: str
-
-
-def panel_context(
-    *, request: AuthenticatedRequest, case: Case, checklist: list[selectors.EvidenceStatus] | None = None
-) -> CommunicationsPanel:
-    """What the communications panel of the case page shows to this viewer; ``checklist`` is the evidence
-    checklist when the page has already read it."""
-    user = request.user
-    is_worker = user.is_case_worker
-    is_staff = selectors.user_is_staff(user)
-    deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
-    return CommunicationsPanel(
-        case=case,
-        request=request,
-        is_worker=is_worker and case.is_open,
-        can_send_summary=is_worker,
-        documents=list(selectors.documents_for_case(case=case)[:20]),
-        checklist=selectors.evidence_checklist(case=case) if checklist is None else checklist,
-        evidence_form=EvidenceForm() if is_worker and case.is_open else None,
-        deliveries=deliveries,
-        failed_deliveries=[d for d in deliveries if d.state == EmailDelivery.State.FAILED],
-        contact_language=LANGUAGE_NAMES[document_language(case=case)],
-        document_kinds=DocumentKind.choices,
-        language="zh-hans" if (getattr(request, "LANGUAGE_CODE", "") or "").startswith("zh") else "en",
-    )
 
 
 @login_required

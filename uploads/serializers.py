@@ -9,8 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from cases.models import Case
-from uploads.models import Upload
-from uploads.services import STORED_STATES
+from uploads.models import STORED_STATES, Upload
 
 
 class UploadSerializer(serializers.ModelSerializer[Upload]):

@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TypedDict
+from typing import Any
 
 from django import template
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
-from accounts.models import User
-from cases.models import Case
-from uploads import selectors, services
-from uploads.models import Upload
+from uploads import housekeeping, selectors
 
 register = template.Library()
 
 PANEL_ROWS = 10
 
 
-class UploadsPanel(TypedDict):
-    """What ``uploads/_panel.html`` shows: the newest uploads of the case and when its files go."""
-
-    case: Case
-    uploads: QuerySet[Upload]
-    total: int
-    retention_date: datetime | None
-    can_invite: bool
-    request: HttpRequest | None
-
-
 @register.inclusion_tag("uploads/_panel.html", takes_context=True)
-def upload_case_panel(context: template.Context) -> UploadsPanel:
-    case: Case = context["case"]
-    user: User = context["user"]
+def upload_case_panel(context: template.Context) -> dict[str, Any]:
+    case = context["case"]
+    user = context["user"]
     uploads = selectors.upload_list_for_case(case=case)
-    return UploadsPanel(
-        case=case,
-        uploads=uploads[:PANEL_ROWS],
-        total=uploads.count(),
-        retention_date=services.upload_retention_date(case=case),
-        can_invite=case.is_open and (user.is_superuser or user.is_support_staff),
-        request=context.get("request"),
-    )
+    return {
+        "case": case,
+        "uploads": uploads[:PANEL_ROWS],
+        "total": uploads.count(),
+        "retention_date": housekeeping.upload_retention_date(case=case),
+        "can_invite": case.is_open and (user.is_superuser or user.is_support_staff),
+        "request": context.get("request"),
+    }
