@@ -108,8 +108,9 @@ def analyse_upload(self: Task[[int], str], job_id: int) -> str:
     upload = claim.upload
     try:
         with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
-            # The kind the upload side stored is one of the parsers' kinds (the column holds their names).
-            result = _parse(source, upload.filename, cast("Kind | None", upload.detected_kind or None))
+            result = _parse(
+                source, upload.filename, cast("Kind | None", upload.detected_kind or None)
+            )  # the column holds a parser Kind
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
         logger.info(
             "analysis job %s done: upload %s, %s, %d crashes, %d findings",
