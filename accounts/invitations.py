@@ -22,10 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Invitation, User
+from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError, InvalidInput, NotAllowed
 from cases.models import Case
 from cases.selectors import case_visible_to
-from cases.services import _audit
 from config.links import site_url
 
 
@@ -72,10 +72,10 @@ def invitation_create(*, actor: User, case: Case, email: str) -> InvitationSent:
             invited_by=actor,
             expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="invitation_sent",
+            action=AuditAction.INVITATION_SENT,
             data={"email": email, "invitation": invitation.pk},
         )
         url = site_url(reverse("accounts:invitation_accept", args=[token]))
@@ -107,7 +107,12 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
             locked.revoked_at = timezone.now()
             locked.revoked_by = actor
             locked.save(update_fields=["revoked_at", "revoked_by"])
-            _audit(case=locked.case, actor=actor, action="invitation_revoked", data={"email": locked.email})
+            audit_record(
+                case=locked.case,
+                actor=actor,
+                action=AuditAction.INVITATION_REVOKED,
+                data={"email": locked.email},
+            )
     return locked
 
 
@@ -136,7 +141,9 @@ def _accepted(invitation: Invitation, user: User) -> None:
     if case.customer_contact_id is None:
         case.customer_contact = user
         case.save(update_fields=["customer_contact", "updated_at"])
-    _audit(case=case, actor=user, action="invitation_accepted", data={"email": invitation.email})
+    audit_record(
+        case=case, actor=user, action=AuditAction.INVITATION_ACCEPTED, data={"email": invitation.email}
+    )
 
 
 def invitation_accept_new_account(

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 # A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
 from accounts.middleware import SSO_MFA_SESSION_KEY
 from accounts.models import IdentityProvider, Organisation, User
+from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError
 
 logger = logging.getLogger("portal.security")
@@ -205,11 +206,11 @@ def _explain(error: Exception) -> tuple[str, str]:
 
 
 def _audit_refusal(request: HttpRequest | None, provider: IdentityProvider, detail: str) -> None:
-    from cases.models import AuditEvent
-
     address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    AuditEvent.objects.create(
-        action="sso_refused", data={"provider": provider.slug, "reason": detail[:500], "address": address}
+    audit_record(
+        actor=None,
+        action=AuditAction.SSO_REFUSED,
+        data={"provider": provider.slug, "reason": detail[:500], "address": address},
     )
     logger.warning("single sign-on refused (%s): %s", provider.slug, detail)
 
@@ -278,11 +279,9 @@ def sso_user_for_claims(
         user = _user_create(provider=provider, email=email, claims=claims)
         created = True
     second_factor = (user.is_support_staff or user.is_superuser) and has_second_factor(claims)
-    from cases.models import AuditEvent
-
-    AuditEvent.objects.create(
+    audit_record(
         actor=user,
-        action="sso_login",
+        action=AuditAction.SSO_LOGIN,
         data={
             "provider": provider.slug,
             "sub": str(claims.get("sub", ""))[:200],

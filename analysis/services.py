@@ -30,9 +30,10 @@ from accounts.models import User
 from analysis.cross_case import case_marks_refresh
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
 from analysis.parsers import result as parsed
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidState, NotAllowed
-from cases.models import AuditEvent, Case
-from cases.records import case_touch
+from cases.live import case_touch
+from cases.models import Case
 from config.caching import cache_is_shared
 from uploads.models import Upload
 
@@ -133,11 +134,10 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
         )
         _require_analysable(upload)
         job = job_queue_for_upload(upload=upload, requested_by=actor)
-        # job_queue_for_upload raised the case's live version already.
-        AuditEvent.objects.create(
-            case_id=upload.case_id,
+        audit_record(
+            case=upload.case,
             actor=actor,
-            action="analysis_rerun",
+            action=AuditAction.ANALYSIS_RERUN,
             data={"upload": str(upload.pk), "filename": upload.filename, "job": job.pk},
         )
     return job
@@ -271,8 +271,9 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
             changes["kind"] = _UPLOAD_KIND.get(result.kind, Upload.Kind.OTHER)
         Upload.objects.filter(pk=upload.pk, state__in=_ANALYSABLE_UPLOAD_STATES).update(**changes)
         case_findings_settle(case=case)
-        AuditEvent.objects.create(case=case, action="analysis_done", data={"job": job_id})
-        case_touch(case_id=case.pk)
+        # Tells the staff once the case's last pending job ends (communications.notifications); raises
+        # the case's live version.
+        audit_record(case=case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": job_id})
     job.refresh_from_db()
     return job
 

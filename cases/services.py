@@ -2,7 +2,7 @@
 side of the lifecycle: scope sent and answered, resolution proposed and answered). STYLE.md rules 2 and 4.
 
 Each function checks the actor's role and the case's state, writes in one transaction, records an audit
-event (``cases.records.audit``), and queues notifications after the commit.
+event (``cases.audit.audit_record``), and queues notifications after the commit.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 
 from accounts.models import Organisation, User
 from cases import conversation
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
@@ -30,7 +31,6 @@ from cases.models import (
     State,
     TimelineEntry,
 )
-from cases.records import audit as _audit
 from cases.records import (
     customer_answered,
     follow,
@@ -104,10 +104,10 @@ def case_create(
             parent=parent,
             opened_by=actor,
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="case_opened",
+            action=AuditAction.CASE_OPENED,
             to_state=case.state,
             customer_visible=True,
             data={"owner": owner.username if owner else None, "parent": parent.number if parent else None},
@@ -135,10 +135,10 @@ def case_open_for_customer(*, customer: User, title: str, description: str = "",
         data: dict[str, object] = {"owner": None, "parent": None}
         if via:
             data["via"] = via
-        _audit(
+        audit_record(
             case=case,
             actor=customer,
-            action="case_opened",
+            action=AuditAction.CASE_OPENED,
             to_state=case.state,
             customer_visible=True,
             data=data,
@@ -169,7 +169,7 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
             setattr(case, name, value)
         if changes:
             case.save(update_fields=[*changes, "updated_at"])
-            _audit(case=case, actor=actor, action="case_updated", data={"changes": changes})
+            audit_record(case=case, actor=actor, action=AuditAction.CASE_UPDATED, data={"changes": changes})
     return case
 
 
@@ -189,10 +189,10 @@ def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Ca
         case.owner = owner
         case.save(update_fields=["owner", "updated_at"])
         # Customer-visible: the customer is told who handles their case now (the reason stays with staff).
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="case_reassigned" if previous else "case_assigned",
+            action=AuditAction.CASE_REASSIGNED if previous else AuditAction.CASE_ASSIGNED,
             customer_visible=True,
             data={"from": previous.username if previous else None, "to": owner.username, "reason": reason},
         )
@@ -223,9 +223,11 @@ def scope_save(
             next_steps=next_steps,
             author=actor,
         )
-        _audit(case=case, actor=actor, action="scope_saved", data={"version": version.version})
+        audit_record(
+            case=case, actor=actor, action=AuditAction.SCOPE_SAVED, data={"version": version.version}
+        )
         if case.state == State.NEW:
-            set_state(case, State.SCOPING, actor=actor, action="scoping_started")
+            set_state(case, State.SCOPING, actor=actor, action=AuditAction.SCOPING_STARTED)
     return version
 
 
@@ -259,10 +261,10 @@ def timeline_add(
         if not internal:
             mark_first_response(case, actor)
             follow(case, actor)
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="note_added" if internal else "message_added",
+            action=AuditAction.NOTE_ADDED if internal else AuditAction.MESSAGE_ADDED,
             from_state=from_state,
             to_state=to_state,
             customer_visible=not internal,
@@ -369,7 +371,11 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
         if name == "resume_investigation":
             conversation.resolution_withdraw(case=case)
         event = set_state(
-            case, transition.target, actor=actor, action=name, data={"message": message} if message else None
+            case,
+            transition.target,
+            actor=actor,
+            action=AuditAction(name),
+            data={"message": message} if message else None,
         )
         if message.strip():
             timeline_record(case, event, body=message, kind=TimelineEntry.Kind.MESSAGE)
@@ -413,7 +419,7 @@ def case_close(
             case,
             State.CLOSED,
             actor=actor,
-            action="close",
+            action=AuditAction.CLOSE,
             data={"resolution_type": resolution_type, "summary_version": summary.version},
         )
         timeline_record(case, event)
@@ -437,8 +443,12 @@ def case_split(*, actor: User, case: Case, title: str, description: str = "") ->
             owner=case.owner,
             parent=case,
         )
-        _audit(
-            case=case, actor=actor, action="case_split", customer_visible=True, data={"child": child.number}
+        audit_record(
+            case=case,
+            actor=actor,
+            action=AuditAction.CASE_SPLIT,
+            customer_visible=True,
+            data={"child": child.number},
         )
     return child
 

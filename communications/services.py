@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases import conversation
-from cases import services as case_services
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, NotAllowed
+from cases.live import case_touch
 from cases.models import AuditEvent, Case, State, TimelineEntry
-from cases.records import case_touch
 from cases.selectors import case_current_scope, case_visible_to
 from communications import notifications, selectors
 from communications.documents import LANGUAGES, placeholders_in
@@ -97,10 +97,10 @@ def document_send(
             if case.first_response_at is None:
                 case.first_response_at = timezone.now()
                 case.save(update_fields=["first_response_at", "updated_at"])
-            event = case_services._audit(
+            event = audit_record(
                 case=case,
                 actor=actor,
-                action="document_sent",
+                action=AuditAction.DOCUMENT_SENT,
                 customer_visible=True,
                 data={"document": document.pk, "kind": kind, "language": language, "entry": entry.pk},
             )
@@ -353,10 +353,10 @@ def evidence_item_add(
         )
         # While the scope is being written the request is part of it (the scope message lists it); later
         # it asks the customer something, and they are told.
-        case_services._audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="evidence_requested",
+            action=AuditAction.EVIDENCE_REQUESTED,
             customer_visible=case.state not in {State.NEW, State.SCOPING},
             data={"item": item.pk, "label": item.label},
         )
@@ -367,10 +367,10 @@ def evidence_item_remove(*, actor: User, item: EvidenceItem) -> None:
     """Withdraw a request (the customer no longer sees it on the upload page)."""
     _require_case_worker(actor, item.case)
     with transaction.atomic():
-        case_services._audit(
+        audit_record(
             case=item.case,
             actor=actor,
-            action="evidence_withdrawn",
+            action=AuditAction.EVIDENCE_WITHDRAWN,
             customer_visible=item.case.state not in {State.NEW, State.SCOPING},
             data={"item": item.pk, "label": item.label},
         )

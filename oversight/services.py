@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
-from cases.models import OPEN_STATES, AuditEvent, Case, CaseSummary, ResolutionType, State
+from cases.models import OPEN_STATES, Case, CaseSummary, ResolutionType, State
 from cases.records import summary_version_add
 from oversight.clocks import ClockResult
 from oversight.models import (
@@ -30,21 +31,12 @@ from oversight.selectors import case_clocks, sla_config_load
 SWEEP_CHUNK = 500
 
 
-def _audit(*, case: Case | None, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    # The cases app's writer: one place decides who is notified of a case event, and how.
-    from cases.services import _audit as case_audit
-
-    return case_audit(case=case, actor=actor, action=action, data=data)
-
-
 def export_record(
-    *, actor: User, what: str, case: Case | None = None, filters: dict[str, str] | None = None
+    *, actor: User, action: AuditAction, case: Case | None = None, filters: dict[str, str] | None = None
 ) -> None:
     """Audit a download of portal data (summary PDF, review or audit CSV): who took what, with which
-    filters. Written directly: an export is nobody's notification."""
-    AuditEvent.objects.create(
-        case=case, actor=actor, action=f"export_{what}", data={"filters": filters or {}}
-    )
+    filters. A record only: an export is nobody's notification."""
+    audit_record(case=case, actor=actor, action=action, data={"filters": filters or {}})
 
 
 def _require_manager(actor: User) -> None:
@@ -178,10 +170,10 @@ def summary_review(
         review = SummaryReview.objects.create(
             summary=summary, decision=decision, comment=comment.strip(), reviewer=actor, **checklist
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action=f"summary_{decision}",
+            action=AuditAction(f"summary_{decision}"),
             data={"version": summary.version, "comment": review.comment, "checklist": checklist},
         )
     return review
@@ -219,10 +211,10 @@ def summary_rewrite(
             resolution=resolution,
             resolution_type=resolution_type,
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="summary_rewritten",
+            action=AuditAction.SUMMARY_REWRITTEN,
             data={"version": summary.version, "resolution_type": resolution_type},
         )
     return summary
@@ -246,7 +238,9 @@ def service_target_save(*, actor: User, target: ServiceTarget) -> ServiceTarget:
     _validated(target)
     with transaction.atomic():
         target.save()
-        _audit(case=None, actor=actor, action="service_target_saved", data={"target": str(target)})
+        audit_record(
+            case=None, actor=actor, action=AuditAction.SERVICE_TARGET_SAVED, data={"target": str(target)}
+        )
     return target
 
 
@@ -263,5 +257,7 @@ def business_calendar_save(
             Holiday.objects.bulk_create(
                 Holiday(calendar=calendar, date=day, name=name) for day, name in holidays
             )
-        _audit(case=None, actor=actor, action="calendar_saved", data={"calendar": calendar.name})
+        audit_record(
+            case=None, actor=actor, action=AuditAction.CALENDAR_SAVED, data={"calendar": calendar.name}
+        )
     return calendar

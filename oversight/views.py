@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from cases.audit import AuditAction
 from cases.errors import DomainError
 from cases.models import Severity
 from cases.selectors import case_get_for_user
@@ -99,7 +100,9 @@ def review_export(request: HttpRequest) -> HttpResponse:
     """The filtered review queue as CSV."""
     _manager_required(request.user)
     _form, summaries = _review_summaries(request)
-    services.export_record(actor=request.user, what="review_csv", filters=request.GET.dict())
+    services.export_record(
+        actor=request.user, action=AuditAction.EXPORT_REVIEW_CSV, filters=request.GET.dict()
+    )
     rows = (
         [
             s.case.number,
@@ -180,7 +183,10 @@ def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
     if summary is None:
         raise Http404("No summary.")
     services.export_record(
-        actor=request.user, what="summary_pdf", case=case, filters={"version": str(summary.version)}
+        actor=request.user,
+        action=AuditAction.EXPORT_SUMMARY_PDF,
+        case=case,
+        filters={"version": str(summary.version)},
     )
     # Imported here: reportlab adds 15 MiB to every web process, and only this view needs it.
     from oversight.documents import summary_pdf
@@ -310,7 +316,9 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 def audit_export(request: HttpRequest) -> HttpResponse:
     _manager_required(request.user)
     _form, events = _audit_events(request)
-    services.export_record(actor=request.user, what="audit_csv", filters=request.GET.dict())
+    services.export_record(
+        actor=request.user, action=AuditAction.EXPORT_AUDIT_CSV, filters=request.GET.dict()
+    )
     rows = (
         [
             _local(e.created_at),

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from cases.audit import AuditAction, audit_record
 from uploads import files
 from uploads.models import Upload
 
@@ -178,10 +179,10 @@ def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
         if not updated:
             return upload
         upload.scan, upload.scan_detail = Upload.Scan.CLEAN, answer.raw[:300]
-        services._record(
+        audit_record(
             case=upload.case,
             actor=None,
-            action="upload_scanned",
+            action=AuditAction.UPLOAD_SCANNED,
             data={"upload": str(upload.pk), "filename": upload.filename, "result": "clean"},
         )
         if upload.kind == Upload.Kind.ARCHIVE:
@@ -192,8 +193,6 @@ def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
 
 
 def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
-    from cases.services import _audit
-
     reason = _("Quarantined: the virus scanner found %(signature)s. The file cannot be downloaded.") % {
         "signature": answer.signature
     }
@@ -206,10 +205,10 @@ def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
         )
         if not updated:
             return upload
-        _audit(
+        audit_record(
             case=upload.case,
             actor=None,
-            action="upload_infected",
+            action=AuditAction.UPLOAD_INFECTED,
             customer_visible=True,
             data={
                 "upload": str(upload.pk),
@@ -230,15 +229,14 @@ def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
 
 
 def _hold(upload: Upload, reason: str, *, failed: bool = False) -> Upload:
-    from uploads import services
 
     with transaction.atomic():
         Upload.objects.filter(pk=upload.pk, scan=Upload.Scan.PENDING).update(scan_detail=reason[:300])
         if failed:
-            services._record(
+            audit_record(
                 case=upload.case,
                 actor=None,
-                action="upload_scan_failed",
+                action=AuditAction.UPLOAD_SCAN_FAILED,
                 data={"upload": str(upload.pk), "filename": upload.filename, "reason": reason},
             )
     upload.scan_detail = reason[:300]

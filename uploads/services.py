@@ -25,11 +25,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation, User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput
-from cases.models import AuditEvent, Case
-from cases.records import case_touch, customer_answered, follow
+from cases.live import case_touch
+from cases.models import Case
+from cases.records import customer_answered, follow
 from cases.selectors import case_visible_to
-from cases.services import _audit
 from uploads import bucket, files, scanning
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
 from uploads.locking import upload_lock_release_files, upload_writer
@@ -44,13 +45,6 @@ STORED_STATES = frozenset(
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-def _record(*, case: Case, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox);
-    open case pages still show it (a file's content deleted, an upload expired)."""
-    case_touch(case_id=case.pk)
-    return AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
 
 
 def _is_staff(actor: User) -> bool:
@@ -355,7 +349,7 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
                 _reject_without_file(
                     upload,
                     reason=_("Its bytes were lost before it could be stored; please upload it again."),
-                    action="upload_lost",
+                    action=AuditAction.UPLOAD_LOST,
                     data={"size": upload.size, "detail": str(error)[:300]},
                     now=timezone.now(),
                 )
@@ -412,10 +406,10 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
             }
             if original is not None:
                 data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
-            _audit(
+            audit_record(
                 case=case,
                 actor=upload.uploaded_by,
-                action="upload_stored",
+                action=AuditAction.UPLOAD_STORED,
                 from_state=from_state,
                 to_state=to_state,
                 customer_visible=True,
@@ -459,10 +453,10 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
     with upload_writer(upload.pk) as locked, transaction.atomic():
         if locked.state != Upload.State.RECEIVING:  # finished while we were asking
             raise UploadConflict(_("This upload has just finished, so there is nothing to cancel."))
-        _record(
+        audit_record(
             case=locked.case,
             actor=actor,
-            action="upload_terminated",
+            action=AuditAction.UPLOAD_TERMINATED,
             data={"upload": str(locked.pk), "filename": locked.filename, "offset": locked.offset},
         )
         upload_id, multipart = locked.pk, _multipart_of(locked)
@@ -541,10 +535,10 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
         originals = [item for item in family if item.duplicate_of_id is None]
         heirs = _promote_duplicates(originals, removed=ids)
         analysis_remove_for_uploads(case=case, upload_ids=ids)
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="upload_deleted" if _is_staff(actor) else "upload_withdrawn",
+            action=AuditAction.UPLOAD_DELETED if _is_staff(actor) else AuditAction.UPLOAD_WITHDRAWN,
             customer_visible=True,
             data={
                 "upload": str(locked.pk),
@@ -645,10 +639,10 @@ def upload_download_check(*, actor: User, upload: Upload) -> None:
 
 
 def _record_download(*, actor: User, upload: Upload, how: str) -> None:
-    _record(
+    audit_record(
         case=upload.case,
         actor=actor,
-        action="upload_downloaded",
+        action=AuditAction.UPLOAD_DOWNLOADED,
         data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256, "how": how},
     )
 
@@ -746,10 +740,10 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                     _queue_analysis(upload)
             archive.metadata = {**archive.metadata, "members": len(members)}
             archive.save(update_fields=["metadata", "updated_at"])
-            _audit(
+            audit_record(
                 case=archive.case,
                 actor=None,
-                action="upload_archive_expanded",
+                action=AuditAction.UPLOAD_ARCHIVE_EXPANDED,
                 customer_visible=True,
                 data={"upload": str(archive.pk), "filename": archive.filename, "members": len(members)},
             )
@@ -767,10 +761,10 @@ def upload_archive_reject(*, archive: Upload, reason: str) -> Upload:
         archive.state = Upload.State.REJECTED
         archive.rejection_reason = reason
         archive.save(update_fields=["state", "rejection_reason", "updated_at"])
-        _audit(
+        audit_record(
             case=archive.case,
             actor=None,
-            action="upload_rejected",
+            action=AuditAction.UPLOAD_REJECTED,
             customer_visible=True,
             data={"upload": str(archive.pk), "filename": archive.filename, "reason": reason},
         )
@@ -799,7 +793,7 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
                     upload,
                     reason=_("Abandoned: not finished before %(when)s.")
                     % {"when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
-                    action="upload_expired",
+                    action=AuditAction.UPLOAD_EXPIRED,
                     data={"offset": upload.offset},
                     now=now,
                 )
@@ -839,7 +833,7 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
                             reason=_(
                                 "Its bytes were lost before it could be stored; please upload it again."
                             ),
-                            action="upload_lost",
+                            action=AuditAction.UPLOAD_LOST,
                             data={"size": upload.size},
                             now=now,
                         )
@@ -852,7 +846,7 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
 
 
 def _reject_without_file(
-    upload: Upload, *, reason: str, action: str, data: dict[str, object], now: datetime
+    upload: Upload, *, reason: str, action: AuditAction, data: dict[str, object], now: datetime
 ) -> None:
     """An unfinished upload that will never be stored: ``rejected`` with the reason, its file counted as
     gone, and an audit entry naming it."""
@@ -860,7 +854,7 @@ def _reject_without_file(
     upload.rejection_reason = reason
     upload.content_deleted_at = now
     upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
-    _record(
+    audit_record(
         case=upload.case,
         actor=None,
         action=action,
@@ -892,10 +886,10 @@ def upload_retention_apply(*, now: datetime | None = None) -> int:
             )
             if not updated:
                 continue
-            _record(
+            audit_record(
                 case=upload.case,
                 actor=None,
-                action="upload_content_deleted",
+                action=AuditAction.UPLOAD_CONTENT_DELETED,
                 data={
                     "upload": str(upload.pk),
                     "filename": upload.filename,
