@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation, User
 from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError, InvalidInput, NotAllowed
@@ -46,7 +47,7 @@ def _hash(token: str) -> str:
 
 
 def _require_staff_on(actor: User, case: Case) -> None:
-    if not (actor.is_superuser or actor.is_support_staff):
+    if not can_invite_contacts(actor):
         raise NotAllowed(_("Only support staff can invite customer contacts."))
     if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
 from analysis.models import AnalysisJob, CaseMark, Crash, Finding, MarkCount
 from cases.models import Case
@@ -19,15 +20,6 @@ from cases.selectors import case_visible_queryset
 from uploads.models import Upload
 
 # How many other cases to link per signature or driver; the count is exact, the list is capped.
-
-
-def user_sees_findings(user: User) -> bool:
-    """Findings and crashes are internal to the vendor's staff until an engineer shares them."""
-    return user.is_active and (user.is_superuser or user.is_support_staff)
-
-
-def user_can_rerun(user: User) -> bool:
-    return user.is_active and (user.is_superuser or user.is_engineer or user.is_manager)
 
 
 @dataclass(frozen=True)
@@ -121,7 +113,7 @@ def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsew
     from the counters (``analysis.cross_case``) for staff who see every case, counted over the cases they
     may see for account managers (who see a few organisations)."""
     result = SeenElsewhere()
-    if not crashes or not user_sees_findings(user):
+    if not crashes or not can_see_internal(user):
         return result
     wanted = Q(pk__in=[])
     signatures = {c.signature_module for c in crashes if c.signature_module}
@@ -130,7 +122,7 @@ def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsew
         wanted |= Q(kind=CaseMark.Kind.SIGNATURE, key__in=signatures)
     if drivers:
         wanted |= Q(kind=CaseMark.Kind.DRIVER, key__in=drivers)
-    if user.is_superuser or user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
+    if can_work_cases(user):
         this_case = CaseMark.objects.filter(case=case, kind=OuterRef("kind"), key=OuterRef("key"))
         rows = (
             MarkCount.objects.filter(wanted)

@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.capabilities import can_rerun_analysis
 from accounts.models import User
 from analysis.cross_case import case_marks_refresh
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
@@ -121,7 +122,7 @@ def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) ->
 
 def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
     """Analyse an upload again (staff): a new job whose outcome replaces the upload's current rows."""
-    if not actor.is_case_worker:
+    if not can_rerun_analysis(actor):
         raise NotAllowed(_("Only support engineers and managers can re-run an analysis."))
     from cases.selectors import case_visible_to
 

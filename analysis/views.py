@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.capabilities import can_rerun_analysis, can_see_internal
 from analysis import selectors, services
 from analysis.models import AnalysisJob, Crash, Finding
 from analysis.rules.knowledge import bugcheck_info, parameter_meanings
@@ -107,8 +108,8 @@ def panel_context(*, request: HttpRequest, case: Case) -> dict[str, Any]:
         "statuses": list(zip(statuses, payload["uploads"], strict=True)),
         "pending": payload["pending"],
         "version": payload["version"],
-        "show_findings": selectors.user_sees_findings(user),
-        "can_rerun": selectors.user_can_rerun(user),
+        "show_findings": can_see_internal(user),
+        "can_rerun": can_rerun_analysis(user),
         "status_url": reverse("analysis:status", args=[case.number]),
         "panel_url": reverse("analysis:panel", args=[case.number]),
     }
@@ -147,7 +148,7 @@ def analysis_panel(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 def analysis_rerun(request: HttpRequest, number: str, upload_id: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
-    if not selectors.user_can_rerun(request.user):
+    if not can_rerun_analysis(request.user):
         raise PermissionDenied
     upload = get_object_or_404(Upload, pk=upload_id, case=case)
     try:

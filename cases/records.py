@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_work_cases
 from accounts.models import User
 from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidState, NotAllowed
@@ -17,7 +18,7 @@ from cases.selectors import case_visible_to
 
 
 def require_case_worker(actor: User) -> None:
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.capabilities import can_act_for_vendor, can_work_cases
 from accounts.models import Organisation, User
 from cases import conversation
 from cases.audit import AuditAction, audit_record
@@ -88,7 +89,7 @@ def case_create(
         raise InvalidInput(_("Unknown severity."))
     if customer_contact is not None and customer_contact.organisation_id != organisation.pk:
         raise InvalidInput(_("The customer contact must belong to the case's organisation."))
-    if owner is not None and not owner.is_case_worker:
+    if owner is not None and not can_work_cases(owner):
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = Case.objects.create(
@@ -176,7 +177,7 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
 def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Case:
     """Assign or reassign the case; taking it from another engineer needs a reason."""
     require_case_worker(actor)
-    if not owner.is_case_worker:
+    if not can_work_cases(owner):
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = locked(case)
@@ -242,12 +243,12 @@ def timeline_add(
     ``via="email"`` marks a reply that came by e-mail (inbound/)."""
     if not body.strip():
         raise InvalidInput(_("The message is empty."))
-    if internal and not actor.is_support_staff:
+    if internal and not can_act_for_vendor(actor):
         raise NotAllowed(_("Only support staff can write internal notes."))
     require_visible(actor, case)
     with transaction.atomic():
         case = locked(case)
-        if not case.is_open and not actor.is_support_staff:
+        if not case.is_open and not can_act_for_vendor(actor):
             raise InvalidState(closed_case_message())
         entry = TimelineEntry.objects.create(
             case=case,
@@ -343,7 +344,7 @@ TRANSITIONS: dict[str, Transition] = {
 
 def transitions_allowed(*, actor: User, case: Case) -> list[Transition]:
     """The transitions this actor may take from the case's state, for showing only allowed actions."""
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         return []
     return [t for t in TRANSITIONS.values() if case.state in t.sources]
 

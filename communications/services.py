@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
 from cases import conversation
 from cases.audit import AuditAction, audit_record
@@ -47,7 +48,7 @@ TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _require_case_worker(actor: User, case: Case) -> None:
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
@@ -111,7 +112,7 @@ def document_send(
 
 def case_follow(*, actor: User, case: Case, follow: bool) -> bool:
     """Staff follow a case (told of what its owner is told) or stop following it; returns the new state."""
-    if not selectors.user_is_staff(actor) or not case_visible_to(user=actor, case_id=case.pk):
+    if not can_see_internal(actor) or not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("Only support staff can follow a case."))
     if follow:
         case.followers.add(actor)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
@@ -26,7 +27,7 @@ LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
 
 
 def _worker_required(request: HttpRequest) -> None:
-    if not request.user.is_case_worker:
+    if not can_work_cases(request.user):
         raise PermissionDenied
 
 
@@ -42,8 +43,8 @@ def panel_context(
     """What the communications panel of the case page shows to this viewer; ``checklist`` is the evidence
     checklist when the page has already read it."""
     user = request.user
-    is_worker = user.is_case_worker
-    is_staff = selectors.user_is_staff(user)
+    is_worker = can_work_cases(user)
+    is_staff = can_see_internal(user)
     deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
     return {
         "case": case,

@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_manage_service_levels, can_review, can_work_cases
 from accounts.models import User
 from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
@@ -37,11 +38,6 @@ def export_record(
     """Audit a download of portal data (summary PDF, review or audit CSV): who took what, with which
     filters. A record only: an export is nobody's notification."""
     audit_record(case=case, actor=actor, action=action, data={"filters": filters or {}})
-
-
-def _require_manager(actor: User) -> None:
-    if not (actor.is_active and (actor.is_manager or actor.is_superuser)):
-        raise NotAllowed(_("Only managers can do this."))
 
 
 # -- clocks -----------------------------------------------------------------------------------------------
@@ -153,7 +149,8 @@ def summary_review(
 ) -> SummaryReview:
     """Approve the latest summary of a closed case (every checklist item ticked), or return it to the
     engineer with a comment; the engineer is notified through the case's audit event."""
-    _require_manager(actor)
+    if not can_review(actor):
+        raise NotAllowed(_("Only managers can do this."))
     checklist = {name: bool((checklist or {}).get(name)) for name in SummaryReview.CHECKLIST}
     if approve and not all(checklist.values()):
         raise InvalidInput(_("Tick every item of the checklist to approve, or return the summary."))
@@ -189,7 +186,7 @@ def summary_rewrite(
     resolution_type: str,
 ) -> CaseSummary:
     """Write a new version of a closed case's summary after a manager returned it; the history keeps both."""
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if resolution_type not in ResolutionType.values:
         raise InvalidInput(_("Choose a resolution type."))
@@ -232,9 +229,14 @@ def _validated(instance: ServiceTarget | BusinessCalendar) -> None:
         ) from error
 
 
+def _require_service_level_manager(actor: User) -> None:
+    if not can_manage_service_levels(actor):
+        raise NotAllowed(_("Only managers can do this."))
+
+
 def service_target_save(*, actor: User, target: ServiceTarget) -> ServiceTarget:
     """Save a severity's targets after model validation (no zero target)."""
-    _require_manager(actor)
+    _require_service_level_manager(actor)
     _validated(target)
     with transaction.atomic():
         target.save()
@@ -248,7 +250,7 @@ def business_calendar_save(
     *, actor: User, calendar: BusinessCalendar, holidays: list[tuple[object, str]] | None = None
 ) -> BusinessCalendar:
     """Save a calendar after model validation (working days and hours required); replace its holidays."""
-    _require_manager(actor)
+    _require_service_level_manager(actor)
     _validated(calendar)
     with transaction.atomic():
         calendar.save()

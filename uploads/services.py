@@ -24,6 +24,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_act_for_vendor, can_delete_any_upload
 from accounts.models import Organisation, User
 from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput
@@ -45,10 +46,6 @@ STORED_STATES = frozenset(
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-def _is_staff(actor: User) -> bool:
-    return actor.is_superuser or actor.is_support_staff
 
 
 def _require_visible(actor: User, case: Case) -> None:
@@ -441,7 +438,7 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
 
     Only the uploader or support staff may; a finished upload is withdrawn instead (409 here)."""
     _require_visible(actor, upload.case)
-    if upload.uploaded_by_id != actor.pk and not _is_staff(actor):
+    if upload.uploaded_by_id != actor.pk and not can_act_for_vendor(actor):
         raise UploadRefused(_("Only the person who started this upload can cancel it."))
     if upload.state != Upload.State.RECEIVING:
         raise UploadConflict(
@@ -494,11 +491,11 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
     analysed, scanned or expanded, already withdrawn or deleted (409)."""
     _require_visible(actor, upload.case)
     reason = (reason or "").strip()
-    if upload.uploaded_by_id != actor.pk and not actor.is_case_worker:
+    if upload.uploaded_by_id != actor.pk and not can_delete_any_upload(actor):
         raise UploadRefused(
             _("Only the person who uploaded this file, or a support engineer, can withdraw it.")
         )
-    if _is_staff(actor) and not reason:
+    if can_act_for_vendor(actor) and not reason:
         raise InvalidInput(_("Say why the file is deleted: the reason stays in the case's record."))
     from analysis.selectors import uploads_under_analysis
     from analysis.services import analysis_remove_for_uploads
@@ -538,7 +535,7 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
         audit_record(
             case=case,
             actor=actor,
-            action=AuditAction.UPLOAD_DELETED if _is_staff(actor) else AuditAction.UPLOAD_WITHDRAWN,
+            action=AuditAction.UPLOAD_DELETED if can_act_for_vendor(actor) else AuditAction.UPLOAD_WITHDRAWN,
             customer_visible=True,
             data={
                 "upload": str(locked.pk),

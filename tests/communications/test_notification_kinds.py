@@ -166,9 +166,7 @@ def test_analysis_done_tells_the_owner_once_the_last_job_ends(
     assert mailoutbox == []  # b.dmp is still being analysed
     AnalysisJob.objects.filter(pk=running.pk).update(state="done")
     with django_capture_on_commit_callbacks(execute=True):
-        audit_record(
-            case=scoped_case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": running.pk}
-        )
+        audit_record(case=scoped_case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": running.pk})
     notify_case_event(queued[1])
     assert [m.to[0] for m in mailoutbox] == [engineer.email]
     assert "Analysis done" in mailoutbox[0].subject
