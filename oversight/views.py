@@ -33,6 +33,7 @@ from communications.notifications import event_text
 from communications.templatetags.communications import state_label
 from config import caching
 from oversight import charts, reports, selectors, services
+from oversight.documents import summary_pdf
 from oversight.exports import csv_response
 from oversight.forms import (
     AuditFilterForm,
@@ -194,9 +195,6 @@ def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
         case=case,
         filters={"version": str(summary.version)},
     )
-    # Imported here: reportlab adds 15 MiB to every web process, and only this view needs it.
-    from oversight.documents import summary_pdf
-
     response = HttpResponse(summary_pdf(summary=summary), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{case.number}-summary-v{summary.version}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
