@@ -88,6 +88,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "severities": Severity.choices,
             "organisations": organisations,
             "can_open": can_open_cases(request.user),
+            # Rows are cached per case version (a search's rows show the matching words: never cached).
+            "row_scope": "" if params.get("q") else selectors.case_fragment_scope(user=request.user),
         },
     )
 
