@@ -138,7 +138,7 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from accounts.models import Organisation, User
-    from analysis import services as analysis_services
+    from analysis import queueing
     from analysis.models import AnalysisJob
     from cases import services as case_services
     from cases.models import AuditEvent
@@ -213,7 +213,7 @@ def main() -> None:
                         case=case, uploaded_by=customer, filename=f"slow-{n}.dmp", size=19, offset=19,
                         sha256="0" * 64, state=Upload.State.STORED, storage_name=name,
                     )  # fmt: skip
-                    ids.append(analysis_services.job_queue_for_upload(upload=upload).pk)
+                    ids.append(queueing.job_queue_for_upload(upload=upload).pk)
                 return ids
 
             def finished(job_ids: list[int]) -> bool:

@@ -73,7 +73,7 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import Organisation
-    from analysis import services
+    from analysis import queueing
     from analysis.models import AnalysisJob
     from cases.models import Case
     from tests.pipeline.realworker import Broker, Worker, wait_for
@@ -105,7 +105,7 @@ def main() -> None:
             completed_at=timezone.now(),
         )
         stored = timezone.now()  # the upload's row is committed: "upload stored"
-        return services.job_queue_for_upload(upload=upload), stored
+        return queueing.job_queue_for_upload(upload=upload), stored
 
     def latencies(jobs: list[tuple[AnalysisJob, datetime]]) -> list[float]:
         finished = dict(

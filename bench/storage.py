@@ -140,7 +140,7 @@ def header_bytes() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import FakeKey, s3_backends
 
-    from analysis.parsers import parse_file
+    from analysis.rules import analyse_file
     from uploads.bucket import RangedReader
 
     size = 16 * GiB
@@ -175,12 +175,12 @@ def header_bytes() -> None:
                 import io
 
                 with io.BufferedReader(reader, buffer_size=64 * 1024) as stream:
-                    result = parse_file(stream, display_name="MEMORY.DMP")
+                    result = analyse_file(stream, display_name="MEMORY.DMP")
                 runs.append(time.perf_counter() - started)
                 fetched, requests = reader.fetched, reader.requests
                 assert result.crashes and result.crashes[0].bugcheck_code == "0x000000be", result
                 started = time.perf_counter()
-                parse_file(path)
+                analyse_file(path)
                 local_runs.append(time.perf_counter() - started)
             print(
                 f"16 GiB sparse MEMORY.DMP in the bucket, header read by the analysis (median of {len(runs)}):"

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.capabilities import can_open_cases, can_see_internal, can_work_cases
 from accounts.models import Organisation, User
+from analysis.selectors import analysis_panel_for
 from cases import conversation, selectors, services
 from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
@@ -34,6 +35,7 @@ from cases.forms import (
     TransitionForm,
 )
 from cases.models import Case, ResolutionProposal, Severity, State
+from communications.panel import communications_panel_for
 from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
 
@@ -156,6 +158,10 @@ def _case_reads(*, user: User, case: Case) -> dict[str, object]:
         "timeline": selectors.case_timeline_for_user(user=user, case=case),
         "summary": _lazy(lambda: case.summaries.select_related("author").first()),
         "children": case.children.all(),
+        "analysis_panel": _lazy(lambda: analysis_panel_for(user=user, case=case)),
+        "communications_panel": _lazy(
+            lambda: communications_panel_for(user=user, case=case, checklist=read_checklist())
+        ),
     }
 
 

@@ -7,6 +7,7 @@ from django.http import Http404
 
 from accounts.capabilities import can_manage_mail_queue, can_see_internal
 from accounts.models import User
+from cases.selectors import case_visible_queryset
 from inbound.models import InboundMessage
 
 
@@ -34,8 +35,6 @@ def inbound_message_for_staff(*, user: User, message_id: int) -> InboundMessage:
 
 def inbound_message_for_entry(*, user: User, entry_id: int) -> InboundMessage:
     """The message a timeline entry was written from, for staff who may see the entry's case."""
-    from cases.selectors import case_visible_queryset
-
     if not can_see_internal(user):
         raise Http404("No such message.")
     message = (

@@ -552,12 +552,12 @@ def _sample(name: str) -> Path | None:
 def test_seed_case_through_the_engine_blames_no_user_mode_frame() -> None:
     """The reference 0xBE stack ends in smss.exe and ntdll: Windows user-mode code below a system call,
     context and never "the driver"; the fault is inside Windows and no culprit is on the stack."""
-    from analysis.parsers import parse_file
+    from analysis.rules import analyse_file
 
-    crash = parse_file(require(SEED_CASE)).crashes[0]
+    crash = analyse_file(require(SEED_CASE)).crashes[0]
     assert crash.culprit_module is None
     assert crash.culprit_reason == "no third-party module on the stack; culprit not determined"
-    assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(SEED_CASE).findings)
+    assert not any("smss" in f.title or "ntdll" in f.detail for f in analyse_file(SEED_CASE).findings)
 
 
 LM_LISTING = """\

@@ -17,7 +17,7 @@ from django.test import TestCase
 
 from inbound import tasks as inbound_tasks
 from inbound.models import InboundMessage
-from inbound.services import inbound_message_receive
+from inbound.receiving import inbound_message_receive
 from inbound.smtp import listener_start
 
 DOMAIN = "support.example.com"

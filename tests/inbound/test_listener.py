@@ -8,7 +8,7 @@ import smtplib
 import pytest
 
 from inbound.models import InboundMessage
-from inbound.services import inbound_raw_read
+from inbound.receiving import inbound_raw_read
 from inbound.smtp import listener_start
 from tests.inbound.conftest import DOMAIN, SUPPORT, email, free_port, process
 

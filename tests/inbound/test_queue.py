@@ -159,7 +159,8 @@ def test_retention_deletes_handled_originals(settings, stranger_mail, engineer):
 
     from django.utils import timezone
 
-    from inbound.services import inbound_message_discard, inbound_retention_apply
+    from inbound.receiving import inbound_retention_apply
+    from inbound.services import inbound_message_discard
     from uploads.files import upload_storage
 
     inbound_message_discard(actor=engineer, message=stranger_mail)

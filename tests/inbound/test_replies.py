@@ -399,7 +399,7 @@ def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, cus
 
 @pytest.mark.django_db
 def test_reconciler_queues_messages_whose_task_was_lost(queued, case, customer):
-    from inbound.services import inbound_reconcile
+    from inbound.receiving import inbound_reconcile
 
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from analysis.formatting import duration
 from analysis.models import AnalysisJob
-from analysis.templatetags.analysis_panel import duration
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_analysis_time_shows_the_real_duration(seconds, shown):
 
 
 def test_the_analysis_panel_shows_how_long_a_sub_second_job_took(make_upload, customer, case):
-    from analysis.services import job_queue_for_upload
+    from analysis.queueing import job_queue_for_upload
 
     job = job_queue_for_upload(upload=make_upload(content=b"quick"))
     AnalysisJob.objects.filter(pk=job.pk).update(

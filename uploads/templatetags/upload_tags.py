@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 
 from accounts.capabilities import can_invite_contacts
-from uploads import selectors, services
+from uploads import housekeeping, selectors
 
 register = template.Library()
 
@@ -23,7 +23,7 @@ def upload_case_panel(context: template.Context) -> dict[str, Any]:
         "case": case,
         "uploads": uploads[:PANEL_ROWS],
         "total": uploads.count(),
-        "retention_date": services.upload_retention_date(case=case),
+        "retention_date": housekeeping.upload_retention_date(case=case),
         "can_invite": case.is_open and can_invite_contacts(user),
         "request": context.get("request"),
     }
