@@ -18,6 +18,7 @@ from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import OPEN_STATES, Case, CaseSummary, ResolutionType, State
 from cases.records import summary_version_add
+from outbox.services import outbox_publish
 from oversight.clocks import ClockResult
 from oversight.models import (
     BusinessCalendar,
@@ -66,8 +67,6 @@ def _snapshot(case: Case, result: ClockResult, now: datetime) -> CaseClock:
 
 def _notify(case: Case, result: ClockResult, kind: str) -> bool:
     """Record the event once; the unique key turns a second sweep's attempt into a no-op."""
-    from outbox.services import outbox_publish
-
     try:
         with transaction.atomic():
             notification = ClockNotification.objects.create(
