@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import invitations
+from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user, case_visible_queryset
@@ -51,7 +52,7 @@ class AcceptForm(forms.Form):
 def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
     """Invite a customer contact to the case, and see or revoke the case's invitations."""
     case = case_get_for_user(user=request.user, number=number)  # 404 first: never hint a case exists
-    if not (request.user.is_support_staff or request.user.is_superuser):
+    if not can_invite_contacts(request.user):
         raise PermissionDenied
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

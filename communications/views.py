@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_work_cases
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
@@ -24,7 +25,7 @@ from communications.text_html import text_to_html
 
 
 def _worker_required(request: HttpRequest) -> None:
-    if not request.user.is_case_worker:
+    if not can_work_cases(request.user):
         raise PermissionDenied
 
 

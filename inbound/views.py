@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_manage_mail_queue
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from inbound import mail_text, parsing, receiving, selectors, services
@@ -23,7 +24,7 @@ PAGE_SIZE = 50
 
 
 def _worker_required(request: HttpRequest) -> None:
-    if not request.user.is_case_worker:
+    if not can_manage_mail_queue(request.user):
         raise PermissionDenied
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from analysis.models import Crash, CrashDriver, Finding
 from cases import services
+from cases.live import case_touch
 from cases.models import Case, CaseSearchDocument, CaseSearchQueue
-from cases.records import case_touch
 from cases.search import search_highlight, search_terms
 from cases.search_index import case_search_refresh, case_search_sweep, code_canonical, search_documents
 from cases.selectors import case_list_for_user
