@@ -1,38 +1,24 @@
 """The project's own kernel dumps, built in code from the format description (dump-formats.md section 4):
 64-bit and 32-bit headers, ARM64, triage minidumps with drivers and a stack, sparse multi-GiB files and
-broken variants. Also where the public samples live.
+broken variants.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
-SAMPLES_ABSENT = f"../shared/samples is absent: no public samples at {SAMPLES} (set PORTAL_SAMPLES_DIR)"
 
 PAGE = b"PAGE"
 FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 # Names whose TimeDateStamp is a reproducible-build hash, as on real Windows 10 dumps.
 HASH_STAMP = 0x0D8333E6
 REAL_STAMP = 0x5F67D60E  # 2020-09-20
-
-
-def samples(folder: str, pattern: str = "*") -> list[Any]:
-    """pytest params for each public sample, or one skipped param with the reason when absent."""
-    base = SAMPLES / folder
-    files = sorted(p for p in base.glob(pattern) if not p.name.endswith(".json")) if base.is_dir() else []
-    if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=SAMPLES_ABSENT), id=f"{folder}-absent")]
-    return [pytest.param(path, id=path.name) for path in files]
 
 
 def sidecar(path: Path) -> dict[str, Any]:

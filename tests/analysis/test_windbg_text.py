@@ -9,18 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.parsers import windbg_text
+from analysis.parsers import _textio, parse_file, windbg_text
 from analysis.parsers.result import Crash, ParseResult
-from tests.analysis.text_samples import (
-    SEED_CASE,
-    annotated,
-    excerpt_body,
-    first_token,
-    require,
-    same_number,
-    sample_params,
-    sidecar,
-)
+from tests.analysis.text_samples import annotated, excerpt_body, first_token, require, same_number, sidecar
+from tests.samples import SEED_CASE, sample_params
 
 CLASSIC = """\
 Loading Dump File [C:\\Windows\\Minidump\\031023-11234-01.dmp]
@@ -281,20 +273,20 @@ def test_sample_matches_its_sidecar(path: Path | None) -> None:
         ] == (crash.os_build)
 
 
-def test_cut_off_values_are_none_never_guessed() -> None:
-    sandboxie = require(_sample("0x3B_Sandboxie_4421.txt"))
+def test_cut_off_values_are_none_never_guessed(samples) -> None:
+    sandboxie = samples("windbg_text/0x3B_Sandboxie_4421.txt")
     crash = only_crash(windbg_text.parse(sandboxie))
     assert crash.parameters == ("0xc0000005", "0xfffff8016c81b589", None, None)
 
-    dokan = require(_sample("0x3B_dokan-dotnet_68.txt"))
+    dokan = samples("windbg_text/0x3B_dokan-dotnet_68.txt")
     crash = only_crash(windbg_text.parse(dokan))
     # BUGCHECK_P3 is cut to "fff" at the end of the paste; the complete Arg3 line wins.
     assert crash.parameters[2] == "0xffffd000fd637880"
     assert "BUGCHECK_P3" in crash.extra["cut_off"]
 
 
-def test_flattened_sample_reads_fields_and_stack() -> None:
-    path = require(_sample("0x50_KDU_113_flattened.txt"))
+def test_flattened_sample_reads_fields_and_stack(samples) -> None:
+    path = samples("windbg_text/0x50_KDU_113_flattened.txt")
     crash = only_crash(windbg_text.parse(path))
     assert crash.process_name == "kdu.exe"
     assert crash.os_build == "19041"
@@ -302,8 +294,8 @@ def test_flattened_sample_reads_fields_and_stack() -> None:
     assert crash.stack[1].offset == "0x12"
 
 
-def test_stack_only_sample_takes_code_from_kebugcheckex_frame() -> None:
-    path = require(_sample("0x50_systeminformer_1525_stack.txt"))
+def test_stack_only_sample_takes_code_from_kebugcheckex_frame(samples) -> None:
+    path = samples("windbg_text/0x50_systeminformer_1525_stack.txt")
     crash = only_crash(windbg_text.parse(path))
     assert crash.bugcheck_code == "0x00000050"
     assert crash.extra["bugcheck_code_source"] == "nt!KeBugCheckEx stack arguments"
@@ -313,35 +305,35 @@ def test_stack_only_sample_takes_code_from_kebugcheckex_frame() -> None:
     assert third_party[0].symbol is None and third_party[0].offset == "0xa660"
 
 
-def test_trap_frame_symbol_and_unverified_modules_are_kept() -> None:
-    crash = only_crash(windbg_text.parse(require(_sample("0x1A_ReadPhysicalMemory_4.txt"))))
+def test_trap_frame_symbol_and_unverified_modules_are_kept(samples) -> None:
+    crash = only_crash(windbg_text.parse(samples("windbg_text/0x1A_ReadPhysicalMemory_4.txt")))
     assert crash.extra["faulting_module"] == "etw_hook"
     assert crash.architecture == "x64"
-    crash = only_crash(windbg_text.parse(require(_sample("0x1E_KDU_144.txt"))))
+    crash = only_crash(windbg_text.parse(samples("windbg_text/0x1E_KDU_144.txt")))
     assert crash.extra["unverified_timestamp_modules"] == ["PROCEXP152.sys"]
-    crash = only_crash(windbg_text.parse(require(_sample("0x9F_BthPS3_42.txt"))))
+    crash = only_crash(windbg_text.parse(samples("windbg_text/0x9F_BthPS3_42.txt")))
     assert crash.extra["dump_file"] == "050122-10500-01.dmp"
     assert crash.extra["dump_type"] == "Kernel Generated Triage Dump"
 
 
-def test_osr_preamble_gives_crash_time_and_build() -> None:
-    crash = only_crash(windbg_text.parse(require(_sample("0xFC_WSL_1174_osr.txt"))))
+def test_osr_preamble_gives_crash_time_and_build(samples) -> None:
+    crash = only_crash(windbg_text.parse(samples("windbg_text/0xFC_WSL_1174_osr.txt")))
     assert crash.crash_time == "2016-10-08T00:46:54Z"  # 20:46:54 at UTC-4
     assert crash.os_build == "14936"
     assert crash.architecture == "x64"
     assert crash.extra["system_uptime"] == "0 days 0:02:21.434"
 
 
-def test_user_mode_samples_have_exception_fields() -> None:
-    crash = only_crash(windbg_text.parse(require(_sample("user_dotnet-diagnostics_4099.txt"))))
+def test_user_mode_samples_have_exception_fields(samples) -> None:
+    crash = only_crash(windbg_text.parse(samples("windbg_text/user_dotnet-diagnostics_4099.txt")))
     assert (crash.exception_code, crash.bugcheck_code, crash.parameters) == ("0xa8527f6c", None, ())
     assert crash.process_name == "aotExc.exe"
     assert crash.extra["analysis"] == "user"
     assert [f.module for f in crash.stack[:3]] == ["ntdll", "KERNELBASE", "aotExc"]
 
 
-def test_seed_case_stack_and_arguments() -> None:
-    seed = require(SEED_CASE)
+def test_seed_case_stack_and_arguments(samples) -> None:
+    seed = samples(SEED_CASE)
     result = windbg_text.parse(seed)
     # The engineer lists the log's other bug checks ("Bugcheck 0x1a：MEMORY_MANAGEMENT ..."): code and name
     # only; the 0xBE line is the analysed crash itself.
@@ -528,8 +520,6 @@ def test_empty_and_random_bytes(tmp_path: Path) -> None:
 def test_oversized_text_is_read_up_to_the_cap_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from analysis.parsers import _textio
-
     monkeypatch.setattr(_textio, "MAX_TEXT_BYTES", len(X86.encode()) - 10)
     result = parse_text_file(tmp_path, X86)
     assert any(e.startswith("text truncated: only the first") for e in result.errors)
@@ -542,22 +532,13 @@ def test_unreadable_path_is_an_error(tmp_path: Path) -> None:
     assert result.file == "missing.txt"
 
 
-def _sample(name: str) -> Path | None:
-    from tests.analysis.text_samples import SAMPLES
-
-    path = SAMPLES / "windbg_text" / name
-    return path if path.exists() else None
-
-
-def test_seed_case_through_the_engine_blames_no_user_mode_frame() -> None:
+def test_seed_case_through_the_engine_blames_no_user_mode_frame(samples) -> None:
     """The reference 0xBE stack ends in smss.exe and ntdll: Windows user-mode code below a system call,
     context and never "the driver"; the fault is inside Windows and no culprit is on the stack."""
-    from analysis.parsers import parse_file
-
-    crash = parse_file(require(SEED_CASE)).crashes[0]
+    crash = parse_file(samples(SEED_CASE)).crashes[0]
     assert crash.culprit_module is None
     assert crash.culprit_reason == "no third-party module on the stack; culprit not determined"
-    assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(SEED_CASE).findings)
+    assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(samples(SEED_CASE)).findings)
 
 
 LM_LISTING = """\

@@ -11,6 +11,7 @@ import pytest
 
 from inbound.models import InboundMessage
 from tests.inbound.conftest import SUPPORT, email, process, receive
+from tests.samples import SAMPLES_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,8 +25,6 @@ def shots(tmp_path) -> Path:
 
 def _system_log() -> bytes:
     """The shared samples' System log when present (analysed for real), else a stand-in of the right kind."""
-    from tests.inbound.conftest import SAMPLES_DIR
-
     path = SAMPLES_DIR / "evtx" / "python-evtx__system.evtx"
     return path.read_bytes() if path.exists() else b"ElfFile\0" + b"\0" * 4000
 

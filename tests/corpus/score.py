@@ -21,12 +21,12 @@ from typing import Any
 
 from analysis.parsers import parse_file
 from analysis.parsers.result import Crash, ParseResult
+from tests.samples import SAMPLES_DIR
 
 CORPUS = Path(__file__).resolve().parent
 ITEMS = CORPUS / "items"
 FILES = CORPUS / "files"
 REPO_ROOT = CORPUS.parents[1]
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
 KINDS = ("windbg_text", "linux_oops", "kernel_dump", "user_dump", "evtx")
 
 
@@ -69,7 +69,7 @@ def load_items() -> list[Item]:
 
 
 def _sample_items() -> list[Item]:
-    if not SAMPLES.is_dir():
+    if not SAMPLES_DIR.is_dir():
         return []
     items: list[Item] = []
     for folder, kind, pattern in (
@@ -78,7 +78,7 @@ def _sample_items() -> list[Item]:
         ("kernel_dump", "kernel_dump", "*.dmp"),
         ("user_dump", "user_dump", "*"),
     ):
-        for path in sorted((SAMPLES / folder).glob(pattern)):
+        for path in sorted((SAMPLES_DIR / folder).glob(pattern)):
             if path.suffix == ".json":
                 continue
             sidecar = _sidecar(path)

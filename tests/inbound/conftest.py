@@ -177,12 +177,4 @@ def eager(monkeypatch):
     return app
 
 
-SAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "samples"
 MINIDUMP = "kernel_dump/rizin-testbins__triage_x64.dmp"
-
-
-def sample_bytes(relative: str = MINIDUMP) -> bytes:
-    path = SAMPLES_DIR / relative
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared samples live beside the project)")
-    return path.read_bytes()

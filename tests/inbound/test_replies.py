@@ -19,13 +19,13 @@ from inbound import addresses
 from inbound.models import InboundMessage
 from inbound.services import reply_address_revoke
 from tests.inbound.conftest import (
+    MINIDUMP,
     deliver,
     email,
     notify_latest,
     process,
     receive,
     reply_to_notification,
-    sample_bytes,
     sent_to,
 )
 from uploads.models import Upload
@@ -43,10 +43,10 @@ def _notice_to(user, case, engineer) -> django_mail.EmailMessage:
 @pytest.mark.samples
 @pytest.mark.django_db(transaction=True)
 def test_reply_to_a_real_notification_with_a_minidump_ends_on_the_timeline_analysed(
-    listener, eager, scoped_case, customer, engineer, mailoutbox
+    listener, eager, scoped_case, customer, engineer, mailoutbox, samples
 ):
     notice = _notice_to(customer, scoped_case, engineer)
-    dump = sample_bytes()
+    dump = samples(MINIDUMP).read_bytes()
     address, raw = reply_to_notification(
         notice, body="The dump of this morning's crash is attached.", files=[("Mini031023-01.dmp", dump)]
     )
