@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
@@ -82,6 +83,14 @@ def _empty_cache():
     was read as this test's (query-count tests passed or failed by what an earlier run left). Each
     pytest-xdist worker has a Redis database of its own (tests/xdist_redis.py), so this clears no other's."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. Django's LocaleMiddleware activates a request's language
+    and leaves it active in the thread: after a page asked for in Chinese, a later test in the same process
+    read its messages in Chinese (which tests ran before which decided, so pytest-xdist's order showed it)."""
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from analysis.parsers import evtx, linux_oops, windbg_text
 from analysis.parsers.result import ParseResult
-from tests.analysis import test_linux_oops, test_windbg_text
+from tests.analysis import test_linux_oops, windbg_texts
 from tests.samples import ABSENT, SEED_CASE, sample_files
 
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200"))
@@ -36,10 +36,10 @@ HEX = re.compile(r"^0x[0-9a-f]+$")
 
 def _texts() -> list[str]:
     texts = [
-        test_windbg_text.CLASSIC,
-        test_windbg_text.KEY_VALUE,
-        test_windbg_text.USER_MODE,
-        test_windbg_text.X86,
+        windbg_texts.CLASSIC,
+        windbg_texts.KEY_VALUE,
+        windbg_texts.USER_MODE,
+        windbg_texts.X86,
         test_linux_oops.X86_OOPS,
         test_linux_oops.ARM64_JOURNAL,
         test_linux_oops.PANIC_ONLY,
