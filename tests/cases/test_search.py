@@ -222,6 +222,7 @@ def test_case_list_page_and_api_search_everything(client, login_api, analysed_ca
     assert "<mark>" in body["results"][0]["search_highlight"]
 
 
+@pytest.mark.slow  # hundreds of cases indexed for search: about 5 s of CPU
 def test_search_page_query_count_is_constant(client, engineer, organisation, django_assert_max_num_queries):
     def cases(n: int, start: int) -> list[Case]:
         made = Case.objects.bulk_create(

@@ -248,6 +248,7 @@ def test_reply_with_files_and_no_text_lists_the_files(case, customer, mailoutbox
     assert message.timeline_entry.body == "Files sent by e-mail: System.evtx"
 
 
+@pytest.mark.slow  # a 67 MB message written, parsed and stored
 @pytest.mark.django_db
 def test_oversized_mail_is_refused_with_the_upload_link(settings, case, customer, mailoutbox):
     """A 50 MB dump, base64 in the mail (67 MB on the wire): nothing is posted, the sender is told where to

@@ -87,6 +87,7 @@ print("active" if sentry_sdk.get_client().is_active() else "inactive")
 """
 
 
+@pytest.mark.slow  # two Django start-ups in subprocesses
 def test_with_a_dsn_errors_are_reported_through_sentry_sdk():
     _Collector.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)

@@ -136,6 +136,7 @@ def _queries(client) -> int:
     return len(context.captured_queries)
 
 
+@pytest.mark.slow  # 5,000 cases written: about 5 s of CPU
 def test_report_query_count_is_constant_from_50_to_5000_cases(
     client, manager, organisation, engineer, other_engineer, monkeypatch
 ):
