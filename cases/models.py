@@ -48,6 +48,13 @@ class CaseNumberCounter(models.Model):
         return f"{self.prefix}: {self.value}"
 
 
+def _choice_label(choices: type[models.TextChoices], value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:  # a value no longer among the choices shows as stored
+        return value
+
+
 class Case(models.Model):
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
@@ -111,6 +118,14 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
+
+    # Django's generated get_FOO_display hashes every choice's lazy label on each call (a gettext per
+    # choice): the case list calls these 50 times a page, so look the one label up instead.
+    def get_state_display(self) -> str:
+        return _choice_label(State, self.state)
+
+    def get_severity_display(self) -> str:
+        return _choice_label(Severity, self.severity)
 
     @property
     def is_open(self) -> bool:

@@ -86,6 +86,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "severities": Severity.choices,
             "organisations": organisations,
             "can_open": request.user.is_support_staff and not request.user.is_customer,
+            # Rows are cached per case version (a search's rows show the matching words: never cached).
+            "row_scope": "" if params.get("q") else selectors.case_fragment_scope(user=request.user),
         },
     )
 

@@ -69,7 +69,7 @@ MIDDLEWARE = [
     "config.middleware.RejectNulMiddleware",
     "config.metrics.QueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.content_policy.ConstantPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.UserLanguageMiddleware",

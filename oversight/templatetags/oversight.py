@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
 from django import template
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -97,9 +100,13 @@ def case_review_panel(context: template.Context) -> dict[str, object]:
 
 
 @register.simple_tag
-def sla_snapshots(cases: object) -> dict[int, list[CaseClock]]:
-    """The last sweep's clocks of the cases on a page: one query for the whole page."""
-    return selectors.case_clock_snapshots(case_ids=[case.pk for case in cases])
+def sla_snapshots(cases: Iterable[Case]) -> Mapping[int, list[CaseClock]]:
+    """The last sweep's clocks of the cases on a page: one query for the whole page, made only when a row
+    is rendered (the case list takes its rows from the cache when it can)."""
+    return cast(
+        Mapping[int, list[CaseClock]],
+        SimpleLazyObject(lambda: selectors.case_clock_snapshots(case_ids=[case.pk for case in cases])),
+    )
 
 
 def _badge(row: CaseClock, now: datetime) -> tuple[int, str, str]:
@@ -121,7 +128,7 @@ def _badge(row: CaseClock, now: datetime) -> tuple[int, str, str]:
 
 
 @register.simple_tag
-def sla_badge(snapshots: dict[int, list[CaseClock]], case: Case) -> SafeString | str:
+def sla_badge(snapshots: Mapping[int, list[CaseClock]], case: Case) -> SafeString | str:
     """The most urgent clock of a case as a badge; nothing when every clock is met or none is known."""
     rows = snapshots.get(case.pk, [])
     if not rows:

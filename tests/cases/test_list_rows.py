@@ -1,0 +1,68 @@
+"""The case list's rows come from the cache, per case version: a warm list renders no row and reads no
+service-level clocks, a changed case shows its change at once, and what one role sees never reaches
+another."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.models import Case
+from cases.records import case_touch
+from cases.search_index import case_search_sweep
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _list(client, url="/cases/?view=all"):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode(), [query["sql"] for query in queries.captured_queries]
+
+
+def _rows(page: str) -> str:
+    return page[page.index("<tbody>") : page.index("</tbody>")]
+
+
+def test_a_warm_list_reads_no_clocks_and_shows_the_same_rows(client, engineer, organisation):
+    for _ in range(30):
+        CaseFactory(organisation=organisation, owner=engineer)
+    client.force_login(engineer)
+    cold, cold_queries = _list(client)
+    warm, warm_queries = _list(client)
+    assert any("oversight_caseclock" in sql for sql in cold_queries)
+    assert not any("oversight_caseclock" in sql for sql in warm_queries)
+    assert len(warm_queries) <= len(cold_queries) - 1
+    assert _rows(warm) == _rows(cold) and _rows(warm).count("<tr>") == 25
+
+
+def test_a_changed_case_shows_its_change_at_once(client, engineer, organisation):
+    case = CaseFactory(organisation=organisation, owner=engineer, title="Before the change")
+    client.force_login(engineer)
+    assert "Before the change" in _list(client)[0]
+    Case.objects.filter(pk=case.pk).update(title="After the change")
+    case_touch(case_id=case.pk)  # what every write that changes a case does
+    page = _list(client)[0]
+    assert "After the change" in page and "Before the change" not in page
+
+
+def test_rows_cached_for_staff_never_reach_a_customer(client, engineer, customer, case):
+    client.force_login(engineer)
+    staff_page = _list(client)[0]
+    assert 'class="c-sla"' in staff_page
+    client.force_login(customer)
+    customer_page = _list(client, "/cases/")[0]
+    assert case.number in customer_page and 'class="c-sla"' not in customer_page
+
+
+def test_a_search_shows_its_matching_words_whatever_the_cache_holds(client, engineer, organisation):
+    CaseFactory(organisation=organisation, owner=engineer, title="Bug check after the update",
+                description="the crash names SfUemIsoSpace.sys")  # fmt: skip
+    client.force_login(engineer)
+    _list(client)  # rows of the plain list are cached
+    case_search_sweep()
+    page = _list(client, "/cases/?view=all&q=SfUemIsoSpace")[0]
+    assert "search-excerpt" in page
