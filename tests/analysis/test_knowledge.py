@@ -5,6 +5,7 @@ from __future__ import annotations
 from analysis.parsers.result import Crash, Frame, Module
 from analysis.rules import drivers
 from analysis.rules.enrich import enrich_crash
+from analysis.rules.knowledge import parameter_meanings
 from analysis.rules.per_crash import crash_findings
 
 
@@ -44,7 +45,6 @@ def test_notmyfault_crash_says_it_was_triggered_on_purpose() -> None:
 
 
 def test_parameter_meanings_in_both_languages() -> None:
-    from analysis.rules.knowledge import parameter_meanings
 
     english = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"))
     chinese = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"), "zh")
@@ -57,7 +57,6 @@ def test_parameter_meanings_in_both_languages() -> None:
 
 
 def test_subtype_codes_take_the_row_of_their_first_parameter() -> None:
-    from analysis.rules.knowledge import parameter_meanings
 
     meanings = parameter_meanings("0x9f", ("0x3", "0xffff1", "0xffff2", "0xffff3"))
     assert meanings[0].startswith("subtype 0x3") and "IRP" in meanings[3]
@@ -66,6 +65,5 @@ def test_subtype_codes_take_the_row_of_their_first_parameter() -> None:
 
 
 def test_undocumented_parameters_say_so() -> None:
-    from analysis.rules.knowledge import parameter_meanings
 
     assert parameter_meanings("0x1c8", ("0x1b58", "0x0", "0x0", "0x0"))[0] == "not documented for this code"

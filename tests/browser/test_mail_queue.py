@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from config.celery import app
 from inbound.models import InboundMessage
 from tests.inbound.conftest import SUPPORT, email, process, receive
 from tests.samples import SAMPLES_DIR
@@ -31,7 +32,6 @@ def _system_log() -> bytes:
 
 @pytest.fixture
 def stranger_mail(settings, monkeypatch) -> InboundMessage:
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     settings.INBOUND_DOMAIN = "support.example.com"

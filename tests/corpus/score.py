@@ -10,10 +10,12 @@ when the engine reports nothing there, so a guess is an error. Used by ``bench/c
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,7 +306,6 @@ def score_items(items: list[Item], transform: Callable[[str], str] | None = None
 
 
 def _parse_text(text: str, name: str) -> ParseResult:
-    import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write(text)
@@ -328,7 +329,6 @@ def _fence(text: str) -> str:
 
 
 def _html(text: str) -> str:
-    import html
 
     return "<details><summary>log</summary><pre><code>" + html.escape(text) + "</code></pre></details>"
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 from django.db import connection
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from analysis import services
 from analysis.models import AnalysisJob, Crash, Finding
@@ -179,7 +180,6 @@ def test_redis_down_during_uploads_answers_204_and_jobs_and_emails_follow_once_i
 ):
     """The reported fault: the last PATCH answered 500 with the broker stopped, and the notifications of
     that time were never sent. Here: 204 each, then every job done once and every e-mail sent once."""
-    from rest_framework.test import APIClient
 
     mail = tmp_path / "mail"
     client = APIClient()

@@ -15,11 +15,13 @@ from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent, Case, State, TimelineEntry
 from communications.models import EmailDelivery
-from inbound import addresses
+from inbound import addresses, services
 from inbound.models import InboundMessage
-from inbound.services import reply_address_revoke
+from inbound.services import inbound_reconcile, reply_address_revoke
+from tests.factories import CustomerFactory
 from tests.inbound.conftest import (
     MINIDUMP,
+    SUPPORT,
     deliver,
     email,
     notify_latest,
@@ -28,6 +30,7 @@ from tests.inbound.conftest import (
     reply_to_notification,
     sent_to,
 )
+from tests.inbound.test_parsing import GBK_ONLY, b64
 from uploads.models import Upload
 
 Reason = InboundMessage.Reason
@@ -88,7 +91,6 @@ def test_reply_to_a_real_notification_with_a_minidump_ends_on_the_timeline_analy
 
 @pytest.mark.django_db
 def test_gbk_reply_keeps_its_chinese_text(scoped_case, customer, engineer, mailoutbox):
-    from tests.inbound.test_parsing import GBK_ONLY, b64
 
     notice = _notice_to(customer, scoped_case, engineer)
     text = f"您好，已经运行内存诊断，没有发现错误。机器名 {GBK_ONLY}-PC。\r\n\r\n在 2023年3月10日 13:31，Support 写道：\r\n> 请上传"
@@ -110,7 +112,6 @@ def test_gbk_reply_keeps_its_chinese_text(scoped_case, customer, engineer, mailo
 def test_colleague_of_the_customer_may_answer_a_forwarded_email(
     scoped_case, customer, engineer, organisation, mailoutbox
 ):
-    from tests.factories import CustomerFactory
 
     colleague = CustomerFactory(username="carol", organisation=organisation)
     notice = _notice_to(customer, scoped_case, engineer)
@@ -364,7 +365,6 @@ def test_running_the_task_again_posts_nothing_twice(case, customer, mailoutbox):
 
 @pytest.mark.django_db
 def test_a_message_that_keeps_failing_goes_to_staff_after_its_attempts(settings, monkeypatch, case, customer):
-    from inbound import services
 
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])
@@ -383,7 +383,6 @@ def test_a_message_that_keeps_failing_goes_to_staff_after_its_attempts(settings,
 
 @pytest.mark.django_db
 def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, customer, engineer, mailoutbox):
-    from tests.inbound.conftest import SUPPORT
 
     case_services.timeline_add(actor=engineer, case=case, body="Which build?")
     notify_latest("message_added")
@@ -400,7 +399,6 @@ def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, cus
 
 @pytest.mark.django_db
 def test_reconciler_queues_messages_whose_task_was_lost(queued, case, customer):
-    from inbound.services import inbound_reconcile
 
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])

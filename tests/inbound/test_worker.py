@@ -9,6 +9,7 @@ import pytest
 from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import State, TimelineEntry
+from config.celery import app
 from inbound.models import InboundMessage
 from inbound.smtp import listener_start
 from tests.inbound.conftest import (
@@ -33,7 +34,6 @@ pytestmark = [
 
 @pytest.fixture
 def broker(tmp_path, monkeypatch):
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", False)  # this test's tasks go to the real worker
     with Broker(tmp_path) as shared:

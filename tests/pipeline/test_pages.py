@@ -5,10 +5,13 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analysis import services, tasks
 from analysis.models import AnalysisJob, Crash
+from cases import services as case_services
 from tests.pipeline.conftest import KERNEL_DUMP, store_upload
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +82,6 @@ def test_rerun_button_queues_a_new_job_for_staff_only(client, engineer, customer
 
 
 def test_seen_in_other_cases_is_counted(client, engineer, organisation, customer, case, make_upload, samples):
-    from cases import services as case_services
 
     other = case_services.case_create(actor=engineer, organisation=organisation, title="Same crash elsewhere")
     content = samples(KERNEL_DUMP).read_bytes()
@@ -97,8 +99,6 @@ def test_panel_query_count_does_not_grow_with_crashes(
     _analyse(make_upload(content=content, filename="one.dmp"))
     client.force_login(engineer)
     url = reverse("analysis:panel", args=[case.number])
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200

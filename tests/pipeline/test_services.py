@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
 from django.core.files.storage import storages
+from django.utils import timezone
 
 from analysis import services, tasks
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
+from analysis.rules import case_findings
 from cases.errors import InvalidState, NotAllowed
 from uploads.models import Upload
 
@@ -98,7 +102,6 @@ def test_case_level_findings_are_recomputed_across_uploads(kernel_dump_upload, s
     case = kernel_dump_upload.case
     assert LogEvent.objects.filter(upload=system_log_upload).exists()
     case_level = Finding.objects.filter(case=case, upload__isnull=True)
-    from analysis.rules import case_findings
 
     crashes = [
         services._crash_from_json(c.raw)
@@ -200,7 +203,6 @@ def test_missing_file_fails_without_retry(make_upload):
 
 
 def test_soft_time_limit_fails_the_job_with_the_limit(kernel_dump_upload):
-    from celery.exceptions import SoftTimeLimitExceeded
 
     job = _queue(kernel_dump_upload)
     with mock.patch("analysis.tasks._parse", side_effect=SoftTimeLimitExceeded()):
@@ -211,9 +213,6 @@ def test_soft_time_limit_fails_the_job_with_the_limit(kernel_dump_upload):
 
 
 def test_reconciler_publishes_lost_and_expired_jobs(make_upload):
-    from datetime import timedelta
-
-    from django.utils import timezone
 
     now = timezone.now()
     lost = _queue(make_upload(filename="a.bin"))
