@@ -19,8 +19,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from analysis.parsers import ENGINE_VERSION, detect_kind, parse_file  # noqa: E402
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers  # noqa: E402
+from tests.samples import SAMPLES_DIR as SAMPLES  # noqa: E402
 
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
 ROUNDS = 5
 
 
