@@ -21,6 +21,7 @@ from config import caching
 from oversight.selectors import SLA_CONFIG_CACHE_KEY
 from tests.factories import CustomerFactory, OrganisationFactory, UserFactory
 from tests.samples import ABSENT, sample_path, samples_present
+from tests.xdist_redis import redis_per_worker
 
 # Property tests: "ci" keeps the suite quick and repeatable; `make fuzz` runs the "long" profile.
 hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None)
@@ -28,6 +29,8 @@ hypothesis_settings.register_profile("long", max_examples=5_000, deadline=None)
 if os.environ.get("HYPOTHESIS_PROFILE"):
     hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
+
+redis_per_worker()
 
 # Argon2 costs ~50 ms per hash by design; the factories hash a password for every user, and that was three
 # quarters of the fast suite. tests/test_security.py keeps the production hasher honest.
