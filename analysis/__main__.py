@@ -12,7 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from analysis.parsers import ENGINE_VERSION, ParseResult, parse_file
+from analysis.parsers import ENGINE_VERSION, ParseResult
+from analysis.rules import analyse_file
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(ENGINE_VERSION)
         return 0
-    results = [parse_file(path) for path in args.files]
+    results = [analyse_file(path) for path in args.files]
     try:
         if args.json:
             json.dump([result.to_json() for result in results], sys.stdout, ensure_ascii=False, indent=2)

@@ -5,17 +5,26 @@ Every function costs a fixed number of queries whatever the number of uploads, c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from accounts.models import User
+from analysis.formatting import duration
+from analysis.heartbeat import HEARTBEAT_KEY, heartbeat_file
 from analysis.models import AnalysisJob, CaseMark, Crash, Finding, MarkCount
+from analysis.tables.knowledge import bugcheck_info, parameter_meanings
 from cases.models import Case
 from cases.selectors import case_visible_queryset
+from config.caching import cache_is_shared
 from uploads.models import Upload
 
 # How many other cases to link per signature or driver; the count is exact, the list is capped.
@@ -84,11 +93,6 @@ def uploads_under_analysis(*, upload_ids: Iterable[object]) -> bool:
     ).exists()
 
 
-def job_for_upload(*, upload: Upload) -> AnalysisJob | None:
-    """The newest job of an upload (its current analysis state)."""
-    return upload.analysis_jobs.order_by("-queued_at", "-id").first()
-
-
 def crashes_for_case(*, case: Case) -> QuerySet[Crash]:
     """The case's crashes by time (unknown times last), with their upload."""
     return (
@@ -152,19 +156,119 @@ def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsew
     return result
 
 
+# -- the case page's panel ---------------------------------------------------------------------------
+
+
+def _label(state: str) -> str:
+    return str(dict(AnalysisJob.State.choices).get(state) or _("Not analysed"))
+
+
+def status_payload(statuses: list[UploadStatus]) -> dict[str, Any]:
+    """The live status the page polls: small, and the same shape for customers and staff."""
+    now = timezone.now()
+    uploads = [
+        {
+            "id": str(s.upload.pk),
+            "filename": s.upload.filename,
+            "state": s.state,
+            "label": _label(s.state),
+            "elapsed": s.elapsed_seconds(now),
+            "elapsed_text": duration(s.elapsed(now)),
+            "attempts": s.job.attempts if s.job else 0,
+            "error": s.job.error if s.job and s.job.state == AnalysisJob.State.FAILED else "",
+        }
+        for s in statuses
+    ]
+    return {
+        "pending": any(s.pending for s in statuses),
+        # Changes whenever a job changes state: the page reloads the panel then, not on every poll.
+        "version": "|".join(f"{u['id']}:{u['state']}" for u in uploads),
+        "uploads": uploads,
+    }
+
+
+def _finding_view(finding: Finding, zh: bool, crash_numbers: dict[int, int]) -> dict[str, Any]:
+    return {
+        "severity": finding.severity,
+        "severity_label": finding.get_severity_display(),
+        "code": finding.code,
+        "title": (zh and finding.title_zh) or finding.title,
+        "detail": (zh and finding.detail_zh) or finding.detail,
+        "recommendation": (zh and finding.recommendation_zh) or finding.recommendation,
+        "confidence": finding.confidence,
+        "upload": finding.upload,
+        "evidence": sorted(crash_numbers[c.pk] for c in finding.crashes.all() if c.pk in crash_numbers),
+    }
+
+
+def _crash_view(number: int, crash: Crash, seen: SeenElsewhere, zh: bool = False) -> dict[str, Any]:
+    info = bugcheck_info(crash.code) if crash.code and not crash.exception_code else None
+    values = tuple(crash.parameters or ())
+    meanings = parameter_meanings(crash.code, values, "zh" if zh else "en") if info else []
+    parameters = [
+        {"index": i + 1, "value": value, "meaning": meanings[i] if i < len(meanings) else ""}
+        for i, value in enumerate(crash.parameters or [])
+    ]
+    return {
+        "number": number,
+        "crash": crash,
+        "time_sort": crash.crash_time.isoformat() if crash.crash_time else "",
+        "parameters": parameters,
+        "summary": info.summary if info else "",
+        "modules": sorted(
+            crash.modules or [], key=lambda m: (m.get("origin") != "third_party", m.get("name", ""))
+        ),
+        "drivers": [(name, *seen.drivers.get(name.lower(), (0, []))) for name in crash.third_party_drivers],
+        "signature_seen": seen.signatures.get(crash.signature_module, (0, [])),
+    }
+
+
+@dataclass(frozen=True)
+class AnalysisPanel:
+    """What the analysis panel of the case page shows to one viewer."""
+
+    statuses: list[tuple[UploadStatus, dict[str, Any]]]
+    pending: bool
+    show_findings: bool
+    can_rerun: bool
+    status_url: str
+    crashes: list[dict[str, Any]] = field(default_factory=list)
+    case_findings: list[dict[str, Any]] = field(default_factory=list)
+    upload_findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def analysis_panel_for(*, user: User, case: Case) -> AnalysisPanel:
+    """The analysis panel for ``user``, its texts in the active language, in a fixed number of queries."""
+    zh = (translation.get_language() or "").startswith("zh")
+    statuses = upload_statuses_for_case(case=case)
+    payload = status_payload(statuses)
+    base = {
+        "statuses": list(zip(statuses, payload["uploads"], strict=True)),
+        "pending": payload["pending"],
+        "show_findings": user_sees_findings(user),
+        "can_rerun": user_can_rerun(user),
+        "status_url": reverse("analysis:status", args=[case.number]),
+    }
+    if not base["show_findings"]:
+        return AnalysisPanel(**base)
+    crashes = list(crashes_for_case(case=case))
+    seen = seen_elsewhere(user=user, case=case, crashes=crashes)
+    numbers = {crash.pk: i + 1 for i, crash in enumerate(crashes)}
+    findings = [_finding_view(f, zh, numbers) for f in findings_for_case(case=case)]
+    return AnalysisPanel(
+        **base,
+        crashes=[_crash_view(numbers[c.pk], c, seen, zh) for c in crashes],
+        case_findings=[f for f in findings if f["upload"] is None],
+        upload_findings=[f for f in findings if f["upload"] is not None],
+    )
+
+
 # A heartbeat is written every 30 s; three missed ones mean no analysis worker is taking tasks.
 HEARTBEAT_STALE_SECONDS = 90
 
 
 def worker_health() -> dict[str, object]:
     """Analysis workers' state for /healthz: heartbeat age and the jobs waiting; two cheap reads."""
-    import json
-
-    from django.core.cache import cache
-
-    from analysis.services import HEARTBEAT_KEY, heartbeat_file
-    from config.caching import cache_is_shared
-
     payload: dict[str, str] | None = None
     if cache_is_shared():
         payload = cache.get(HEARTBEAT_KEY)

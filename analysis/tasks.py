@@ -2,6 +2,7 @@
 
 Reliability settings (late ack, reject on worker lost, prefetch 1, time limits, visibility timeout) are in
 config/settings.py with their reasons; the attempts counter and the lease are in analysis.services.
+The task imports the services; the services publish it by name (analysis.queueing), never import it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import Storage, storages
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
-from analysis import cross_case, services
+from analysis import cross_case, heartbeat, reconcile, services
+from analysis.parsers.result import Kind, ParseResult
+from analysis.rules import analyse_file
+from uploads import bucket, files
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +37,17 @@ class TransientError(Exception):
     """Storage or network trouble worth trying again later (never a bad file)."""
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [
-        TransientError,
-        OperationalError,
-        InterfaceError,
-        ConnectionError,
-        TimeoutError,
-    ]
-    try:  # S3 storage: connection-level failures only; a 404 or 403 is not going to heal by waiting
-        from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-
-        errors += [EndpointConnectionError, ConnectionClosedError, ReadTimeoutError]
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
-TRANSIENT_ERRORS = _transient_errors()
+# S3 storage: connection-level failures only; a 404 or 403 is not going to heal by waiting.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+)
 
 
 def retry_delay(retries: int) -> int:
@@ -71,14 +69,10 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
             raise FileNotFoundError(path)
         yield path
         return
-    from uploads import bucket, files
-
     if not files.storage_is_bucket():
         with storage.open(name, "rb") as handle:  # another storage: the parsers copy what they need
             yield handle
         return
-    from botocore.exceptions import ClientError
-
     try:
         reader = bucket.open_ranged(name, size=size)
         reader.peek(1)
@@ -92,11 +86,10 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
         yield reader  # type: ignore[misc]
 
 
-def _parse(path: str | BinaryIO, display_name: str):  # type: ignore[no-untyped-def]
-    # Looked up at call time so the fault-injection tests can wrap it in their worker.
-    from analysis.parsers import parse_file
-
-    return parse_file(path, display_name=display_name)
+def _parse(path: str | BinaryIO, display_name: str, kind: Kind | None = None) -> ParseResult:
+    # Looked up at call time so the fault-injection tests can wrap it in their worker. ``kind`` is what
+    # the upload side detected when it stored the file: the parsers do not detect it again.
+    return analyse_file(path, display_name=display_name, kind=kind)
 
 
 @shared_task(name="analysis.tasks.analyse_upload", bind=True, max_retries=MAX_RETRIES)
@@ -115,7 +108,7 @@ def analyse_upload(self: Task, job_id: int) -> str:
     upload = claim.upload
     try:
         with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
-            result = _parse(source, upload.filename)
+            result = _parse(source, upload.filename, upload.detected_kind or None)
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
         logger.info(
             "analysis job %s done: upload %s, %s, %d crashes, %d findings",
@@ -170,13 +163,13 @@ def _describe(error: BaseException) -> str:
 def jobs_reconcile() -> int:
     """Beat, every minute: publish again jobs whose message was lost; also the workers' heartbeat."""
     worker_heartbeat()
-    return len(services.jobs_reconcile())
+    return len(reconcile.jobs_reconcile())
 
 
 @shared_task(name="analysis.tasks.worker_heartbeat", soft_time_limit=10, time_limit=20)
 def worker_heartbeat() -> str:
     """Beat, every 30 s, run by an analysis worker: /healthz reads its age to tell if workers take tasks."""
-    return services.worker_heartbeat_record(worker=worker_heartbeat.request.hostname or "unknown")["at"]
+    return heartbeat.worker_heartbeat_record(worker=worker_heartbeat.request.hostname or "unknown")["at"]
 
 
 @shared_task(name="analysis.tasks.marks_rebuild", soft_time_limit=600, time_limit=660)

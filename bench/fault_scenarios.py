@@ -20,7 +20,7 @@ from django.core.files.storage import storages
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Organisation, User
-from analysis import services as analysis_services
+from analysis import queueing
 from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent, Case
@@ -109,7 +109,7 @@ class Site:
                 case=case, uploaded_by=self.customer, filename=f"slow-{n}.dmp", size=19, offset=19,
                 sha256="0" * 64, state=Upload.State.STORED, storage_name=name,
             )  # fmt: skip
-            ids.append(analysis_services.job_queue_for_upload(upload=upload).pk)
+            ids.append(queueing.job_queue_for_upload(upload=upload).pk)
         return ids
 
     def count(self, scenario: str, job_ids: list[int], events: list, took: float, note: str = "") -> Figures:

@@ -17,7 +17,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from analysis.parsers import ENGINE_VERSION, detect_kind, parse_file  # noqa: E402
+from analysis.parsers import ENGINE_VERSION, detect_kind  # noqa: E402
+from analysis.rules import analyse_file  # noqa: E402
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers  # noqa: E402
 from tests.samples import SAMPLES_DIR as SAMPLES  # noqa: E402
 
@@ -35,7 +36,7 @@ def per_kind() -> None:
     print(f"{'kind':<12} {'files':>5} {'MB':>7} {'files/s':>9} {'MB/s':>8}   (best of {ROUNDS} rounds)")
     for kind, paths in sorted(groups.items()):
         size = sum(p.stat().st_size for p in paths) / 1e6
-        best = min(_timed(lambda paths=paths: [parse_file(p) for p in paths]) for _ in range(ROUNDS))
+        best = min(_timed(lambda paths=paths: [analyse_file(p) for p in paths]) for _ in range(ROUNDS))
         print(f"{kind:<12} {len(paths):>5} {size:>7.2f} {len(paths) / best:>9.0f} {size / best:>8.1f}")
 
 
@@ -60,7 +61,7 @@ def sparse_header() -> None:
         )
         times = {}
         for name, path in (("1 MB", small), ("16 GiB sparse", large), ("triage minidump", triage)):
-            runs = [_timed(lambda path=path: parse_file(path)) for _ in range(50)]
+            runs = [_timed(lambda path=path: analyse_file(path)) for _ in range(50)]
             times[name] = statistics.median(runs)
             print(f"kernel dump {name:<16} median {times[name] * 1e3:7.3f} ms over 50 parses")
         print(f"ratio 16 GiB / 1 MB header read: {times['16 GiB sparse'] / times['1 MB']:.2f}")

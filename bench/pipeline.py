@@ -79,7 +79,7 @@ class Queue:
         from django.core.files.base import ContentFile
         from django.utils import timezone
 
-        from analysis import services
+        from analysis import queueing
         from uploads.models import Upload
 
         number = next(self.counter)
@@ -95,7 +95,7 @@ class Queue:
             completed_at=timezone.now(),
         )
         stored = timezone.now()  # the upload's row is committed: "upload stored"
-        return services.job_queue_for_upload(upload=upload), stored
+        return queueing.job_queue_for_upload(upload=upload), stored
 
 
 def _latencies(jobs: list[tuple[Any, datetime]]) -> list[float]:

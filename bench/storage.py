@@ -159,7 +159,7 @@ def _sparse_key(s3, path: Path, size: int):  # type: ignore[no-untyped-def]
 
 
 def _header_reads(s3, path: Path, size: int) -> None:  # type: ignore[no-untyped-def]
-    from analysis.parsers import parse_file
+    from analysis.rules import analyse_file
     from uploads.bucket import RangedReader
 
     runs, local_runs, fetched, requests = [], [], 0, 0
@@ -167,12 +167,12 @@ def _header_reads(s3, path: Path, size: int) -> None:  # type: ignore[no-untyped
         reader = RangedReader(key="cases/MEMORY.DMP", s3=s3, bucket="bench")
         started = time.perf_counter()
         with io.BufferedReader(reader, buffer_size=64 * 1024) as stream:
-            result = parse_file(stream, display_name="MEMORY.DMP")
+            result = analyse_file(stream, display_name="MEMORY.DMP")
         runs.append(time.perf_counter() - started)
         fetched, requests = reader.fetched, reader.requests
         assert result.crashes and result.crashes[0].bugcheck_code == "0x000000be", result
         started = time.perf_counter()
-        parse_file(path)
+        analyse_file(path)
         local_runs.append(time.perf_counter() - started)
     print(f"16 GiB sparse MEMORY.DMP in the bucket, header read by the analysis (median of {len(runs)}):")
     print(

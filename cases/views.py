@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organisation, User
+from analysis.selectors import analysis_panel_for
 from cases import conversation, selectors, services
 from cases.conversation import resolution_deadlines
 from cases.errors import DomainError
@@ -32,6 +33,7 @@ from cases.forms import (
     TransitionForm,
 )
 from cases.models import Case, ResolutionProposal, Severity, State
+from communications.panel import communications_panel_for
 from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
 
@@ -163,6 +165,10 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
         "timeline": selectors.case_timeline_for_user(user=user, case=case),
         "summary": _lazy(lambda: case.summaries.select_related("author").first()),
         "children": case.children.all(),
+        "analysis_panel": _lazy(lambda: analysis_panel_for(user=user, case=case)),
+        "communications_panel": _lazy(
+            lambda: communications_panel_for(user=user, case=case, checklist=read_checklist())
+        ),
         "transitions": [t for t in allowed if t.name != "close"],
         "can_work": bool(allowed) or (is_staff and not user.is_account_manager),
         "can_close": case.is_open and any(t.name == "close" for t in allowed),

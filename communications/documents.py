@@ -1,8 +1,8 @@
 """Drafts of the three documents of a case, built from what the portal knows, in either language.
 
 The text comes from templates/communications/documents/<kind>.<language>.txt (first line: subject). The
-engineer edits the plain text; ``text_to_html`` turns it into the HTML part of the e-mail and the portal
-view, so what the customer reads is exactly what was sent. Only customer-visible facts enter a draft: the
+engineer edits the plain text; ``communications.text_html.text_to_html`` turns it into the HTML part of
+the e-mail and the portal view, so what the customer reads is exactly what was sent. Only customer-visible facts enter a draft: the
 scope, the evidence requests, the analysis rows and the summary, never the timeline and its notes.
 """
 
@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from analysis.models import Crash, Finding
+from analysis.rules import actions as catalogue
+from analysis.rules.common import FULL_DUMP_TYPES, class_zh
 from analysis.selectors import crashes_for_case, findings_for_case
+from analysis.tables import drivers as driver_table
+from analysis.tables.knowledge import parameter_meanings, parameters_documented
 from cases.models import Case
 from cases.selectors import case_current_scope
 from communications.models import DocumentKind
@@ -150,8 +152,6 @@ def _crash_fact(crash: Crash) -> str:
 
 def _case_holdings(crashes: list[Crash]) -> frozenset[str]:
     """What the case already holds, so a message never asks for it (analysis/rules/actions.py)."""
-    from analysis.rules.common import FULL_DUMP_TYPES
-
     held: set[str] = set()
     for crash in crashes:
         raw = crash.raw or {}
@@ -171,13 +171,25 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
     by action and ordered by value, without what the case already holds; files that could not be analysed
     listed once.
     """
-    from analysis.rules import actions as catalogue
-    from analysis.rules.knowledge import parameter_meanings, parameters_documented
-
     zh = language == "zh-hans"
     facts = FindingsFacts()
     crashes: list[Crash] = list(crashes_for_case(case=case))
-    by_id = {crash.pk: crash for crash in crashes}
+    _crash_rows(facts, crashes)
+    _parameter_tables(facts, crashes, zh)
+    _drivers(facts, crashes, zh)
+    facts.processes = sorted({c.process_name for c in crashes if c.process_name}, key=str.lower)
+    references, free_advice, not_analysed = _conclusions(facts, case=case, crashes=crashes, zh=zh)
+    holdings = _case_holdings(crashes)
+    chosen = catalogue.merged(references, holdings)
+    facts.recommendations = [
+        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
+    ] + free_advice
+    facts.action_ids = [act.id for act, _args in chosen]
+    facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
+    return facts
+
+
+def _crash_rows(facts: FindingsFacts, crashes: list[Crash]) -> None:
     for crash in crashes:
         facts.crashes.append(
             CrashRow(
@@ -189,6 +201,10 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
                 file=_cell(crash.upload.filename),
             )
         )
+
+
+def _parameter_tables(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
+    """The documented parameters of each bug check code once (the first crash with it)."""
     seen_codes: set[str] = set()
     for crash in crashes:
         if len(facts.parameters) >= _MAX_PARAMETER_TABLES:
@@ -209,8 +225,14 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
                 ],
             )
         )
-    _drivers(facts, crashes, zh)
-    facts.processes = sorted({c.process_name for c in crashes if c.process_name}, key=str.lower)
+
+
+def _conclusions(
+    facts: FindingsFacts, *, case: Case, crashes: list[Crash], zh: bool
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Each conclusion once with its evidence (into ``facts``); returns the catalogue references, the
+    free-text advice and the files not analysed, for the recommendations."""
+    by_id = {crash.pk: crash for crash in crashes}
     findings: list[Finding] = sorted(
         findings_for_case(case=case),
         key=lambda f: (
@@ -252,14 +274,7 @@ def findings_facts(*, case: Case, language: str) -> FindingsFacts:
             more = len(conclusion.evidence) - _MAX_EVIDENCE
             conclusion.evidence = [*conclusion.evidence[:_MAX_EVIDENCE], f"… +{more}"]
     facts.conclusions = list(merged.values())
-    holdings = _case_holdings(crashes)
-    chosen = catalogue.merged(references, holdings)
-    facts.recommendations = [
-        catalogue.render(act, args, "zh" if zh else "en") for act, args in chosen
-    ] + free_advice
-    facts.action_ids = [act.id for act, _args in chosen]
-    facts.not_analysed = [f"{name}: {reason}" if name else reason for name, reason in not_analysed.items()]
-    return facts
+    return references, free_advice, not_analysed
 
 
 def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
@@ -283,10 +298,37 @@ def _evidence(finding: Finding, by_id: dict[int, Crash]) -> list[str]:
 
 def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
     """Third-party drivers with how many of the crashes that list drivers load them; diagnostic tools apart."""
-    from analysis.rules import drivers as driver_table
-    from analysis.rules.common import class_zh
-
     listed = [crash for crash in crashes if crash.modules]
+    counts, names, classes = _driver_counts(facts, crashes)
+    facts.drivers = sorted(names.values(), key=str.lower)
+    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+
+    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
+    def weight(key: str) -> tuple[int, int, str]:
+        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
+        return (0 if relevant else 1, -counts.get(key, 0), key)
+
+    ordered = sorted(names, key=weight)
+    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
+    for key in shown:
+        facts.driver_notes.append(
+            _driver_note(names[key], classes.get(key, ""), counts.get(key), len(listed), zh)
+        )
+    _mentioned_notes(facts, crashes, names, zh)
+    if rest:
+        others = ("、" if zh else ", ").join(names[key] for key in rest)
+        facts.driver_notes.append(
+            f"另有 {len(rest)} 个第三方驱动：{others}"
+            if zh
+            else f"{len(rest)} more third-party drivers: {others}"
+        )
+
+
+def _driver_counts(
+    facts: FindingsFacts, crashes: list[Crash]
+) -> tuple[dict[str, int], dict[str, str], dict[str, str]]:
+    """How many crashes load each third-party driver, its name as written and its class; diagnostic
+    tools go to ``facts.tools`` instead."""
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
     classes: dict[str, str] = {}
@@ -311,34 +353,27 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
                 names.setdefault(key, name)
                 if module.get("vendor_class"):
                     classes[key] = str(module["vendor_class"])
-    facts.drivers = sorted(names.values(), key=str.lower)
-    culprits = {str(c.culprit_module or "").lower() for c in crashes}
+    return counts, names, classes
 
-    # An expert names the drivers that matter (at fault, security and filter software) and sums up the rest.
-    def weight(key: str) -> tuple[int, int, str]:
-        relevant = key in culprits or classes.get(key, "") in driver_table.SECURITY_CLASSES
-        return (0 if relevant else 1, -counts.get(key, 0), key)
 
-    ordered = sorted(names, key=weight)
-    shown, rest = ordered[:_MAX_DRIVER_LINES], ordered[_MAX_DRIVER_LINES:]
-    for key in shown:
-        name = names[key]
-        klass = classes.get(key, "")
-        if listed and key in counts:
-            share = (
-                f"{counts[key]}/{len(listed)} 次列出驱动的蓝屏中已加载"
-                if zh
-                else f"loaded in {counts[key]} of {len(listed)} crashes that list their drivers"
-            )
-        else:
-            share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
-        if zh:
-            kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
-            facts.driver_notes.append(f"{name}：{kind}，{share}")
-        else:
-            kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
-            facts.driver_notes.append(f"{name}: {kind}, {share}")
-    # Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash".
+def _driver_note(name: str, klass: str, count: int | None, listed: int, zh: bool) -> str:
+    if listed and count is not None:
+        share = (
+            f"{count}/{listed} 次列出驱动的蓝屏中已加载"
+            if zh
+            else f"loaded in {count} of {listed} crashes that list their drivers"
+        )
+    else:
+        share = "蓝屏时已加载" if zh else "loaded at the time of the crash"
+    if zh:
+        kind = f"第三方驱动（{class_zh(klass)}）" if klass else "第三方驱动"
+        return f"{name}：{kind}，{share}"
+    kind = f"a third-party driver ({klass})" if klass else "a third-party driver"
+    return f"{name}: {kind}, {share}"
+
+
+def _mentioned_notes(facts: FindingsFacts, crashes: list[Crash], names: dict[str, str], zh: bool) -> None:
+    """Drivers a pasted text only names (a path in prose): said as such, never as "loaded in every crash"."""
     mentioned: dict[str, tuple[str, str]] = {}
     for crash in crashes:
         extra = (crash.raw or {}).get("extra") or {}
@@ -353,13 +388,6 @@ def _drivers(facts: FindingsFacts, crashes: list[Crash], zh: bool) -> None:
             f"{name}：第三方驱动，{file} 中提到（没有列出已加载驱动的转储）"
             if zh
             else f"{name}: a third-party driver named in {file} (no dump lists the loaded drivers)"
-        )
-    if rest:
-        others = ("、" if zh else ", ").join(names[key] for key in rest)
-        facts.driver_notes.append(
-            f"另有 {len(rest)} 个第三方驱动：{others}"
-            if zh
-            else f"{len(rest)} more third-party drivers: {others}"
         )
 
 
@@ -411,87 +439,3 @@ def document_draft(*, case: Case, kind: str, language: str, author: User | None 
 
 def placeholders_in(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
-
-
-# -- plain text to HTML ------------------------------------------------------------------------------------
-
-# ASCII only, so a Chinese full-width bracket or comma after an address is not taken into the link.
-_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]+")
-_RULE = re.compile(r"^\s*[=\-]{3,}\s*$")
-_BULLET = re.compile(r"^\s*[-*•]\s+")
-_NUMBERED = re.compile(r"^\s*\d+[.)、]\s*")
-
-
-def _inline(line: str) -> str:
-    out, last = [], 0
-    for match in _URL.finditer(line):
-        url = match.group(0).rstrip(".,;:!?'")
-        out.append(escape(line[last : match.start()]))
-        out.append(f'<a href="{escape(url)}">{escape(url)}</a>')
-        last = match.start() + len(url)
-    out.append(escape(line[last:]))
-    return "".join(out)
-
-
-def _table(rows: list[str]) -> str:
-    cells = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
-    cells = [row for row in cells if not all(re.fullmatch(r":?-{2,}:?", c) for c in row if c)]
-    if not cells:
-        return ""
-    head = "".join(f"<th>{_inline(c)}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in cells[1:])
-    return f'<table class="doc-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def text_to_html(text: str) -> SafeString:
-    """The document's plain text as HTML: headings (a line underlined with ===), pipe tables, lists and
-    paragraphs. Everything is escaped first; only links to http(s) addresses are made."""
-    html: list[str] = []
-    lines = text.replace("\r\n", "\n").split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        if i + 1 < len(lines) and _RULE.match(lines[i + 1]) and line.strip():
-            html.append(f"<h3>{_inline(line.strip())}</h3>")
-            i += 2
-            continue
-        if line.lstrip().startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
-                rows.append(lines[i])
-                i += 1
-            html.append(_table(rows))
-            continue
-        for pattern, tag in ((_BULLET, "ul"), (_NUMBERED, "ol")):
-            if pattern.match(line):
-                items = []
-                while i < len(lines) and pattern.match(lines[i]):
-                    item = pattern.sub("", lines[i], count=1)
-                    i += 1
-                    # Continuation lines (indented) belong to the item above.
-                    while i < len(lines) and lines[i].startswith("   ") and lines[i].strip():
-                        item += "\n" + lines[i].strip()
-                        i += 1
-                    items.append("<li>" + "<br>".join(_inline(part) for part in item.split("\n")) + "</li>")
-                html.append(f"<{tag}>{''.join(items)}</{tag}>")
-                break
-        else:
-            para = []
-            while (
-                i < len(lines)
-                and lines[i].strip()
-                and not lines[i].lstrip().startswith("|")
-                and not _BULLET.match(lines[i])
-                and not _NUMBERED.match(lines[i])
-                and not (i + 1 < len(lines) and _RULE.match(lines[i + 1]))
-            ):
-                para.append(_inline(lines[i].strip()))
-                i += 1
-            if para:
-                html.append("<p>" + "<br>".join(para) + "</p>")
-            else:  # a stray rule line
-                i += 1
-    return mark_safe("\n".join(html))  # noqa: S308 - every piece went through escape()

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import AuditEvent, Case, ScopeVersion, TimelineEntry
+from communications.evidence import PRESETS
 from uploads.models import Upload
 
 
@@ -175,13 +176,9 @@ class EvidenceItem(models.Model):
         return f"{self.case_id} {self.label}"
 
     def label_in(self, language: str) -> str:
-        from communications.evidence import PRESETS
-
         preset = PRESETS.get(self.preset)
         return preset.label.get(language, self.label) if preset else self.label
 
     def instructions_in(self, language: str) -> str:
-        from communications.evidence import PRESETS
-
         preset = PRESETS.get(self.preset)
         return preset.instructions.get(language, self.instructions) if preset else self.instructions

@@ -32,7 +32,7 @@ from communications.models import (
     NotificationPreference,
     SentDocument,
 )
-from inbound.addresses import NOTE, REPLY, message_id_new, reply_address_for
+from inbound.addresses import NOTE, REPLY, message_id_new, reply_address_for, thread_id
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,6 @@ def delivery_send(*, delivery_id: int) -> bool:
 def _threading_headers(delivery: EmailDelivery) -> dict[str, str]:
     """Message-ID, References and In-Reply-To, so a case's e-mails read as one thread and a reply finds
     its case; ``Auto-Submitted`` (RFC 3834), so out-of-office responders leave our mail alone."""
-    from inbound.addresses import thread_id
-
     headers = {"Auto-Submitted": "auto-replied" if delivery.in_reply_to else "auto-generated"}
     if delivery.message_id:
         headers["Message-ID"] = f"<{delivery.message_id}>"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -18,11 +16,11 @@ from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
 from communications import selectors, services
-from communications.documents import LANGUAGES, Draft, document_draft, document_language, text_to_html
+from communications.documents import LANGUAGES, Draft, document_draft, document_language
 from communications.forms import DocumentForm, EvidenceForm, PreferencesForm
-from communications.models import DocumentKind, EmailDelivery, EvidenceItem
-
-LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
+from communications.models import DocumentKind, EvidenceItem
+from communications.panel import LANGUAGE_NAMES
+from communications.text_html import text_to_html
 
 
 def _worker_required(request: HttpRequest) -> None:
@@ -34,31 +32,6 @@ def _kind_or_404(kind: str) -> str:
     if kind not in DocumentKind.values:
         raise Http404("No such document.")
     return kind
-
-
-def panel_context(
-    *, request: HttpRequest, case: Case, checklist: list[selectors.EvidenceStatus] | None = None
-) -> dict[str, Any]:
-    """What the communications panel of the case page shows to this viewer; ``checklist`` is the evidence
-    checklist when the page has already read it."""
-    user = request.user
-    is_worker = user.is_case_worker
-    is_staff = selectors.user_is_staff(user)
-    deliveries = selectors.deliveries_for_case(case=case) if is_staff else []
-    return {
-        "case": case,
-        "request": request,
-        "is_worker": is_worker and case.is_open,
-        "can_send_summary": is_worker,
-        "documents": list(selectors.documents_for_case(case=case)[:20]),
-        "checklist": selectors.evidence_checklist(case=case) if checklist is None else checklist,
-        "evidence_form": EvidenceForm() if is_worker and case.is_open else None,
-        "deliveries": deliveries,
-        "failed_deliveries": [d for d in deliveries if d.state == EmailDelivery.State.FAILED],
-        "contact_language": LANGUAGE_NAMES[document_language(case=case)],
-        "document_kinds": DocumentKind.choices,
-        "language": "zh-hans" if (getattr(request, "LANGUAGE_CODE", "") or "").startswith("zh") else "en",
-    }
 
 
 @login_required

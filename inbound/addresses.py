@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,6 +23,8 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts.models import User
 from cases.models import Case
+from cases.selectors import case_visible_to
+from inbound.models import ReplyAddressRevocation
 
 PREFIX = "case+"
 REPLY, NOTE = "r", "n"
@@ -38,8 +41,6 @@ def _mac(case_id: int, user_id: int, kind: str, generation: int, secret: str | N
 
 
 def reply_generation(*, case_id: int, user_id: int) -> int:
-    from inbound.models import ReplyAddressRevocation
-
     row = ReplyAddressRevocation.objects.filter(case_id=case_id, user_id=user_id).only("generation").first()
     return row.generation if row else 0
 
@@ -90,8 +91,6 @@ def reply_address_check(address: str) -> AddressCheck:
     """Read a reply address: unknown (malformed, forged, no such case or person), revoked (an older
     generation, or a person who can no longer see the case), expired (its case closed more than
     INBOUND_REPLY_EXPIRY_DAYS ago) or ok."""
-    from cases.selectors import case_visible_to
-
     local = address.lower().rpartition("@")[0]
     match = _LOCAL.match(local)
     if match is None:
@@ -120,8 +119,6 @@ def reply_address_check(address: str) -> AddressCheck:
 
 def mail_domain() -> str:
     """The domain of our Message-IDs: the inbound domain, else the site's host."""
-    from urllib.parse import urlsplit
-
     return settings.INBOUND_DOMAIN or urlsplit(settings.SITE_URL).hostname or "localhost"
 
 

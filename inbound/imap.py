@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.conf import settings
 
 from inbound.models import InboundMessage
-from inbound.services import inbound_message_receive
+from inbound.receiving import inbound_message_receive
 
 logger = logging.getLogger(__name__)
 

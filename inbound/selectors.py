@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from cases.selectors import case_visible_queryset
 from inbound.models import InboundMessage
 
 
@@ -33,8 +34,6 @@ def inbound_message_for_staff(*, user: User, message_id: int) -> InboundMessage:
 
 def inbound_message_for_entry(*, user: User, entry_id: int) -> InboundMessage:
     """The message a timeline entry was written from, for staff who may see the entry's case."""
-    from cases.selectors import case_visible_queryset
-
     if not (user.is_support_staff or user.is_superuser):
         raise Http404("No such message.")
     message = (

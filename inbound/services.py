@@ -1,8 +1,8 @@
-"""Writes of mail in (STYLE.md rules 2 and 4): storing a received message, reading it into the case it
-belongs to, the staff queue's three actions, and the automatic answers.
+"""Writes of mail in (STYLE.md rules 2 and 4): reading a stored message into the case it belongs to, and
+the staff queue's three actions. Storing it is inbound.receiving, the automatic answers inbound.answers.
 
-The flow: the listener (or the IMAP poll) calls ``inbound_message_receive``, which stores the raw bytes
-and queues ``inbound.tasks.inbound_process`` after the commit; the worker calls
+The flow: the listener (or the IMAP poll) calls ``inbound.receiving.inbound_message_receive``, which
+stores the raw bytes and queues ``inbound.tasks.inbound_process`` after the commit; the worker calls
 ``inbound_message_process``, which decides, by the address the mail was sent to and its sender, whether
 it is a reply (a timeline entry through ``cases.services.timeline_add``, its files through
 ``uploads.services.upload_store_bytes``), a new case, something for staff (``/mail/``), an automatic mail
@@ -11,18 +11,13 @@ to record only, or a message too large. docs/inbound.md shows the decisions as a
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -32,10 +27,10 @@ from cases.errors import DomainError, InvalidInput, InvalidState, NotAllowed
 from cases.models import Case
 from cases.selectors import case_visible_to
 from communications.models import EmailDelivery
-from config.links import site_url
-from inbound import addresses, parsing
+from inbound import addresses, mail_text, parsing
+from inbound.answers import inbound_answer
 from inbound.models import InboundMessage, ReplyAddressRevocation
-from uploads.files import upload_storage
+from inbound.receiving import inbound_raw_read
 from uploads.models import Upload
 from uploads.services import upload_store_bytes
 
@@ -48,97 +43,6 @@ LEASE = timedelta(minutes=10)
 # Small inline images are signature art (logos, icons): left in the original rather than made uploads.
 INLINE_ART_MAX = 32 * 1024
 EMAIL = "email"
-
-
-# -- receiving ---------------------------------------------------------------------------------------------
-
-
-def inbound_message_receive(
-    *,
-    raw: bytes,
-    via: str,
-    envelope_from: str = "",
-    envelope_to: list[str] | None = None,
-    peer: str = "",
-    size: int | None = None,
-) -> tuple[InboundMessage, bool]:
-    """Store a message as received and queue its reading after the commit; returns it and whether it is
-    new. The same message delivered again (same Message-ID, or the same bytes) is stored once. ``size``
-    is the real size when ``raw`` holds only the headers of a message too large to fetch."""
-    message_id = parsing.message_id_of(raw)
-    key = parsing.dedupe_key(raw, message_id)
-    existing = InboundMessage.objects.filter(dedupe_key=key).first()
-    if existing is not None:
-        return existing, False
-    real_size = size if size is not None else len(raw)
-    name = upload_storage().save(f"mail/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.eml", ContentFile(raw))
-    try:
-        with transaction.atomic():
-            message = InboundMessage.objects.create(
-                dedupe_key=key,
-                message_id=message_id[:250],
-                via=via,
-                envelope_from=envelope_from[:254],
-                envelope_to=[address[:254] for address in (envelope_to or [])][:100],
-                peer=peer[:100],
-                storage_name=name,
-                size=real_size,
-                sha256=hashlib.sha256(raw).hexdigest(),
-                too_large=real_size > settings.INBOUND_MAX_MESSAGE_SIZE or len(raw) < real_size,
-            )
-            _queue(message.pk)
-    except IntegrityError:  # the same message arrived on another connection at the same moment
-        upload_storage().delete(name)
-        return InboundMessage.objects.get(dedupe_key=key), False
-    return message, True
-
-
-def _queue(message_id: int) -> None:
-    from outbox.services import outbox_publish
-
-    # An outbox row of the receiving transaction: published after the commit, or by the outbox dispatcher
-    # when the broker is down then (docs/pipeline.md, "Outbox").
-    outbox_publish(
-        task="inbound.tasks.inbound_process", args=[message_id], key=f"inbound_process:{message_id}"
-    )
-
-
-def inbound_reconcile(*, now: datetime | None = None) -> int:
-    """Queue again the messages still waiting for a worker (a publish lost after the commit, a worker
-    killed mid-message) once their lease is over; returns how many."""
-    now = now or timezone.now()
-    waiting = InboundMessage.objects.filter(state=State.RECEIVED, received_at__lte=now - timedelta(minutes=2))
-    waiting = waiting.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-    ids = list(waiting.values_list("pk", flat=True)[:500])
-    from inbound.tasks import inbound_process
-
-    for message_id in ids:
-        inbound_process.delay(message_id)
-    return len(ids)
-
-
-def inbound_retention_apply(*, now: datetime | None = None) -> int:
-    """Delete the raw bytes of messages handled more than INBOUND_RETENTION_DAYS ago (the row, with what
-    became of the message, stays)."""
-    now = now or timezone.now()
-    due = InboundMessage.objects.filter(
-        handled_at__lte=now - timedelta(days=settings.INBOUND_RETENTION_DAYS), content_deleted_at__isnull=True
-    ).exclude(storage_name="")
-    done = 0
-    for message in due.iterator():
-        updated = InboundMessage.objects.filter(pk=message.pk, content_deleted_at__isnull=True).update(
-            content_deleted_at=now
-        )
-        if updated:
-            upload_storage().delete(message.storage_name)
-            done += 1
-    return done
-
-
-def inbound_raw_read(*, message: InboundMessage, limit: int | None = None) -> bytes:
-    """The message as received (the first ``limit`` bytes)."""
-    with upload_storage().open(message.storage_name, "rb") as handle:
-        return handle.read(limit) if limit is not None else handle.read()
 
 
 # -- reading -----------------------------------------------------------------------------------------------
@@ -265,10 +169,10 @@ def _reply_receive(message: InboundMessage, mail: parsing.ParsedMail, address: s
         return _finish(message, State.QUEUED, Reason.SENDER_MISMATCH, handled=False)
     message.sender = sender
     if message.too_large:
-        _answer(message, user=sender, case=check.case, kind="too_large")
+        inbound_answer(message, user=sender, case=check.case, kind="too_large")
         return _finish(message, State.REFUSED, Reason.TOO_LARGE)
     files, results = _files(mail, internal=note)
-    body = parsing.reply_text(mail.text)
+    body = mail_text.reply_text(mail.text)
     if not body and not files:
         return _finish(message, State.QUEUED, Reason.EMPTY, handled=False)
     if not body:
@@ -277,13 +181,13 @@ def _reply_receive(message: InboundMessage, mail: parsing.ParsedMail, address: s
     try:
         _post(message, actor=sender, case=check.case, body=body, internal=note)
     except InvalidState as error:  # a closed case takes no customer messages
-        _answer(message, user=sender, case=check.case, kind="case_closed", reason=error.message)
+        inbound_answer(message, user=sender, case=check.case, kind="case_closed", reason=error.message)
         return _finish(message, State.QUEUED, Reason.CASE_CLOSED, error.message, handled=False)
     except NotAllowed as error:
         return _finish(message, State.QUEUED, Reason.NOT_ALLOWED, error.message, handled=False)
     message.attachments = results + _store(message, actor=sender, case=check.case, files=files)
     if any(row["outcome"] == "refused" for row in message.attachments):
-        _answer(message, user=sender, case=check.case, kind="files_refused")
+        inbound_answer(message, user=sender, case=check.case, kind="files_refused")
     return _finish(message, State.POSTED)
 
 
@@ -385,10 +289,10 @@ def _request_receive(message: InboundMessage, mail: parsing.ParsedMail) -> Inbou
             # Anyone can write a customer's address in From: without our MTA's word, staff decide.
             return _finish(message, State.QUEUED, Reason.UNAUTHENTICATED, why, handled=False)
     if message.too_large:
-        _answer(message, user=customer, case=None, kind="too_large")
+        inbound_answer(message, user=customer, case=None, kind="too_large")
         return _finish(message, State.REFUSED, Reason.TOO_LARGE)
     files, results = _files(mail, internal=False)
-    title = parsing.subject_clean(mail.subject) or _first_line(mail.text)
+    title = mail_text.subject_clean(mail.subject) or _first_line(mail.text)
     if not title and not files:
         return _finish(message, State.QUEUED, Reason.EMPTY, handled=False)
     with transaction.atomic():
@@ -404,7 +308,7 @@ def _request_receive(message: InboundMessage, mail: parsing.ParsedMail) -> Inbou
             InboundMessage.objects.filter(pk=message.pk).update(case=case)
     message.case = case
     message.attachments = results + _store(message, actor=customer, case=case, files=files)
-    _answer(message, user=customer, case=case, kind="case_opened")
+    inbound_answer(message, user=customer, case=case, kind="case_opened")
     return _finish(message, State.CASE_OPENED)
 
 
@@ -413,71 +317,6 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:200]
     return ""
-
-
-# -- automatic answers -------------------------------------------------------------------------------------
-
-ANSWER_SUBJECTS = {
-    "case_opened": "[%(number)s] %(title)s",
-    "too_large": "Re: %(subject)s",
-    "case_closed": "Re: %(subject)s",
-    "files_refused": "Re: %(subject)s",
-}
-
-
-def _answer(message: InboundMessage, *, user: User, case: Case | None, kind: str, reason: str = "") -> None:
-    """An automatic answer to a person's message, by e-mail to the address the portal has for them (never
-    to a From header, which anyone can write), at most INBOUND_AUTO_ANSWERS_PER_HOUR an hour per address,
-    threaded under their message, marked ``Auto-Submitted: auto-replied``. Sent after the commit."""
-    if not user.email or not user.is_active:
-        return
-    hour_ago = timezone.now() - timedelta(hours=1)
-    recent = EmailDelivery.objects.filter(to__iexact=user.email, created_at__gte=hour_ago).exclude(
-        in_reply_to=""
-    )
-    if recent.count() >= settings.INBOUND_AUTO_ANSWERS_PER_HOUR:
-        message.detail = (
-            message.detail + "\n" + _("No answer sent: too many automatic answers to this address this hour.")
-        ).strip()
-        return
-    with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = {
-            "kind": kind,
-            "user": user,
-            "case": case,
-            "message": message,
-            "reason": reason,
-            "case_url": site_url(reverse("cases:detail", args=[case.number])) if case else "",
-            "upload_url": site_url(reverse("uploads:page", args=[case.number])) if case else "",
-            "cases_url": site_url(reverse("cases:list")),
-            "stored": [row for row in message.attachments if row.get("outcome") == "stored"],
-            "refused": [row for row in message.attachments if row.get("outcome") == "refused"],
-            "max_size": settings.INBOUND_MAX_MESSAGE_SIZE,
-        }
-        body = render_to_string("inbound/email/answer.txt", context)
-        if kind == "case_opened" and case is not None:
-            subject = _("[%(number)s] We received your request: %(title)s") % {
-                "number": case.number,
-                "title": case.title,
-            }
-        else:
-            subject = "Re: " + (message.subject or _("your e-mail"))
-    reply_to = addresses.reply_address_for(case=case, user=user) if case is not None else ""
-    delivery = EmailDelivery.objects.create(
-        case=case,
-        recipient=user,
-        to=user.email,
-        subject=" ".join(subject.split())[:250],
-        body_text=body,
-        message_id=addresses.message_id_new(),
-        reply_to=reply_to,
-        in_reply_to=message.message_id or f"inbound.{message.pk}@{addresses.mail_domain()}",
-    )
-    from outbox.services import outbox_publish
-
-    outbox_publish(
-        task="communications.tasks.email_deliver", args=[delivery.pk], key=f"email_deliver:{delivery.pk}"
-    )
 
 
 # -- the staff queue ---------------------------------------------------------------------------------------
@@ -504,7 +343,9 @@ def _mail_for(message: InboundMessage) -> parsing.ParsedMail:
 def _staff_text(message: InboundMessage, mail: parsing.ParsedMail) -> str:
     # A reply that went astray is read like a reply (quoted history cut); a new request keeps all of it.
     text = (
-        parsing.reply_text(mail.text) if message.to_address != settings.INBOUND_SUPPORT_ADDRESS else mail.text
+        mail_text.reply_text(mail.text)
+        if message.to_address != settings.INBOUND_SUPPORT_ADDRESS
+        else mail.text
     )
     return text or _("(no text)")
 
@@ -577,7 +418,7 @@ def inbound_message_open_case(
         case = case_services.case_create(
             actor=actor,
             organisation=organisation,
-            title=title or parsing.subject_clean(message.subject) or _("Request by e-mail"),
+            title=title or mail_text.subject_clean(message.subject) or _("Request by e-mail"),
             description=_staff_text(message, mail),
             customer_contact=customer_contact,
         )

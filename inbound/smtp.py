@@ -22,7 +22,7 @@ from django.db import close_old_connections
 
 from inbound.addresses import is_portal_address
 from inbound.models import InboundMessage
-from inbound.services import inbound_message_receive
+from inbound.receiving import inbound_message_receive
 
 logger = logging.getLogger(__name__)
 

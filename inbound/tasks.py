@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from inbound import imap, services
+from inbound import imap, receiving, services
 
 # The database or the storage for a moment: worth another try. Anything else is counted on the message
 # (attempts), which the reconciler queues again until INBOUND_MAX_ATTEMPTS sends it to the staff queue.
@@ -34,13 +34,13 @@ def inbound_process(message_id: int) -> str:
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def inbound_reconcile() -> int:
     """Beat: queue again the messages whose task was lost or whose worker died."""
-    return services.inbound_reconcile()
+    return receiving.inbound_reconcile()
 
 
 @shared_task(soft_time_limit=600, time_limit=660)
 def inbound_retention_sweep() -> int:
     """Beat: delete the raw bytes of messages handled INBOUND_RETENTION_DAYS ago."""
-    return services.inbound_retention_apply()
+    return receiving.inbound_retention_apply()
 
 
 @shared_task(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
-from inbound import parsing, selectors, services
+from inbound import mail_text, parsing, receiving, selectors, services
 from inbound.forms import AttachForm, DiscardForm, OpenCaseForm
 from inbound.models import InboundMessage
 from uploads.files import content_disposition
@@ -48,7 +48,7 @@ def mail_queue(request: HttpRequest) -> HttpResponse:
 def _files_of(message: InboundMessage) -> list[parsing.Attachment]:
     if message.content_deleted_at is not None or message.too_large or message.attachments:
         return []
-    return parsing.mail_parse(services.inbound_raw_read(message=message)).attachments
+    return parsing.mail_parse(receiving.inbound_raw_read(message=message)).attachments
 
 
 def _detail(
@@ -61,7 +61,7 @@ def _detail(
         "open_form": forms.get("open_form")
         or OpenCaseForm(
             initial={
-                "title": parsing.subject_clean(message.subject),
+                "title": mail_text.subject_clean(message.subject),
                 "organisation": message.sender.organisation_id if message.sender else None,
                 "customer_contact": message.sender_id
                 if message.sender and message.sender.is_customer
@@ -82,7 +82,7 @@ def mail_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 def _original(message: InboundMessage) -> HttpResponse:
     if message.content_deleted_at is not None or not message.storage_name:
         return HttpResponse(_("The original was deleted by the retention policy."), status=410)
-    response = HttpResponse(services.inbound_raw_read(message=message), content_type="message/rfc822")
+    response = HttpResponse(receiving.inbound_raw_read(message=message), content_type="message/rfc822")
     response["Content-Disposition"] = content_disposition(f"message-{message.pk}.eml")
     return response
 

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import app
 from outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -102,16 +104,12 @@ def broker_epoch() -> str:
 
     Asked on a plain Redis client of its own: the broker connections of a worker are busy consuming,
     and a command sent on one of them read another reply (seen: "too many values to unpack")."""
-    from config.celery import app
-
     url = str(app.conf.broker_url or "")
     if not url.startswith(("redis://", "rediss://")):
         return ""
     try:
         client = _EPOCH_CLIENTS.get(url)
         if client is None:
-            import redis
-
             client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
             _EPOCH_CLIENTS[url] = client
         return str(client.info("server").get("run_id", ""))
@@ -120,17 +118,24 @@ def broker_epoch() -> str:
 
 
 def _send(message: OutboxMessage, task_id: str) -> None:
-    from config.celery import app
-
     options = {"task_id": task_id, "retry": True, "retry_policy": FAST_RETRY_POLICY, **message.options}
-    if message.task not in app.tasks:  # tasks modules load lazily outside a worker
+    task_send_now(task=message.task, args=message.args, kwargs=message.kwargs, **options)
+
+
+def task_send_now(
+    *, task: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
+) -> None:
+    """Publish a task by its name now, outside the outbox (call outside a transaction or from on_commit).
+
+    By name, so that services never import the tasks modules that import them."""
+    if task not in app.tasks:  # tasks modules load lazily outside a worker
         with contextlib.suppress(ImportError):
-            importlib.import_module(message.task.rpartition(".")[0])
-    task = app.tasks.get(message.task)
-    if task is not None:  # the task's own options and routing apply (and eager mode in tests)
-        task.apply_async(args=message.args, kwargs=message.kwargs, **options)
+            importlib.import_module(task.rpartition(".")[0])
+    found = app.tasks.get(task)
+    if found is not None:  # the task's own options and routing apply (and eager mode in tests)
+        found.apply_async(args=list(args), kwargs=kwargs or {}, **options)
     else:  # a task of a module this process did not import: by name, routed by CELERY_TASK_ROUTES
-        app.send_task(message.task, args=message.args, kwargs=message.kwargs, **options)
+        app.send_task(task, args=list(args), kwargs=kwargs or {}, **options)
 
 
 def outbox_dispatch(
@@ -242,8 +247,6 @@ def _lost_messages(*, epoch: str, now: datetime) -> list[int]:
 def live_task_ids(task_ids: Sequence[str]) -> set[str] | None:
     """Which of ``task_ids`` a worker is executing, holding or scheduling now (one control broadcast of
     about 1 s); ``None`` when no worker answers (then nothing can be judged orphaned)."""
-    from config.celery import app
-
     try:
         replies = app.control.inspect(timeout=1.0).query_task(*task_ids)
     except Exception:

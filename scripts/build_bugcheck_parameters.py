@@ -1,4 +1,4 @@
-"""Build analysis/rules/data/bugcheck_parameters.json: each bug check's documented parameter meanings in
+"""Build analysis/tables/data/bugcheck_parameters.json: each bug check's documented parameter meanings in
 English and Simplified Chinese, from Microsoft's Windows driver documentation (CC BY 4.0).
 
 Sources: MicrosoftDocs/windows-driver-docs (English) and its Simplified Chinese edition (the zh-cn

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from accounts.tokens import ExpiringTokenAuthentication
 from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
-from uploads import selectors, services, tus
+from uploads import selectors, services, tus, withdrawal
 from uploads.errors import TusVersionUnsupported
 from uploads.models import Upload
 from uploads.serializers import UploadSerializer
@@ -216,7 +216,7 @@ class UploadDetailApi(APIView):
         body = UploadWithdrawSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         reason = body.validated_data.get("reason") or request.query_params.get("reason", "")
-        withdrawn = services.upload_remove(actor=request.user, upload=upload, reason=reason)
+        withdrawn = withdrawal.upload_remove(actor=request.user, upload=upload, reason=reason)
         if withdrawn is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)

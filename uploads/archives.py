@@ -19,6 +19,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from py7zr.io import Py7zIO, WriterFactory
 
-from uploads import files, services
+from uploads import files, members, services
 from uploads.errors import ArchiveRejected
 from uploads.models import Upload
 
@@ -91,7 +92,7 @@ class Budget:
 class Expansion:
     workdir: Path
     budget: Budget
-    members: list[services.MemberFile] = field(default_factory=list)
+    members: list[members.MemberFile] = field(default_factory=list)
     counter: int = 0
 
     def new_path(self) -> Path:
@@ -145,7 +146,7 @@ def _format(path: Path) -> str | None:
     try:
         if tarfile.is_tarfile(path):
             return "tar"
-    except (OSError, EOFError, tarfile.TarError, lzma.LZMAError, zlib_error()):
+    except (OSError, EOFError, tarfile.TarError, lzma.LZMAError, zlib.error):
         pass
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
@@ -154,12 +155,6 @@ def _format(path: Path) -> str | None:
     if head.startswith(b"\xfd7zXZ\x00"):
         return "xz"
     return None
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
 
 
 def _add_member(
@@ -172,11 +167,18 @@ def _add_member(
     parent: int | None,
     depth: int,
 ) -> None:
-    kind = files.detect_type(path)
+    detection = files.detect_file(path)
+    kind = detection.upload_type
     index = len(expansion.members)
     expansion.members.append(
-        services.MemberFile(
-            path=path, archive_path=archive_path, size=size, sha256=sha256, kind=kind, parent=parent
+        members.MemberFile(
+            path=path,
+            archive_path=archive_path,
+            size=size,
+            sha256=sha256,
+            kind=kind,
+            detected_kind=detection.kind,
+            parent=parent,
         )
     )
     if kind == Upload.Kind.ARCHIVE and _format(path) is not None:
@@ -214,7 +216,7 @@ def _expand(expansion: Expansion, *, path: Path, name: str, parent: int | None, 
         OSError,
         NotImplementedError,
         py7zr.UnsupportedCompressionMethodError,
-        zlib_error(),
+        zlib.error,
     ) as error:
         if isinstance(error, py7zr.PasswordRequired):
             raise _encrypted() from None
@@ -472,8 +474,8 @@ def archive_expand(*, upload_id: str) -> Upload:
                     % {"size": filesizeformat(expansion.budget.written), "left": filesizeformat(available)}
                 )
         except ArchiveRejected as rejected:
-            return services.upload_archive_reject(archive=archive, reason=rejected.reason)
-        services.upload_members_store(archive=archive, members=expansion.members)
+            return members.upload_archive_reject(archive=archive, reason=rejected.reason)
+        members.upload_members_store(archive=archive, members=expansion.members)
         archive.refresh_from_db()
         return archive
     finally:

@@ -19,15 +19,15 @@ import hashlib
 import io
 import logging
 import math
-import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.core.files.storage import storages
 from django.utils.translation import gettext as _
+from storages.utils import clean_name
 
 from config import metrics
 from uploads.errors import StorageUnavailable
@@ -41,9 +41,7 @@ PARTIAL_PREFIX = "partial"
 
 
 def _storage() -> Any:
-    from uploads.files import upload_storage
-
-    return upload_storage()
+    return storages["uploads"]
 
 
 def client() -> Any:
@@ -57,15 +55,11 @@ def bucket_name() -> str:
 
 def key_for(name: str) -> str:
     """The object key of a storage name (the storage's ``location`` prefix applied)."""
-    from storages.utils import clean_name
-
     return str(_storage()._normalize_name(clean_name(name)))
 
 
 def is_transient(error: BaseException) -> bool:
     """Worth trying again: a network failure or a 5xx/throttling answer (never a 403 or a 404)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         code = error.response.get("Error", {}).get("Code", "")
@@ -221,8 +215,6 @@ def object_sha256(name: str) -> str:
 
 def object_size(name: str) -> int | None:
     """The size of a stored object, or None when there is none."""
-    from botocore.exceptions import ClientError
-
     try:
         return int(client().head_object(Bucket=bucket_name(), Key=key_for(name))["ContentLength"])
     except ClientError as error:
@@ -273,13 +265,13 @@ def multipart_start(*, name: str) -> str:
     return str(answer["UploadId"])
 
 
-def _tail_key(upload_id: object, offset: int) -> str:
+def tail_key(upload_id: object, offset: int) -> str:
     return key_for(f"{PARTIAL_PREFIX}/{upload_id}/tail-{offset}")
 
 
 def tail_fetch(*, upload_id: object, offset: int, into: BinaryIO) -> int:
     """Write the bytes a previous chunk left in front of ``offset`` (inside an unfinished part)."""
-    answer = client().get_object(Bucket=bucket_name(), Key=_tail_key(upload_id, offset))
+    answer = client().get_object(Bucket=bucket_name(), Key=tail_key(upload_id, offset))
     body = answer["Body"]
     written = 0
     try:
@@ -291,128 +283,10 @@ def tail_fetch(*, upload_id: object, offset: int, into: BinaryIO) -> int:
     return written
 
 
-class _Region(io.RawIOBase):
-    """Bytes ``[start, start + length)`` of a local file as a seekable file, for one part's body."""
-
-    def __init__(self, path: Path, start: int, length: int) -> None:
-        super().__init__()
-        self._fd = os.open(path, os.O_RDONLY)
-        self._start = start
-        self._length = length
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        want = min(len(view), self._length - self._position)
-        if want <= 0:
-            return 0
-        got = os.preadv(self._fd, [view[:want]], self._start + self._position)
-        self._position += got
-        return got
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
-
-
-class PartSender:
-    """Sends an upload's parts from a local chunk file as soon as each is written, so receiving the chunk
-    and sending it to the bucket overlap; ``finish`` sends the remainder once the chunk is checked: the
-    file's last part, or the tail object of an unfinished part. The file's first byte is the upload's byte
-    ``base`` (a part boundary). Network failures raise StorageUnavailable; parts sent for a chunk that is
-    then refused are harmless (the offset does not move, and the same part numbers are sent again)."""
-
-    def __init__(
-        self,
-        *,
-        upload_id: object,
-        name: str,
-        multipart_id: str,
-        part_size: int,
-        size: int,
-        path: Path,
-        base: int,
-    ) -> None:
-        self.upload_id = upload_id
-        self.key = key_for(name)
-        self.multipart_id = multipart_id
-        self.part_size = part_size
-        self.size = size
-        self.path = path
-        self.base = base
-        self._next = base  # the first byte not yet handed to a part
-        self._s3 = client()
-        self._bucket = bucket_name()
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, int(settings.UPLOAD_PART_CONCURRENCY)), thread_name_prefix="s3-part"
-        )
-        self._sent: list[Any] = []
-
-    def written(self, end: int) -> None:
-        """The file holds the upload's bytes up to ``end`` (called in order by the writing thread)."""
-        while end - self._next >= self.part_size:
-            self._sent.append(self._pool.submit(self._part, self._next, self.part_size))
-            self._next += self.part_size
-
-    def _part(self, start: int, length: int) -> None:
-        with _Region(self.path, start - self.base, length) as body:
-            self._s3.upload_part(
-                Bucket=self._bucket,
-                Key=self.key,
-                UploadId=self.multipart_id,
-                PartNumber=start // self.part_size + 1,
-                Body=body,
-                ContentLength=length,
-            )
-
-    def finish(self, end: int) -> None:
-        """The chunk is checked and ends at ``end``: send what is left and wait for every part."""
-        try:
-            if self._next < end:
-                length = end - self._next
-                if self._next + length == self.size:
-                    self._sent.append(self._pool.submit(self._part, self._next, length))
-                else:
-                    with _Region(self.path, self._next - self.base, length) as body:
-                        self._s3.put_object(
-                            Bucket=self._bucket,
-                            Key=_tail_key(self.upload_id, end),
-                            Body=body,
-                            ContentLength=length,
-                        )
-            for sent in self._sent:
-                sent.result()
-        except Exception as error:
-            if is_transient(error):
-                raise unavailable(error) from error
-            raise
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop: parts not started are dropped, those being sent are waited for (they read the file)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
 def tail_delete(*, upload_id: object, offset: int) -> None:
     """Remove a tail that a newer chunk has taken in (after the commit; a leftover is harmless)."""
     try:
-        client().delete_object(Bucket=bucket_name(), Key=_tail_key(upload_id, offset))
+        client().delete_object(Bucket=bucket_name(), Key=tail_key(upload_id, offset))
     except Exception as error:  # the sweep at completion or abort removes it
         logger.info("tail %s of upload %s not deleted: %s", offset, upload_id, error)
 
@@ -432,8 +306,6 @@ def multipart_complete(*, upload_id: object, name: str, multipart_id: str, part_
 
     Idempotent: when the multipart upload is gone but the object has the right size, a previous
     completion got this far and its caller failed later."""
-    from botocore.exceptions import ClientError
-
     s3 = client()
     bucket = bucket_name()
     key = key_for(name)

@@ -14,6 +14,10 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.move import file_move_safe
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from storages.backends.s3 import S3Storage
+
+from analysis.parsers.detect import Detection, detect, detection_of
+from uploads import bucket
 
 READ_BLOCK = 4 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024  # what type detection reads of a file
@@ -48,10 +52,6 @@ def storage_is_local() -> bool:
 def storage_is_bucket() -> bool:
     """Whether uploads live in S3-compatible object storage (django-storages' S3 backend): then tus
     chunks go to the bucket as multipart parts (uploads.bucket)."""
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # boto3 missing: no bucket configured either
-        return False
     return isinstance(upload_storage(), S3Storage)
 
 
@@ -91,58 +91,17 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-_MAGIC = (
-    (b"PAGEDU64", "kernel_dump"),
-    (b"PAGEDUMP", "kernel_dump"),
-    (b"MDMP", "user_dump"),
-    (b"ElfFile\x00", "evtx"),
-    (b"PK\x03\x04", "archive"),
-    (b"PK\x05\x06", "archive"),
-    (b"7z\xbc\xaf\x27\x1c", "archive"),
-    (b"\x1f\x8b", "archive"),
-    (b"BZh", "archive"),
-    (b"\xfd7zXZ\x00", "archive"),
-)
-
-
-def _detect_fallback(path: str | os.PathLike[str]) -> str:
-    """Magic bytes only; used when the parsers' detector is not importable."""
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    if head[257:262] == b"ustar":
-        return "archive"
-    if head and b"\x00" not in head:
-        return "text_log"
-    return "other"
-
-
-def detect_type(path: str | os.PathLike[str]) -> str:
-    """The upload's kind by content: kernel_dump, user_dump, evtx, text_log, archive or other."""
+def detect_file(path: str | os.PathLike[str]) -> Detection:
+    """What a spooled or expanded file is, by content; an unreadable one is ``other`` (never raises)."""
     try:
-        from analysis.parsers.detect import detect_upload_type
-    except ImportError:
-        return _detect_fallback(path)
-    try:
-        return detect_upload_type(path)
+        return detect(path)
     except OSError:
-        return "other"
+        return Detection("unknown", "other")
 
 
-def detect_type_of_head(head: bytes) -> str:
-    """The upload's kind from a file's first SNIFF_BYTES (a file in a bucket, read with one ranged GET)."""
-    try:
-        from analysis.parsers.detect import detect_upload_type_of
-    except ImportError:
-        detect_upload_type_of = None
-    if detect_upload_type_of is not None:
-        return detect_upload_type_of(head)
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return "text_log" if head and b"\x00" not in head else "other"
+def detect_head(head: bytes) -> Detection:
+    """What a file is from its first SNIFF_BYTES (a file in a bucket, read with one ranged GET)."""
+    return detection_of(head)
 
 
 def open_stored(name: str) -> BinaryIO:
@@ -152,8 +111,6 @@ def open_stored(name: str) -> BinaryIO:
     if isinstance(storage, FileSystemStorage):
         return open(storage.path(name), "rb")  # noqa: SIM115 - the caller closes it
     if storage_is_bucket():
-        from uploads import bucket
-
         return bucket.open_stream(name)
     return storage.open(name, "rb")  # type: ignore[return-value]
 

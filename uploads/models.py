@@ -58,6 +58,9 @@ class Upload(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.RECEIVING)
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.UNKNOWN, blank=True)
+    # The parser kind found with ``kind`` when the file was stored (analysis.parsers.detect), so the
+    # analysis reads it as that without detecting it again; blank on files stored before it was kept.
+    detected_kind = models.CharField(max_length=20, blank=True)
     storage_name = models.CharField(max_length=500, blank=True, help_text=_("Name in the uploads storage."))
     # Object storage: the S3 multipart upload that holds the parts received so far, and their size.
     multipart_id = models.CharField(max_length=1024, blank=True)
@@ -107,3 +110,9 @@ class Upload(models.Model):
     @property
     def is_withdrawn(self) -> bool:
         return self.withdrawn_at is not None
+
+
+# States whose file is complete and in the uploads storage.
+STORED_STATES = frozenset(
+    {Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED, Upload.State.REJECTED}
+)

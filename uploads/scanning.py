@@ -27,7 +27,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from uploads import files
+from cases.services import _audit
+from outbox.services import outbox_publish
+from uploads import files, handoff
 from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
@@ -135,8 +137,6 @@ def scan_decide(*, size: int) -> tuple[str, str]:
 
 def scan_queue(upload: Upload) -> None:
     """Queue the scan through the outbox, in the caller's transaction (the task re-reads the row)."""
-    from outbox.services import outbox_publish
-
     outbox_publish(task="uploads.tasks.upload_scan", args=[str(upload.pk)])
 
 
@@ -169,8 +169,6 @@ def upload_scan_run(*, upload_id: str) -> Upload:
 
 
 def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
-    from uploads import services
-
     with transaction.atomic():
         updated = Upload.objects.filter(pk=upload.pk, scan=Upload.Scan.PENDING).update(
             scan=Upload.Scan.CLEAN, scan_detail=answer.raw[:300]
@@ -178,22 +176,20 @@ def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
         if not updated:
             return upload
         upload.scan, upload.scan_detail = Upload.Scan.CLEAN, answer.raw[:300]
-        services._record(
+        handoff.upload_record(
             case=upload.case,
             actor=None,
             action="upload_scanned",
             data={"upload": str(upload.pk), "filename": upload.filename, "result": "clean"},
         )
         if upload.kind == Upload.Kind.ARCHIVE:
-            services._queue_expansion(upload)
+            handoff.upload_expansion_queue(upload)
         else:
-            services._queue_analysis(upload)
+            handoff.upload_analysis_queue(upload)
     return upload
 
 
 def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
-    from cases.services import _audit
-
     reason = _("Quarantined: the virus scanner found %(signature)s. The file cannot be downloaded.") % {
         "signature": answer.signature
     }
@@ -230,12 +226,10 @@ def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
 
 
 def _hold(upload: Upload, reason: str, *, failed: bool = False) -> Upload:
-    from uploads import services
-
     with transaction.atomic():
         Upload.objects.filter(pk=upload.pk, scan=Upload.Scan.PENDING).update(scan_detail=reason[:300])
         if failed:
-            services._record(
+            handoff.upload_record(
                 case=upload.case,
                 actor=None,
                 action="upload_scan_failed",

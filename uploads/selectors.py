@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from analysis.models import AnalysisJob
 from cases.models import Case
 from cases.selectors import case_visible_queryset
 from uploads.models import Upload
@@ -43,7 +44,5 @@ def upload_list_for_case(*, case: Case) -> QuerySet[Upload]:
 def upload_list_for_page(*, case: Case) -> QuerySet[Upload]:
     """The upload page's list: as above, with whether each file's analysis is queued or running (such a
     file cannot be withdrawn yet), in the same query."""
-    from analysis.models import AnalysisJob
-
     running = AnalysisJob.objects.filter(upload=OuterRef("pk"), state__in=AnalysisJob.ACTIVE_STATES)
     return upload_list_for_case(case=case).annotate(analysis_pending=Exists(running))

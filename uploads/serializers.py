@@ -7,8 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from uploads.models import Upload
-from uploads.services import STORED_STATES
+from uploads.models import STORED_STATES, Upload
 
 
 class UploadSerializer(serializers.ModelSerializer):

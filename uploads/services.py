@@ -1,4 +1,7 @@
-"""Every write to uploads goes through a function here (STYLE.md rules 2 and 4).
+"""The tus lifecycle of an upload: created against the quotas, written chunk by chunk, completed
+(hashed, typed by content, stored, handed on), terminated (STYLE.md rules 2 and 4).
+
+The other writes have modules of their own: withdrawal, downloads, members (archives), housekeeping.
 
 Keyword-only, typed; each checks the actor and the case, writes in one transaction, records an audit
 event, and runs side effects (tasks, storage deletes) after the commit.
@@ -13,135 +16,36 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation, User
+from analysis.parsers.detect import Detection
 from cases.errors import InvalidInput
-from cases.models import AuditEvent, Case
+from cases.models import Case
 from cases.records import case_touch, customer_answered, follow
-from cases.selectors import case_visible_to
 from cases.services import _audit
+from outbox.services import outbox_publish
 from uploads import bucket, files, scanning
+from uploads.access import is_staff, require_visible
+from uploads.duplicates import upload_duplicate_original
 from uploads.errors import UploadConflict, UploadGone, UploadRefused, UploadTooLarge
+from uploads.handoff import upload_analysis_queue, upload_expansion_queue, upload_record
 from uploads.locking import upload_lock_release_files, upload_writer
 from uploads.models import Upload
+from uploads.spool import multipart_of, spool_remove, upload_reject_without_file
 
 logger = logging.getLogger(__name__)
-
-# States whose file is complete and in the uploads storage.
-STORED_STATES = frozenset(
-    {Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED, Upload.State.REJECTED}
-)
-
-
-# -- helpers ----------------------------------------------------------------------------------------------
-
-
-def _record(*, case: Case, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox);
-    open case pages still show it (a file's content deleted, an upload expired)."""
-    case_touch(case_id=case.pk)
-    return AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
-
-
-def _is_staff(actor: User) -> bool:
-    return actor.is_superuser or actor.is_support_staff
-
-
-def _require_visible(actor: User, case: Case) -> None:
-    if not case_visible_to(user=actor, case_id=case.pk):
-        raise UploadRefused(_("You cannot act on this case."))
 
 
 def _expiry(now: datetime) -> datetime:
     return now + timedelta(hours=settings.UPLOAD_EXPIRY_HOURS)
-
-
-def _queue_analysis(upload: Upload) -> None:
-    """Hand a stored file to the analysis pipeline (job row now, task after commit); a duplicate is not
-    analysed again: its original's analysis stands for both."""
-    if upload.duplicate_of_id is not None:
-        return
-    try:
-        from analysis.services import job_queue_for_upload
-    except ImportError:  # the pipeline is not installed in this tree yet
-        logger.warning("analysis.services.job_queue_for_upload is missing; upload %s not queued", upload.pk)
-        return
-    job_queue_for_upload(upload=upload)
-
-
-def _queue_expansion(upload: Upload) -> None:
-    if upload.duplicate_of_id is not None:  # its original's members are already in the case
-        return
-    from outbox.services import outbox_publish
-
-    outbox_publish(
-        task="uploads.tasks.upload_expand_archive",
-        args=[str(upload.pk)],
-        key=f"upload_expand_archive:{upload.pk}",
-    )
-
-
-# -- duplicates -------------------------------------------------------------------------------------------
-
-# An original is a file still stored in the case whose analysis (or expansion) stands for its copies.
-ORIGINAL_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED)
-
-
-def upload_duplicate_original(
-    *, case_id: int, sha256: str, size: int, exclude_id: object = None
-) -> Upload | None:
-    """The first upload of the case with these exact bytes (SHA-256 and size) whose file is still
-    stored, or None. Copies point at the original, never at another copy."""
-    if not sha256:
-        return None
-    candidates = Upload.objects.filter(
-        case_id=case_id,
-        sha256=sha256,
-        size=size,
-        state__in=ORIGINAL_STATES,
-        duplicate_of__isnull=True,
-        content_deleted_at__isnull=True,
-    ).exclude(storage_name="")
-    if exclude_id is not None:
-        candidates = candidates.exclude(pk=exclude_id)
-    return candidates.select_related("uploaded_by").order_by("completed_at", "created_at", "pk").first()
-
-
-def _promote_duplicates(originals: list[Upload], *, removed: set[object]) -> list[Upload]:
-    """The originals are leaving the case: each one's oldest remaining copy becomes the original, the
-    other copies point at it, and it is analysed (or expanded) now, since nothing else stands for it."""
-    heirs: list[Upload] = []
-    for original in originals:
-        copies = list(
-            Upload.objects.filter(
-                duplicate_of=original, state__in=ORIGINAL_STATES, content_deleted_at__isnull=True
-            )
-            .exclude(pk__in=removed)
-            .order_by("completed_at", "created_at", "pk")
-        )
-        if not copies:
-            continue
-        heir, others = copies[0], copies[1:]
-        Upload.objects.filter(pk__in=[copy.pk for copy in others]).update(duplicate_of=heir)
-        heir.duplicate_of = None
-        heir.save(update_fields=["duplicate_of", "updated_at"])
-        if heir.scan != Upload.Scan.PENDING:  # a held file goes on once the scanner has cleared it
-            if heir.kind == Upload.Kind.ARCHIVE:
-                _queue_expansion(heir)
-            else:
-                _queue_analysis(heir)
-        heirs.append(heir)
-    return heirs
 
 
 # -- quotas -----------------------------------------------------------------------------------------------
@@ -216,7 +120,7 @@ def upload_create(
     locked while the sums are taken so two creations cannot both squeeze into the last gigabyte. With a
     bucket the upload is a multipart upload from here on (chunks go to the bucket from any web host);
     ``spooled``: the caller writes the whole file to this host's spool and completes it at once."""
-    _require_visible(actor, case)
+    require_visible(actor, case)
     if not case.is_open:
         raise UploadRefused(
             _("This case is closed: it no longer accepts uploads. Ask your engineer to reopen it.")
@@ -306,8 +210,6 @@ def upload_finish(*, upload: Upload, sha256: str | None) -> Upload:
     a worker complete the upload. Either way the client has its answer with every byte synced."""
     if files.storage_is_local():
         return upload_complete(upload=upload, sha256=sha256)
-    from outbox.services import outbox_publish
-
     # The client is told every byte is in whatever the broker does: the outbox row commits with the chunk.
     outbox_publish(
         task="uploads.tasks.upload_finish_task",
@@ -337,96 +239,19 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
     if upload.offset != upload.size:
         raise UploadConflict(_("The upload is not complete yet."))
     name = files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk)
-    if upload.multipart_id:
-        # Every part is in the bucket already: join them (no copy), then read the object back only for
-        # what this process did not see (the running hash of chunks taken by other hosts).
-        try:
-            bucket.multipart_complete(
-                upload_id=upload.pk,
-                name=name,
-                multipart_id=upload.multipart_id,
-                part_size=upload.part_size,
-                size=upload.size,
-            )
-        except bucket.MissingParts as error:
-            # Trying again cannot bring the bytes back: say so on the upload, as for a lost spool file.
-            logger.error("upload %s cannot be completed: %s", upload.pk, error)
-            with transaction.atomic():
-                _reject_without_file(
-                    upload,
-                    reason=_("Its bytes were lost before it could be stored; please upload it again."),
-                    action="upload_lost",
-                    data={"size": upload.size, "detail": str(error)[:300]},
-                    now=timezone.now(),
-                )
-                transaction.on_commit(functools.partial(_remove_spool, upload.pk, _multipart_of(upload)))
-            return upload
-        digest = sha256 or bucket.object_sha256(name)
-        with bucket.open_ranged(name, size=upload.size) as head:
-            kind = files.detect_type_of_head(head.read(files.SNIFF_BYTES))
-    else:
-        digest = sha256 or files.file_sha256(path)
-        kind = files.detect_type(path)
+    if upload.multipart_id and not _parts_joined(upload, name):
+        return upload
+    digest, detection = _hash_and_detect(upload, path=path, name=name, sha256=sha256)
     scan, scan_detail = scanning.scan_decide(size=upload.size)
     if not upload.multipart_id:
         name = files.store_file(source=path, name=name)
     try:
         with transaction.atomic():
-            now = timezone.now()
             upload.sha256 = digest
-            upload.kind = kind
+            upload.kind, upload.detected_kind = detection.upload_type, detection.kind
             upload.storage_name = name
-            upload.state = Upload.State.STORED
-            upload.completed_at = now
-            upload.expires_at = None
             upload.scan, upload.scan_detail = scan, scan_detail
-            upload.save(
-                update_fields=[
-                    "scan",
-                    "scan_detail",
-                    "sha256",
-                    "kind",
-                    "storage_name",
-                    "state",
-                    "completed_at",
-                    "expires_at",
-                    "updated_at",
-                ]
-            )
-            # A customer's file while the case waits on them hands it back to the engineer, in the same event.
-            case = Case.objects.select_for_update().get(pk=upload.case_id)
-            # Under the case lock: of two copies finishing together, the second sees the first.
-            original = upload_duplicate_original(
-                case_id=case.pk, sha256=digest, size=upload.size, exclude_id=upload.pk
-            )
-            if original is not None:
-                upload.duplicate_of = original
-                upload.save(update_fields=["duplicate_of"])
-            from_state, to_state = customer_answered(case, upload.uploaded_by)
-            follow(case, upload.uploaded_by)
-            data: dict[str, object] = {
-                "upload": str(upload.pk),
-                "filename": upload.filename,
-                "size": upload.size,
-                "sha256": digest,
-            }
-            if original is not None:
-                data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
-            _audit(
-                case=case,
-                actor=upload.uploaded_by,
-                action="upload_stored",
-                from_state=from_state,
-                to_state=to_state,
-                customer_visible=True,
-                data=data,
-            )
-            if scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
-                scanning.scan_queue(upload)
-            elif kind == Upload.Kind.ARCHIVE:
-                _queue_expansion(upload)
-            else:
-                _queue_analysis(upload)
+            _record_stored(upload)
     except Exception:
         # The row still says ``receiving``: put the bytes back where a retried completion finds them (a
         # joined multipart object stays: completing again finds it and goes on).
@@ -442,12 +267,104 @@ def upload_complete(*, upload: Upload, sha256: str | None) -> Upload:
     return upload
 
 
+def _parts_joined(upload: Upload, name: str) -> bool:
+    """Every part is in the bucket already: join them (no copy). False when parts are missing: trying
+    again cannot bring the bytes back, so the upload is rejected, as for a lost spool file."""
+    try:
+        bucket.multipart_complete(
+            upload_id=upload.pk,
+            name=name,
+            multipart_id=upload.multipart_id,
+            part_size=upload.part_size,
+            size=upload.size,
+        )
+    except bucket.MissingParts as error:
+        logger.error("upload %s cannot be completed: %s", upload.pk, error)
+        with transaction.atomic():
+            upload_reject_without_file(
+                upload,
+                reason=_("Its bytes were lost before it could be stored; please upload it again."),
+                action="upload_lost",
+                data={"size": upload.size, "detail": str(error)[:300]},
+                now=timezone.now(),
+            )
+            transaction.on_commit(functools.partial(spool_remove, upload.pk, multipart_of(upload)))
+        return False
+    return True
+
+
+def _hash_and_detect(upload: Upload, *, path: Path, name: str, sha256: str | None) -> tuple[str, Detection]:
+    """The file's SHA-256 and type, detected once here and stored for the analysis. A joined multipart
+    object is read back only for what this process did not see (the running hash of chunks taken by other
+    hosts) and its first bytes."""
+    if not upload.multipart_id:
+        return sha256 or files.file_sha256(path), files.detect_file(path)
+    digest = sha256 or bucket.object_sha256(name)
+    with bucket.open_ranged(name, size=upload.size) as head:
+        return digest, files.detect_head(head.read(files.SNIFF_BYTES))
+
+
+def _record_stored(upload: Upload) -> None:
+    """Mark the upload stored (its hash, type, name and scan set by the caller), note a copy of a file
+    already in the case, audit it, and hand it on: scan, expansion or analysis after the commit."""
+    now = timezone.now()
+    upload.state, upload.completed_at, upload.expires_at = Upload.State.STORED, now, None
+    upload.save(update_fields=[*_STORED_FIELDS, "updated_at"])
+    # A customer's file while the case waits on them hands it back to the engineer, in the same event.
+    case = Case.objects.select_for_update().get(pk=upload.case_id)
+    # Under the case lock: of two copies finishing together, the second sees the first.
+    original = upload_duplicate_original(
+        case_id=case.pk, sha256=upload.sha256, size=upload.size, exclude_id=upload.pk
+    )
+    if original is not None:
+        upload.duplicate_of = original
+        upload.save(update_fields=["duplicate_of"])
+    from_state, to_state = customer_answered(case, upload.uploaded_by)
+    follow(case, upload.uploaded_by)
+    data: dict[str, object] = {
+        "upload": str(upload.pk),
+        "filename": upload.filename,
+        "size": upload.size,
+        "sha256": upload.sha256,
+    }
+    if original is not None:
+        data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
+    _audit(
+        case=case,
+        actor=upload.uploaded_by,
+        action="upload_stored",
+        from_state=from_state,
+        to_state=to_state,
+        customer_visible=True,
+        data=data,
+    )
+    if upload.scan == Upload.Scan.PENDING:  # held: analysis or expansion follow a clean scan
+        scanning.scan_queue(upload)
+    elif upload.kind == Upload.Kind.ARCHIVE:
+        upload_expansion_queue(upload)
+    else:
+        upload_analysis_queue(upload)
+
+
+_STORED_FIELDS = (
+    "scan",
+    "scan_detail",
+    "sha256",
+    "kind",
+    "detected_kind",
+    "storage_name",
+    "state",
+    "completed_at",
+    "expires_at",
+)
+
+
 def upload_terminate(*, actor: User, upload: Upload) -> None:
     """tus termination: drop an unfinished upload and its partial file; its reserved quota is freed.
 
     Only the uploader or support staff may; a finished upload is withdrawn instead (409 here)."""
-    _require_visible(actor, upload.case)
-    if upload.uploaded_by_id != actor.pk and not _is_staff(actor):
+    require_visible(actor, upload.case)
+    if upload.uploaded_by_id != actor.pk and not is_staff(actor):
         raise UploadRefused(_("Only the person who started this upload can cancel it."))
     if upload.state != Upload.State.RECEIVING:
         raise UploadConflict(
@@ -459,147 +376,15 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
     with upload_writer(upload.pk) as locked, transaction.atomic():
         if locked.state != Upload.State.RECEIVING:  # finished while we were asking
             raise UploadConflict(_("This upload has just finished, so there is nothing to cancel."))
-        _record(
+        upload_record(
             case=locked.case,
             actor=actor,
             action="upload_terminated",
             data={"upload": str(locked.pk), "filename": locked.filename, "offset": locked.offset},
         )
-        upload_id, multipart = locked.pk, _multipart_of(locked)
+        upload_id, multipart = locked.pk, multipart_of(locked)
         locked.delete()
-        transaction.on_commit(lambda: _remove_spool(upload_id, multipart))
-
-
-def upload_remove(*, actor: User, upload: Upload, reason: str = "") -> Upload | None:
-    """What ``DELETE /api/uploads/<id>/`` and the page's button do: cancel an unfinished upload (None:
-    nothing is left of it) or withdraw a finished one (the record, as it now stands)."""
-    if upload.state == Upload.State.RECEIVING:
-        upload_terminate(actor=actor, upload=upload)
-        return None
-    return upload_withdraw(actor=actor, upload=upload, reason=reason)
-
-
-def _family(upload: Upload) -> list[Upload]:
-    """The upload and, for an archive, every member under it (nested archives included), locked."""
-    family = [upload]
-    parents = [upload.pk]
-    while parents:
-        members = list(Upload.objects.select_for_update().filter(parent_id__in=parents).order_by("pk"))
-        family += members
-        parents = [member.pk for member in members]
-    return family
-
-
-def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
-    """Take a finished file out of the case: its uploader withdraws it, support engineers and managers
-    delete any with a reason. The file (and an archive's members) leave the storage after the commit,
-    their crashes and findings leave the case (the case-level findings are recomputed), the quota is
-    freed; the record keeps name, size, SHA-256, who and why, like a file removed by retention.
-
-    Refused with nothing changed: someone else's file (403), no reason from staff (400), a file being
-    analysed, scanned or expanded, already withdrawn or deleted (409)."""
-    _require_visible(actor, upload.case)
-    reason = (reason or "").strip()
-    if upload.uploaded_by_id != actor.pk and not actor.is_case_worker:
-        raise UploadRefused(
-            _("Only the person who uploaded this file, or a support engineer, can withdraw it.")
-        )
-    if _is_staff(actor) and not reason:
-        raise InvalidInput(_("Say why the file is deleted: the reason stays in the case's record."))
-    from analysis.selectors import uploads_under_analysis
-    from analysis.services import analysis_remove_for_uploads
-
-    with transaction.atomic():
-        # The upload rows first, then the case: the order upload completion takes them in.
-        locked = Upload.objects.select_for_update().get(pk=upload.pk)
-        _require_withdrawable(locked)
-        family = _family(locked)
-        ids = {item.pk for item in family}
-        if any(item.scan == Upload.Scan.PENDING for item in family if item.content_deleted_at is None):
-            raise UploadConflict(
-                _("This file is being checked by the virus scanner; withdraw it when the check is done.")
-            )
-        if uploads_under_analysis(upload_ids=ids):
-            raise UploadConflict(
-                _(
-                    "This file is being analysed; it can be withdrawn when its analysis has finished "
-                    "(usually within a few minutes)."
-                )
-            )
-        case = Case.objects.select_for_update().get(pk=locked.case_id)
-        now = timezone.now()
-        names = [
-            item.storage_name for item in family if item.storage_name and item.content_deleted_at is None
-        ]
-        Upload.objects.filter(pk__in=ids, withdrawn_at__isnull=True).update(
-            withdrawn_at=now,
-            withdrawn_by=actor,
-            withdrawal_reason=reason,
-            content_deleted_at=Coalesce("content_deleted_at", Value(now)),
-            updated_at=now,
-        )
-        originals = [item for item in family if item.duplicate_of_id is None]
-        heirs = _promote_duplicates(originals, removed=ids)
-        analysis_remove_for_uploads(case=case, upload_ids=ids)
-        _audit(
-            case=case,
-            actor=actor,
-            action="upload_deleted" if _is_staff(actor) else "upload_withdrawn",
-            customer_visible=True,
-            data={
-                "upload": str(locked.pk),
-                "filename": locked.filename,
-                "size": locked.size,
-                "sha256": locked.sha256,
-                "reason": reason,
-                "members": len(family) - 1,
-                "heirs": [str(heir.pk) for heir in heirs],
-            },
-        )
-        storage = files.upload_storage()
-        for name in names:
-            transaction.on_commit(lambda name=name: storage.delete(name))
-    locked.refresh_from_db()
-    return locked
-
-
-def _require_withdrawable(upload: Upload) -> None:
-    if upload.withdrawn_at is not None:
-        raise UploadConflict(
-            _("This file was already withdrawn on %(date)s.")
-            % {"date": timezone.localtime(upload.withdrawn_at).strftime("%Y-%m-%d %H:%M")}
-        )
-    if upload.state == Upload.State.RECEIVING:
-        raise UploadConflict(_("This upload is not finished: cancel it instead."))
-    if upload.content_deleted_at is not None or not upload.storage_name:
-        raise UploadConflict(
-            _("This file is already deleted (by the retention policy or its expiry); its record stays.")
-        )
-    expanding = (
-        upload.kind == Upload.Kind.ARCHIVE
-        and upload.state == Upload.State.STORED
-        and upload.duplicate_of_id is None
-        and "members" not in upload.metadata
-    )
-    if expanding:
-        raise UploadConflict(
-            _(
-                "This archive is being expanded; withdraw it when its files are listed (usually within minutes)."
-            )
-        )
-
-
-def _multipart_of(upload: Upload) -> tuple[str, str] | None:
-    if not upload.multipart_id:
-        return None
-    return files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk), upload.multipart_id
-
-
-def _remove_spool(upload_id: object, multipart: tuple[str, str] | None = None) -> None:
-    files.spool_path(upload_id).unlink(missing_ok=True)
-    upload_lock_release_files(upload_id)
-    if multipart is not None:
-        bucket.multipart_abort(upload_id=upload_id, name=multipart[0], multipart_id=multipart[1])
+        transaction.on_commit(lambda: spool_remove(upload_id, multipart))
 
 
 def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None = None) -> None:
@@ -617,293 +402,3 @@ def upload_check_writable(*, actor: User, upload: Upload, now: datetime | None =
         )
     if upload.uploaded_by_id != actor.pk:
         raise UploadRefused(_("Only the person who started this upload can continue it."))
-
-
-# -- downloads --------------------------------------------------------------------------------------------
-
-
-def upload_download_check(*, actor: User, upload: Upload) -> None:
-    """Refuse a download that cannot be served: invisible case, deleted, unfinished or held file."""
-    _require_visible(actor, upload.case)
-    if upload.withdrawn_at is not None:
-        raise UploadGone(
-            _("This file was withdrawn on %(date)s; its name, size and SHA-256 remain.")
-            % {"date": timezone.localtime(upload.withdrawn_at).strftime("%Y-%m-%d %H:%M")}
-        )
-    if upload.content_deleted_at is not None:
-        raise UploadGone(
-            _("This file was deleted by the retention policy; its name, size and SHA-256 remain.")
-        )
-    if upload.state not in STORED_STATES or not upload.storage_name:
-        raise UploadConflict(_("This upload is not complete yet."))
-    if upload.scan == Upload.Scan.INFECTED:
-        raise UploadRefused(
-            _("This file is quarantined: the virus scanner found %(s)s.") % {"s": upload.scan_detail}
-        )
-    if upload.scan == Upload.Scan.PENDING:
-        raise UploadConflict(_("This file is held until the virus scanner has checked it."))
-
-
-def _record_download(*, actor: User, upload: Upload, how: str) -> None:
-    _record(
-        case=upload.case,
-        actor=actor,
-        action="upload_downloaded",
-        data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256, "how": how},
-    )
-
-
-def upload_open_for_download(*, actor: User, upload: Upload) -> BinaryIO:
-    """Open a stored file for streaming to ``actor`` (one streamed read, whatever the storage) and
-    record the download in the audit trail."""
-    upload_download_check(actor=actor, upload=upload)
-    try:
-        handle = files.open_stored(upload.storage_name)
-    except Exception as error:
-        if files.storage_is_local():
-            raise
-        raise bucket.unavailable(error) from error
-    _record_download(actor=actor, upload=upload, how="streamed")
-    return handle
-
-
-def upload_download_link(*, actor: User, upload: Upload) -> str:
-    """A short-lived presigned address of the object (STORAGE_PRESIGNED_DOWNLOADS), an inert attachment
-    whatever its content; recorded in the audit trail like a streamed download."""
-    upload_download_check(actor=actor, upload=upload)
-    url = bucket.presigned_download_url(
-        name=upload.storage_name,
-        filename_header=files.content_disposition(upload.filename),
-        expires=settings.STORAGE_PRESIGNED_EXPIRY,
-    )
-    _record_download(actor=actor, upload=upload, how="presigned")
-    return url
-
-
-# -- archives ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class MemberFile:
-    """A file expanded from an archive, waiting in the spool; ``parent`` indexes an earlier member (a
-    nested archive) or is None for the archive itself."""
-
-    path: Path
-    archive_path: str
-    size: int
-    sha256: str
-    kind: str
-    parent: int | None
-
-
-def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[Upload]:
-    """Turn the expanded members of an archive into stored uploads of the same case, in one transaction,
-    each queued for analysis (nested archives are recorded, their own members under them)."""
-    created: list[Upload] = []
-    stored_names: list[str] = []
-    try:
-        with transaction.atomic():
-            now = timezone.now()
-            for member in members:
-                parent = archive if member.parent is None else created[member.parent]
-                if member.kind == Upload.Kind.ARCHIVE or not scanning.scan_enabled():
-                    scan, scan_detail = archive.scan, ""  # a container: its own members are scanned
-                else:
-                    # clamd looks inside archives only within its limits (by default 25 MB per member),
-                    # so a clean archive does not make its members clean: each file is scanned itself.
-                    scan, scan_detail = scanning.scan_decide(size=member.size)
-                # Earlier members of this archive are visible here too: a file twice in it is one analysis.
-                original = upload_duplicate_original(
-                    case_id=archive.case_id, sha256=member.sha256, size=member.size
-                )
-                upload = Upload.objects.create(
-                    case=archive.case,
-                    uploaded_by=archive.uploaded_by,
-                    parent=parent,
-                    duplicate_of=original,
-                    filename=files.filename_sanitise(member.archive_path),
-                    size=member.size,
-                    offset=member.size,
-                    sha256=member.sha256,
-                    kind=member.kind,
-                    state=Upload.State.STORED,
-                    scan=scan,
-                    scan_detail=scan_detail,
-                    completed_at=now,
-                    metadata={"archive_path": member.archive_path},
-                )
-                name = files.store_file(
-                    source=member.path,
-                    name=files.storage_name_for(case_number=archive.case.number, upload_id=upload.pk),
-                )
-                stored_names.append(name)
-                upload.storage_name = name
-                upload.save(update_fields=["storage_name"])
-                created.append(upload)
-                if scan == Upload.Scan.PENDING:
-                    scanning.scan_queue(upload)  # held: analysis follows a clean answer
-                elif member.kind != Upload.Kind.ARCHIVE:
-                    _queue_analysis(upload)
-            archive.metadata = {**archive.metadata, "members": len(members)}
-            archive.save(update_fields=["metadata", "updated_at"])
-            _audit(
-                case=archive.case,
-                actor=None,
-                action="upload_archive_expanded",
-                customer_visible=True,
-                data={"upload": str(archive.pk), "filename": archive.filename, "members": len(members)},
-            )
-    except Exception:
-        storage = files.upload_storage()
-        for name in stored_names:
-            storage.delete(name)
-        raise
-    return created
-
-
-def upload_archive_reject(*, archive: Upload, reason: str) -> Upload:
-    """Keep a hostile or unreadable archive as ``rejected`` with the reason shown to the customer."""
-    with transaction.atomic():
-        archive.state = Upload.State.REJECTED
-        archive.rejection_reason = reason
-        archive.save(update_fields=["state", "rejection_reason", "updated_at"])
-        _audit(
-            case=archive.case,
-            actor=None,
-            action="upload_rejected",
-            customer_visible=True,
-            data={"upload": str(archive.pk), "filename": archive.filename, "reason": reason},
-        )
-    return archive
-
-
-# -- housekeeping -----------------------------------------------------------------------------------------
-
-
-def upload_expire_abandoned(*, now: datetime | None = None) -> int:
-    """Remove the partial files of uploads past their expiry; the row stays as ``rejected`` with the
-    reason and an audit entry. Uploads being written right now are skipped."""
-    now = now or timezone.now()
-    expired_ids = list(
-        Upload.objects.filter(state=Upload.State.RECEIVING, expires_at__lte=now)
-        .exclude(offset=F("size"), size__gt=0)  # every byte is in: upload_finish_stranded's, never deleted
-        .values_list("pk", flat=True)
-    )
-    done = 0
-    for upload_id in expired_ids:
-        try:
-            with upload_writer(upload_id) as upload, transaction.atomic():
-                if upload.state != Upload.State.RECEIVING or not upload.expires_at or upload.expires_at > now:
-                    continue
-                _reject_without_file(
-                    upload,
-                    reason=_("Abandoned: not finished before %(when)s.")
-                    % {"when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
-                    action="upload_expired",
-                    data={"offset": upload.offset},
-                    now=now,
-                )
-                transaction.on_commit(functools.partial(_remove_spool, upload.pk, _multipart_of(upload)))
-                done += 1
-        except Exception as error:  # a row being written or deleted right now is left for the next sweep
-            logger.info("expiry skipped upload %s: %s", upload_id, error)
-    return done
-
-
-STRANDED_AFTER = timedelta(minutes=10)
-
-
-def upload_finish_stranded(*, now: datetime | None = None) -> int:
-    """Finish uploads whose every byte arrived but whose completion failed (a database error, a process
-    killed while moving the file into storage). The client was told all its bytes are in and will not
-    send them again, so the server finishes on its own; a completion still running holds the writer lock
-    and is skipped. If the bytes themselves are gone, the upload is rejected with the reason, audited."""
-    now = now or timezone.now()
-    stranded_ids = list(
-        Upload.objects.filter(
-            state=Upload.State.RECEIVING, offset=F("size"), size__gt=0, updated_at__lte=now - STRANDED_AFTER
-        ).values_list("pk", flat=True)
-    )
-    done = 0
-    for upload_id in stranded_ids:
-        try:
-            with upload_writer(upload_id) as upload:
-                if upload.state != Upload.State.RECEIVING or upload.offset != upload.size:
-                    continue
-                if upload.multipart_id or files.spool_path(upload.pk).exists():
-                    upload_complete(upload=upload, sha256=None)
-                else:
-                    with transaction.atomic():
-                        _reject_without_file(
-                            upload,
-                            reason=_(
-                                "Its bytes were lost before it could be stored; please upload it again."
-                            ),
-                            action="upload_lost",
-                            data={"size": upload.size},
-                            now=now,
-                        )
-                done += 1
-        except UploadConflict:  # being finished right now
-            continue
-        except Exception:  # left for the next sweep; the bytes stay where they are
-            logger.exception("could not finish stranded upload %s", upload_id)
-    return done
-
-
-def _reject_without_file(
-    upload: Upload, *, reason: str, action: str, data: dict[str, object], now: datetime
-) -> None:
-    """An unfinished upload that will never be stored: ``rejected`` with the reason, its file counted as
-    gone, and an audit entry naming it."""
-    upload.state = Upload.State.REJECTED
-    upload.rejection_reason = reason
-    upload.content_deleted_at = now
-    upload.save(update_fields=["state", "rejection_reason", "content_deleted_at", "updated_at"])
-    _record(
-        case=upload.case,
-        actor=None,
-        action=action,
-        data={"upload": str(upload.pk), "filename": upload.filename, **data},
-    )
-
-
-def upload_retention_date(*, case: Case) -> datetime | None:
-    """When the case's files will be deleted, or None while the case is open."""
-    if case.closed_at is None:
-        return None
-    return case.closed_at + timedelta(days=settings.UPLOAD_RETENTION_DAYS)
-
-
-def upload_retention_apply(*, now: datetime | None = None) -> int:
-    """Delete the files of cases closed more than UPLOAD_RETENTION_DAYS ago, keeping name, size and
-    SHA-256; one audit entry per file, the storage delete after the commit."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.UPLOAD_RETENTION_DAYS)
-    due = Upload.objects.filter(
-        case__state="closed", case__closed_at__lte=cutoff, content_deleted_at__isnull=True
-    ).exclude(storage_name="")
-    storage = files.upload_storage()
-    done = 0
-    for upload in due.select_related("case").iterator():
-        with transaction.atomic():
-            updated = Upload.objects.filter(pk=upload.pk, content_deleted_at__isnull=True).update(
-                content_deleted_at=now, updated_at=now
-            )
-            if not updated:
-                continue
-            _record(
-                case=upload.case,
-                actor=None,
-                action="upload_content_deleted",
-                data={
-                    "upload": str(upload.pk),
-                    "filename": upload.filename,
-                    "size": upload.size,
-                    "sha256": upload.sha256,
-                    "reason": "retention",
-                },
-            )
-            transaction.on_commit(lambda name=upload.storage_name: storage.delete(name))
-            done += 1
-    return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from uploads import archives, scanning, services
+from uploads import archives, housekeeping, scanning, services
 from uploads.errors import StorageUnavailable
 
 # Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
@@ -47,7 +47,7 @@ def upload_scan(upload_id: str) -> str:
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=300, time_limit=330)
 def upload_expire_sweep() -> int:
     """Beat: remove the partial files of abandoned uploads past their expiry (audited)."""
-    return services.upload_expire_abandoned()
+    return housekeeping.upload_expire_abandoned()
 
 
 # Copying a 64 GiB dump to object storage at 100 MB/s takes about 11 minutes (or, with chunks sent to
@@ -73,10 +73,10 @@ def upload_finish_task(upload_id: str, sha256: str | None) -> str:
 def upload_finish_sweep() -> int:
     """Beat: finish uploads whose bytes all arrived but whose completion failed (with local files the
     spool must be readable where this runs; with a bucket the parts are there already)."""
-    return services.upload_finish_stranded()
+    return housekeeping.upload_finish_stranded()
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3, soft_time_limit=600, time_limit=660)
 def upload_retention_sweep() -> int:
     """Beat: delete files UPLOAD_RETENTION_DAYS after their case closed, keeping the metadata (audited)."""
-    return services.upload_retention_apply()
+    return housekeeping.upload_retention_apply()

@@ -20,15 +20,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from cases.errors import InvalidInput
 from config import metrics
-from uploads import bucket, files, services
+from uploads import bucket, bucket_parts, files, services
 from uploads.errors import (
     ChecksumMismatch,
     StorageFailed,
@@ -174,44 +175,13 @@ def tus_patch(
         raise UnsupportedMediaType(_("A tus PATCH must have Content-Type: application/offset+octet-stream."))
     with upload_writer(upload_id) as upload:
         if upload.case_id != case_id:
-            from django.http import Http404
-
             raise Http404("No such upload.")
-        services.upload_check_writable(actor=actor, upload=upload)
-        if offset != upload.offset:
-            raise UploadConflict(
-                _("Upload-Offset %(sent)s does not match the server's offset %(server)s.")
-                % {"sent": offset, "server": upload.offset}
-            )
-        if length is not None and offset + length > upload.size:
-            raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+        _require_chunk_fits(actor=actor, upload=upload, offset=offset, length=length)
         key = str(upload.pk)
-        running = _running_take(key, offset)
         started = time.monotonic()
-        try:
-            if upload.multipart_id:
-                end, running_after = _stream_to_bucket(
-                    upload=upload,
-                    offset=offset,
-                    length=length,
-                    checksum=checksum,
-                    stream=stream,
-                    running=running,
-                )
-            else:
-                end, running_after = _stream_to_spool(
-                    upload=upload,
-                    offset=offset,
-                    length=length,
-                    checksum=checksum,
-                    stream=stream,
-                    running=running,
-                )
-        except BaseException:
-            if running is not None:
-                _running_keep(key, offset, running)
-            raise
-        running = running_after
+        end, running = _write_chunk(
+            upload, key=key, offset=offset, length=length, checksum=checksum, stream=stream
+        )
         if end == offset:
             return upload
         services.upload_chunk_accepted(upload=upload, old_offset=offset, new_offset=end)
@@ -229,6 +199,34 @@ def tus_patch(
         if running is not None:
             _running_keep(key, end, running)
         return upload
+
+
+def _require_chunk_fits(*, actor: User, upload: Upload, offset: int, length: int | None) -> None:
+    services.upload_check_writable(actor=actor, upload=upload)
+    if offset != upload.offset:
+        raise UploadConflict(
+            _("Upload-Offset %(sent)s does not match the server's offset %(server)s.")
+            % {"sent": offset, "server": upload.offset}
+        )
+    if length is not None and offset + length > upload.size:
+        raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+
+
+def _write_chunk(
+    upload: Upload, *, key: str, offset: int, length: int | None, checksum: Checksum | None, stream: Readable
+) -> tuple[int, Any | None]:
+    """Stream the chunk to the bucket or the spool; the new end and the running hash after it. On any
+    failure the running hash taken at ``offset`` is kept for the client's retry."""
+    running = _running_take(key, offset)
+    write = _stream_to_bucket if upload.multipart_id else _stream_to_spool
+    try:
+        return write(
+            upload=upload, offset=offset, length=length, checksum=checksum, stream=stream, running=running
+        )
+    except BaseException:
+        if running is not None:
+            _running_keep(key, offset, running)
+        raise
 
 
 def _stream_to_bucket(
@@ -249,25 +247,8 @@ def _stream_to_bucket(
     try:
         with open(path, "wb") as handle:
             if base < offset:
-                try:
-                    got = bucket.tail_fetch(upload_id=upload.pk, offset=offset, into=handle)
-                except Exception as error:
-                    if bucket.is_transient(error):
-                        raise bucket.unavailable(error) from error
-                    logger.error("upload %s: no tail at %s in the bucket: %s", upload.pk, offset, error)
-                    raise UploadGone(
-                        _("Part of this upload is missing from the file store; start it again.")
-                    ) from error
-                if got != offset - base:
-                    logger.error(
-                        "upload %s: tail at %s has %s bytes, %s expected",
-                        upload.pk,
-                        offset,
-                        got,
-                        offset - base,
-                    )
-                    raise UploadGone(_("Part of this upload is missing from the file store; start it again."))
-        sender = bucket.PartSender(
+                _tail_fetch(upload, offset=offset, base=base, into=handle)
+        sender = bucket_parts.PartSender(
             upload_id=upload.pk,
             name=files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk),
             multipart_id=upload.multipart_id,
@@ -301,6 +282,20 @@ def _stream_to_bucket(
         path.unlink(missing_ok=True)
 
 
+def _tail_fetch(upload: Upload, *, offset: int, base: int, into: BinaryIO) -> None:
+    """The bytes of the first part in front of ``offset`` that an earlier chunk left in the bucket."""
+    try:
+        got = bucket.tail_fetch(upload_id=upload.pk, offset=offset, into=into)
+    except Exception as error:
+        if bucket.is_transient(error):
+            raise bucket.unavailable(error) from error
+        logger.error("upload %s: no tail at %s in the bucket: %s", upload.pk, offset, error)
+        raise UploadGone(_("Part of this upload is missing from the file store; start it again.")) from error
+    if got != offset - base:
+        logger.error("upload %s: tail at %s has %s bytes, %s expected", upload.pk, offset, got, offset - base)
+        raise UploadGone(_("Part of this upload is missing from the file store; start it again."))
+
+
 def _stream_to_spool(
     *,
     upload: Upload,
@@ -324,49 +319,18 @@ def _stream_to_spool(
     chunk_hash = hashlib.new(checksum.algorithm) if checksum else None
     # Hash into a copy (cheap: a few hundred bytes): a failed chunk must not advance the kept state.
     work = running.copy() if running is not None else None
-    limit = upload.size - offset
-    position = offset
     fd = os.open(path or files.spool_path(upload.pk), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as writer:
-                writes: deque[Future[None]] = deque()
-                try:
-                    while True:
-                        want = BLOCK_SIZE if length is None else min(BLOCK_SIZE, offset + length - position)
-                        if want <= 0:
-                            break
-                        try:
-                            block = stream.read(want)
-                        except OSError:  # the client went away mid-chunk: keep what arrived (see below)
-                            break
-                        if not block:
-                            break
-                        if position + len(block) - offset > limit:
-                            raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
-                        writes.append(
-                            writer.submit(
-                                _spool_write,
-                                fd,
-                                block,
-                                position - base,
-                                offset - base,
-                                sync,
-                                on_written,
-                                base,
-                            )
-                        )
-                        _hash_block(block, chunk_hash, work)
-                        position += len(block)
-                        while len(writes) > WRITE_AHEAD:
-                            writes.popleft().result()
-                    while writes:
-                        writes.popleft().result()
-                except OSError as error:  # from a write: the socket's own errors end the loop above
-                    raise _storage_failed(upload, error) from error
-                finally:
-                    for pending in writes:  # after a failure: nothing more is written past the cut
-                        pending.cancel()
+            position = _copy_blocks(
+                upload,
+                fd=fd,
+                offset=offset,
+                length=length,
+                stream=stream,
+                target=_Target(base=base, sync=sync, on_written=on_written),
+                hashes=(chunk_hash, work),
+            )
             # A short body cannot be verified: discard it rather than keep unverifiable bytes.
             short = length is not None and position - offset != length
             if (
@@ -388,6 +352,71 @@ def _stream_to_spool(
     finally:
         os.close(fd)
     return position, work
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where blocks go: a file whose first byte is the upload's byte ``base``, synced or not, with a
+    callback for every block written (the bucket's part sender)."""
+
+    base: int
+    sync: bool
+    on_written: Callable[[int], None] | None
+
+
+def _copy_blocks(
+    upload: Upload,
+    *,
+    fd: int,
+    offset: int,
+    length: int | None,
+    stream: Readable,
+    target: _Target,
+    hashes: tuple[Any | None, Any | None],
+) -> int:
+    """Read the body block by block while a writer thread writes them (at most WRITE_AHEAD waiting) and
+    both hashes advance; returns the position reached."""
+    limit = upload.size - offset
+    position = offset
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as writer:
+        writes: deque[Future[None]] = deque()
+        try:
+            while True:
+                want = BLOCK_SIZE if length is None else min(BLOCK_SIZE, offset + length - position)
+                if want <= 0:
+                    break
+                try:
+                    block = stream.read(want)
+                except OSError:  # the client went away mid-chunk: keep what arrived (see below)
+                    break
+                if not block:
+                    break
+                if position + len(block) - offset > limit:
+                    raise UploadTooLarge(_("This chunk goes past the declared Upload-Length."))
+                writes.append(
+                    writer.submit(
+                        _spool_write,
+                        fd,
+                        block,
+                        position - target.base,
+                        offset - target.base,
+                        target.sync,
+                        target.on_written,
+                        target.base,
+                    )
+                )
+                _hash_block(block, *hashes)
+                position += len(block)
+                while len(writes) > WRITE_AHEAD:
+                    writes.popleft().result()
+            while writes:
+                writes.popleft().result()
+        except OSError as error:  # from a write: the socket's own errors end the loop above
+            raise _storage_failed(upload, error) from error
+        finally:
+            for pending in writes:  # after a failure: nothing more is written past the cut
+                pending.cancel()
+    return position
 
 
 def _storage_failed(upload: Upload, error: OSError) -> StorageFailed:

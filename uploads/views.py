@@ -19,7 +19,7 @@ from accounts.models import User
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from config.links import site_url
-from uploads import files, selectors, services
+from uploads import downloads, files, housekeeping, selectors, services, withdrawal
 from uploads.files import content_disposition
 from uploads.models import Upload
 
@@ -31,12 +31,12 @@ def download_response(*, actor: User, upload: Upload) -> HttpResponseBase:
     STORAGE_PRESIGNED_DOWNLOADS, a redirect to a short-lived address of the bucket that says the same."""
     if settings.STORAGE_PRESIGNED_DOWNLOADS and files.storage_is_bucket():
         response: HttpResponseBase = HttpResponseRedirect(
-            services.upload_download_link(actor=actor, upload=upload)
+            downloads.upload_download_link(actor=actor, upload=upload)
         )
         response["Cache-Control"] = "private, no-store"
         response["Referrer-Policy"] = "no-referrer"
         return response
-    handle = services.upload_open_for_download(actor=actor, upload=upload)
+    handle = downloads.upload_open_for_download(actor=actor, upload=upload)
     response = FileResponse(handle, content_type="application/octet-stream")
     response.block_size = DOWNLOAD_BLOCK
     response["Content-Length"] = str(upload.size)
@@ -69,7 +69,7 @@ def upload_withdraw(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
             services.upload_terminate(actor=request.user, upload=upload)
             withdrawn = None
         else:
-            withdrawn = services.upload_withdraw(
+            withdrawn = withdrawal.upload_withdraw(
                 actor=request.user, upload=upload, reason=request.POST.get("reason", "")
             )
     except DomainError as error:
@@ -116,7 +116,7 @@ def upload_page(request: HttpRequest, number: str) -> HttpResponse:
             "case": case,
             "uploads": uploads,
             "quota": services.upload_quota_usage(case=case),
-            "retention_date": services.upload_retention_date(case=case),
+            "retention_date": housekeeping.upload_retention_date(case=case),
             "retention_days": settings.UPLOAD_RETENTION_DAYS,
             "expiry_hours": settings.UPLOAD_EXPIRY_HOURS,
             "max_size": settings.UPLOAD_MAX_SIZE,

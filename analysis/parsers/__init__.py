@@ -1,5 +1,5 @@
 """Plain-Python crash parsers (no Django): ``parse_file`` detects a file's kind by content, runs the
-format parser, applies the knowledge tables and the per-file rules, and never raises.
+format parser and never raises. The findings come after, from ``analysis.rules.file_result``.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def _load(kind: str) -> Callable[[Any], ParseResult] | None:
     return parse if callable(parse) else None
 
 
-def _raw_parse(path: str | BinaryIO, file: str) -> ParseResult:
+def _raw_parse(path: str | BinaryIO, file: str, kind: Kind | None) -> ParseResult:
     try:
-        kind = detect_kind(path)
+        kind = kind or detect_kind(path)
     except OSError as exc:
         return ParseResult(
             file=file, kind="unknown", errors=(f"cannot read the file: {exc.strerror or exc}",)
@@ -109,8 +109,11 @@ def _raw_parse(path: str | BinaryIO, file: str) -> ParseResult:
     return replace(result, file=file, kind=kind)
 
 
-def parse_file(path: str | os.PathLike[str] | BinaryIO, display_name: str | None = None) -> ParseResult:
-    """Detect, parse, enrich and apply the per-file rules; errors become ``errors`` entries, never raised.
+def parse_file(
+    path: str | os.PathLike[str] | BinaryIO, display_name: str | None = None, kind: Kind | None = None
+) -> ParseResult:
+    """Detect (unless ``kind`` says what the file is) and parse; errors become ``errors`` entries, never
+    raised.
 
     ``path`` may be a seekable binary file instead (a file in object storage behind ranged reads).
     ``display_name`` is reported as ``file`` (the upload's original name) instead of the path's basename.
@@ -122,16 +125,4 @@ def parse_file(path: str | os.PathLike[str] | BinaryIO, display_name: str | None
     else:
         source = path
         file = display_name or os.path.basename(str(getattr(path, "name", "")) or "file")
-    result = _raw_parse(source, file)
-    # Imported here: analysis.rules imports analysis.parsers.result, which runs this package first.
-    from analysis.rules import file_findings
-    from analysis.rules.enrich import enrich_result
-
-    try:
-        result = enrich_result(result)
-    except Exception as exc:
-        result = replace(result, errors=(*result.errors, f"enrichment failed ({type(exc).__name__}: {exc})"))
-    try:
-        return replace(result, findings=(*result.findings, *file_findings(result)))
-    except Exception as exc:
-        return replace(result, errors=(*result.errors, f"rules failed ({type(exc).__name__}: {exc})"))
+    return _raw_parse(source, file, kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from analysis.parsers.result import Kind
@@ -85,16 +86,32 @@ def detect_kind(source: str | os.PathLike[str] | BinaryIO) -> Kind:
     return kind_of(_sniff(source))
 
 
-def detect_upload_type(path: str | os.PathLike[str]) -> str:
-    """Upload type stored by the upload side: kernel_dump, user_dump, evtx, text_log, archive or other."""
-    return detect_upload_type_of(_sniff(path))
+@dataclass(frozen=True)
+class Detection:
+    """What a file is, found once where it is stored and passed along: ``kind`` is the parser that reads
+    it, ``upload_type`` the coarser type the upload side shows (kernel_dump, user_dump, evtx, text_log,
+    archive or other)."""
+
+    kind: Kind
+    upload_type: str
 
 
-def detect_upload_type_of(head: bytes) -> str:
-    """The upload type for a file's first SNIFF_BYTES (pure function)."""
+def detection_of(head: bytes) -> Detection:
+    """The detection for a file's first SNIFF_BYTES (pure function)."""
     kind = kind_of(head)
     if kind in ("kernel_dump", "user_dump", "evtx", "archive"):
-        return kind
+        return Detection(kind, kind)
     if kind in ("windbg_text", "linux_oops") or _as_text(head) is not None:
-        return "text_log"
-    return "other"
+        return Detection(kind, "text_log")
+    return Detection(kind, "other")
+
+
+def detect(source: str | os.PathLike[str] | BinaryIO) -> Detection:
+    """The detection of the file at ``source`` (a path or a seekable binary file); reads at most 64 KB.
+    Raises OSError if unreadable."""
+    return detection_of(_sniff(source))
+
+
+def detect_upload_type(path: str | os.PathLike[str]) -> str:
+    """Upload type stored by the upload side: kernel_dump, user_dump, evtx, text_log, archive or other."""
+    return detect(path).upload_type

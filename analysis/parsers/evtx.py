@@ -10,12 +10,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import struct
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from evtx import PyEvtxParser
+
+from analysis.parsers.evtx_values import (
+    code_text,
+    data_list,
+    data_scalars,
+    data_strings,
+    find_key,
+    hex_text,
+    moment_of,
+    node_attributes,
+    node_text,
+    systemtime_iso,
+)
 from analysis.parsers.result import Crash, Event, ParseResult
 
 __all__ = ["parse"]
@@ -54,7 +67,6 @@ _APPCRASH_NAMES = {"APPCRASH", "BEX", "BEX64", "MoAppCrash", "CLR20r3"}
 # failed, 161/162 dump file creation failed.
 _VOLMGR_DUMP_EVENTS = {45, 46, 49, 161, 162}
 _MEMDIAG_RESULT = {1101: "no_errors", 1201: "no_errors", 1102: "errors_found", 1202: "errors_found"}
-_INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"), None)
 _LEVELS = {1: "critical", 2: "error", 3: "warning", 4: "information"}
 
 
@@ -104,8 +116,6 @@ def parse(path: str | os.PathLike[str]) -> ParseResult:
 
 
 def _read(path: str | os.PathLike[str], errors: list[str]) -> list[_Record]:
-    from evtx import PyEvtxParser  # Rust extension; imported here so the module loads without it
-
     parser = PyEvtxParser(os.fspath(path), number_of_threads=1)
     iterator = parser.records_json()
     records: list[_Record] = []
@@ -153,14 +163,14 @@ def _record(item: dict[str, Any], raw: str) -> _Record | None:
     if not isinstance(event, dict):
         return None
     system = event.get("System") or {}
-    event_id = _text(system.get("EventID"))
+    event_id = node_text(system.get("EventID"))
     try:
         number = int(str(event_id))
     except (TypeError, ValueError):
         return None
-    provider_attrs = _attributes(system.get("Provider"))
-    created = _attributes(system.get("TimeCreated")).get("SystemTime")
-    moment = _moment(created) if isinstance(created, str) else None
+    provider_attrs = node_attributes(system.get("Provider"))
+    created = node_attributes(system.get("TimeCreated")).get("SystemTime")
+    moment = moment_of(created) if isinstance(created, str) else None
     level = system.get("Level")
     record_id = system.get("EventRecordID", item.get("event_record_id"))
     data = event.get("EventData")
@@ -206,7 +216,7 @@ def _classify(record: _Record, bugchecks: list[_BugCheck], events: list[Event]) 
             161: "dump file creation failed",
             162: "dump file creation failed",
         }
-        events.append(_event(record, "dump_settings", _scalars(record.data), messages[event_id]))
+        events.append(_event(record, "dump_settings", data_scalars(record.data), messages[event_id]))
 
 
 def _kernel_power(record: _Record, bugchecks: list[_BugCheck], events: list[Event]) -> None:
@@ -226,18 +236,18 @@ def _kernel_power(record: _Record, bugchecks: list[_BugCheck], events: list[Even
         message = "the system rebooted without cleanly shutting down first (Kernel-Power 41, no bug check)"
         events.append(_event(record, "unexpected_shutdown", facts, message))
         return
-    params = [_hex(data.get(f"BugcheckParameter{i}")) for i in range(1, 5)]
+    params = [hex_text(data.get(f"BugcheckParameter{i}")) for i in range(1, 5)]
     extra = {k: v for k, v in facts.items() if k not in ("record_id", "bugcheck_code") and v is not None}
     bugchecks.append(_BugCheck(code=code, params=params, record=record, kind="kernel_power", extra=extra))
 
 
 def _wer_bugcheck(record: _Record, bugchecks: list[_BugCheck]) -> None:
-    for text in _strings(record.data):
+    for text in data_strings(record.data):
         match = _BUGCHECK_TEXT.search(text)
         if match is None:
             continue
         pieces = [p.strip() for p in match.group(2).split(",")]
-        params = [_hex(p) for p in pieces[:4]] + [None] * (4 - len(pieces[:4]))
+        params = [hex_text(p) for p in pieces[:4]] + [None] * (4 - len(pieces[:4]))
         extra: dict[str, Any] = {}
         named = record.data
         dump = named.get("param2") if isinstance(named.get("param2"), str) else None
@@ -253,7 +263,7 @@ def _wer_bugcheck(record: _Record, bugchecks: list[_BugCheck]) -> None:
 
 
 def _wer_report(record: _Record, bugchecks: list[_BugCheck], events: list[Event]) -> None:
-    values = _data_list(record.data)
+    values = data_list(record.data)
     if len(values) < 6:
         return
     event_name = values[2]
@@ -269,7 +279,7 @@ def _wer_report(record: _Record, bugchecks: list[_BugCheck], events: list[Event]
         dumps = [f.strip() for f in files.splitlines() if f.strip().lower().endswith(".dmp")]
         if dumps:
             extra["dump_files"] = dumps
-        bugchecks.append(_BugCheck(code, [_hex(v) for v in p[1:5]], record, "wer_app", extra))
+        bugchecks.append(_BugCheck(code, [hex_text(v) for v in p[1:5]], record, "wer_app", extra))
         return
     if event_name not in _APPCRASH_NAMES:
         return
@@ -288,8 +298,8 @@ def _wer_report(record: _Record, bugchecks: list[_BugCheck], events: list[Event]
             "app_version": p[1] or None,
             "module_name": p[3] or None,
             "module_version": p[4] or None,
-            "exception_code": _code(p[6]),
-            "fault_offset": _hex(p[7]),
+            "exception_code": code_text(p[6]),
+            "fault_offset": hex_text(p[7]),
         }
         message = f"{p[0]} crashed in {p[3]} (exception {facts['exception_code']})"
     facts["report_id"] = values[19] if len(values) > 19 and values[19] else None
@@ -306,16 +316,16 @@ def _application_error(record: _Record) -> Event:
     if "AppName" in data:
         values = [str(data.get(n) or "") for n in names]
     else:
-        values = _data_list(data) + [""] * len(names)
+        values = data_list(data) + [""] * len(names)
     facts: dict[str, Any] = {
         "event_name": "Application Error",
         "app_name": values[0] or None,
         "app_version": values[1] or None,
         "module_name": values[3] or None,
         "module_version": values[4] or None,
-        "exception_code": _code(values[6]),
-        "fault_offset": _hex(values[7]),
-        "process_id": _hex(values[8]),
+        "exception_code": code_text(values[6]),
+        "fault_offset": hex_text(values[7]),
+        "process_id": hex_text(values[8]),
         "app_path": values[10] or None,
         "module_path": values[11] or None,
         "report_id": values[12] or None,
@@ -326,7 +336,7 @@ def _application_error(record: _Record) -> Event:
 
 
 def _memory_diagnostic(record: _Record) -> Event:
-    completion = _find_key(record.user_data, "CompletionType") or _find_key(record.data, "CompletionType")
+    completion = find_key(record.user_data, "CompletionType") or find_key(record.data, "CompletionType")
     facts: dict[str, Any] = {"record_id": record.record_id}
     if isinstance(completion, str) and completion:
         facts["completion_type"] = completion
@@ -337,7 +347,7 @@ def _memory_diagnostic(record: _Record) -> Event:
         facts["result_source"] = f"event ID {record.event_id}"
     else:
         facts["result"] = "unknown"
-    facts.update({k: v for k, v in _scalars(record.data).items() if k not in facts})
+    facts.update({k: v for k, v in data_scalars(record.data).items() if k not in facts})
     message = {
         "no_errors": "Windows Memory Diagnostic detected no errors",
         "errors_found": "Windows Memory Diagnostic detected hardware errors",
@@ -346,26 +356,26 @@ def _memory_diagnostic(record: _Record) -> Event:
 
 
 def _whea(record: _Record) -> dict[str, Any]:
-    facts = _scalars(record.data)
+    facts = data_scalars(record.data)
     facts["record_id"] = record.record_id
     facts["level"] = _LEVELS.get(record.level or 0)
     return facts
 
 
 def _previous_shutdown(record: _Record) -> dict[str, Any]:
-    values = _data_list(record.data)
+    values = data_list(record.data)
     facts: dict[str, Any] = {"record_id": record.record_id}
     if len(values) >= 2:
         facts["previous_shutdown_local"] = f"{values[1]} {values[0]}".strip()
     binary = record.data.get("Binary")
     if isinstance(binary, str) and len(binary) >= 64:
         # Binary holds two SYSTEMTIMEs: the last moment the system was known alive, local then UTC.
-        facts["previous_shutdown_utc"] = _systemtime(binary[32:64])
+        facts["previous_shutdown_utc"] = systemtime_iso(binary[32:64])
     return facts
 
 
 def _shutdown_message(record: _Record) -> str:
-    values = _data_list(record.data)
+    values = data_list(record.data)
     when = f" at {values[0]} on {values[1]}" if len(values) >= 2 else ""
     return f"the previous system shutdown{when} was unexpected (EventLog 6008)"
 
@@ -438,108 +448,6 @@ def _event(record: _Record, kind: str, facts: dict[str, Any], message: str | Non
         message=message,
         data=facts,
     )
-
-
-def _attributes(node: Any) -> dict[str, Any]:
-    if isinstance(node, dict):
-        attrs = node.get("#attributes")
-        if isinstance(attrs, dict):
-            return attrs
-    return {}
-
-
-def _text(node: Any) -> Any:
-    return node.get("#text") if isinstance(node, dict) else node
-
-
-def _data_list(data: dict[str, Any]) -> list[str]:
-    node = data.get("Data")
-    node = _text(node)
-    if isinstance(node, list):
-        return ["" if v is None else _clean(str(v)) for v in node]
-    if isinstance(node, (str, int)):
-        return [_clean(str(node))]
-    return []
-
-
-def _clean(value: str) -> str:
-    # Windows puts left-to-right marks into localised date strings (6008's "\u200e4/\u200e6/...").
-    return value.translate(_INVISIBLE)
-
-
-def _strings(data: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for key, value in data.items():
-        if key == "Binary":
-            continue
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, (list, dict)):
-            node = _text(value)
-            items = node if isinstance(node, list) else [node]
-            found += [str(v) for v in items if isinstance(v, (str, int))]
-    return found
-
-
-def _scalars(data: dict[str, Any]) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in ("RawData", "Binary") or key.startswith("#"):
-            continue
-        if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 256):
-            facts[key] = value
-    values = _data_list(data)
-    if values and "Data" in data:
-        facts.pop("Data", None)
-        facts["data"] = [v[:256] for v in values[:32]]
-    return facts
-
-
-def _find_key(node: Any, key: str, depth: int = 0) -> Any:
-    if depth > 6 or not isinstance(node, dict):
-        return None
-    if key in node:
-        return _text(node[key])
-    for value in node.values():
-        found = _find_key(value, key, depth + 1)
-        if found is not None:
-            return found
-    return None
-
-
-def _hex(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip().lower().replace("`", "")
-    if text.startswith("0x"):
-        text = text[2:]
-    if not text or len(text) > 16 or any(c not in "0123456789abcdef" for c in text):
-        return None
-    return hex(int(text, 16))
-
-
-def _code(value: Any) -> str | None:
-    number = _hex(value)
-    return None if number is None else f"0x{int(number, 16):08x}"
-
-
-def _moment(value: str) -> datetime | None:
-    match = re.match(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})", value)
-    if not match:
-        return None
-    try:
-        year, month, day, hour, minute, second = (int(g) for g in match.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def _systemtime(hex_text: str) -> str | None:
-    try:
-        year, month, _weekday, day, hour, minute, second, _ms = struct.unpack("<8H", bytes.fromhex(hex_text))
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (ValueError, struct.error):
-        return None
 
 
 def _short(exc: BaseException) -> str:

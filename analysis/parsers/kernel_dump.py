@@ -17,10 +17,8 @@ small file costs; triage dumps are read up to ``TRIAGE_READ_LIMIT``.
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from analysis.parsers._binary import (
@@ -35,8 +33,17 @@ from analysis.parsers._binary import (
     uptr,
     utf16_string,
 )
+from analysis.parsers.kernel_culprit import culprit
+from analysis.parsers.kernel_layout import (
+    CONTEXT_PC,
+    CONTEXT_SIZE,
+    DUMP_TYPES,
+    Header,
+    Triage,
+    context_pc,
+)
 from analysis.parsers.result import Crash, Frame, Module, ParseResult
-from analysis.rules import drivers, knowledge
+from analysis.tables import drivers, knowledge
 
 MAGIC64 = b"PAGEDU64"
 MAGIC32 = b"PAGEDUMP"
@@ -48,22 +55,6 @@ MAX_UNLOADED = 256  # Windows keeps the last 50
 MAX_STACK_BYTES = 1024 * 1024
 MAX_STACK_FRAMES = 256
 
-DUMP_TYPES = {
-    1: "full",
-    2: "kernel (summary)",
-    3: "header only",
-    4: "triage (minidump)",
-    5: "bitmap full",
-    6: "bitmap kernel",
-    7: "automatic",
-    8: "kernel memory (RDMP)",
-    9: "kernel and user memory (RDMP)",
-    0xA: "complete memory (RDMP)",
-}
-MACHINES = {0x8664: "x64", 0x14C: "x86", 0xAA64: "arm64", 0x1C4: "arm", 0x200: "ia64"}
-# Program counter inside a CONTEXT record, per architecture (winnt.h CONTEXT / ARM64_NT_CONTEXT).
-CONTEXT_PC = {"x64": 0xF8, "arm64": 0x108, "x86": 0xB8}
-CONTEXT_SIZE = {"x64": 0x4D0, "arm64": 0x390, "x86": 0x2CC}
 # Parameter (0-based) holding the VA of an exception CONTEXT record on the stack.
 CONTEXT_PARAM = {0x7E: 3, 0x3B: 2}
 # EPROCESS.ImageFileName per (arch, build range).
@@ -77,49 +68,6 @@ IMAGE_FILE_NAME_OFFSETS: tuple[tuple[str, int, int, int], ...] = (
     ("arm64", 22000, 22000, 0x560),
 )
 _PROCESS_NAME = re.compile(rb"[A-Za-z0-9][A-Za-z0-9 ._()+-]{2,14}")
-
-
-@dataclass
-class Header:
-    bits: int
-    build: int | None
-    major: int | None
-    machine: int | None
-    processors: int | None
-    code: int | None
-    params: list[int | None]
-    dump_type: int | None
-    required_space: int | None
-    system_time: int | None
-    uptime: int | None
-    product_type: int | None
-    context: bytes | None
-
-    @property
-    def architecture(self) -> str | None:
-        return MACHINES.get(self.machine) if self.machine is not None else None
-
-
-@dataclass
-class Triage:
-    modules: list[Module] = field(default_factory=list)
-    ranges: list[tuple[int, int, str]] = field(default_factory=list)  # (base, end, name), sorted
-    unloaded: list[Module] = field(default_factory=list)
-    stack: list[Frame] = field(default_factory=list)
-    exception_pc: int | None = None
-    process_name: str | None = None
-    process_name_source: str | None = None
-    broken_driver: str | None = None
-
-    def owner(self, address: int | None) -> tuple[str, int] | None:
-        if address is None or not self.ranges:
-            return None
-        index = bisect.bisect_right(self.ranges, (address, 1 << 64, "")) - 1
-        if index >= 0:
-            base, end, name = self.ranges[index]
-            if base <= address < end:
-                return name, address - base
-        return None
 
 
 def _not_fill(value: int | None, bits: int = 32) -> int | None:
@@ -161,13 +109,6 @@ def read_header(head: bytes) -> Header:
             context=span(head, 0x320, 1200),
         )
     raise ParseError("not a Windows kernel dump (no PAGEDU64/PAGEDUMP signature)")
-
-
-def _context_pc(context: bytes | None, arch: str | None) -> int | None:
-    if context is None or arch not in CONTEXT_PC:
-        return None
-    value = u64(context, CONTEXT_PC[arch]) if arch != "x86" else u32(context, CONTEXT_PC[arch])
-    return value or None
 
 
 def _driver_name(buf: bytes, offset: int | None) -> str | None:
@@ -270,7 +211,7 @@ def _scan_stack(buf: bytes, h: Header, fields: dict[str, int], top: int | None, 
         if index is not None and arch in CONTEXT_PC and h.params[index] is not None:
             at = (h.params[index] or 0) - top
             if 0 <= at <= len(stack) - CONTEXT_SIZE[arch]:
-                t.exception_pc = _context_pc(stack[at : at + CONTEXT_SIZE[arch]], arch)
+                t.exception_pc = context_pc(stack[at : at + CONTEXT_SIZE[arch]], arch)
     return stack
 
 
@@ -335,101 +276,6 @@ def read_triage(buf: bytes, h: Header, errors: list[str]) -> Triage:
     broken = _driver_name(buf, fields["BrokenDriverOffset"])
     t.broken_driver = drivers.base_name(broken) if broken else None
     return t
-
-
-def _fault_address(h: Header, t: Triage | None) -> tuple[int | None, str | None]:
-    """The faulting instruction address and where it was read (analysis-spec B.1 D2)."""
-    if h.code is not None:
-        index = knowledge.INSTRUCTION_PARAM.get(knowledge.base_code(h.code))
-        if index is not None and h.params[index]:
-            return h.params[index], f"P{index + 1}"
-    if t is not None and t.exception_pc:
-        return t.exception_pc, "exception context"
-    pc = _context_pc(h.context, h.architecture)
-    return (pc, "header context") if pc else (None, None)
-
-
-def culprit(h: Header, t: Triage | None) -> tuple[str | None, str, dict[str, Any]]:
-    """``(culprit_module, culprit_reason, facts)`` by D3 > D2 > D4; nt/hal are never "the driver"."""
-    facts: dict[str, Any] = {}
-    if t is None:
-        kind = DUMP_TYPES.get(h.dump_type or 0, "unknown type")
-        return (
-            None,
-            f"no driver list in a {kind} dump header; run !analyze -v in WinDbg for the culprit",
-            facts,
-        )
-    if t.broken_driver:
-        facts["culprit_basis"] = "broken_driver"
-        return t.broken_driver, "driver named by Windows at the bug check (BrokenDriver)", facts
-    address, source = _fault_address(h, t)
-    third_party = [f.module for f in t.stack if f.module and _origin(f.module, t) == "third_party"]
-    first_third = third_party[0] if third_party else None
-    if address is not None:
-        facts["fault_address"], facts["fault_address_source"] = hex_or_none(address), source
-        hit = t.owner(address)
-        if hit is not None:
-            name, delta = hit
-            where = f"{name}+0x{delta:x}"
-            facts["fault_module"] = where
-            if not drivers.is_windows_kernel(name):
-                facts["culprit_basis"] = "fault_address"
-                origin = (
-                    "a Windows inbox driver" if _origin(name, t) == "microsoft" else "a third-party driver"
-                )
-                reason = f"fault address {hex_or_none(address)} ({source}) is in {where}, {origin}"
-                if first_third and first_third != name:
-                    reason += f"; third-party {first_third} is also on the stack"
-                return name, reason, facts
-            if first_third:
-                facts["culprit_basis"] = "stack_scan"
-                return (
-                    first_third,
-                    (
-                        f"fault inside Windows ({where}); first third-party module on the stack is "
-                        f"{first_third} (stack scan, weak evidence)"
-                    ),
-                    facts,
-                )
-            return None, f"fault inside Windows ({where}); culprit not on the stack", facts
-        unloaded = _unloaded_owner(address, t)
-        if unloaded:
-            facts["culprit_basis"] = "unloaded_driver"
-            return (
-                unloaded,
-                f"fault address {hex_or_none(address)} is in {unloaded}, a driver already unloaded",
-                facts,
-            )
-        if t.ranges:
-            return (
-                None,
-                (
-                    f"fault address {hex_or_none(address)} ({source}) is in no loaded module: "
-                    "wild address, memory corruption suspected"
-                ),
-                facts,
-            )
-    if first_third:
-        facts["culprit_basis"] = "stack_scan"
-        return first_third, "first third-party module on the stack (stack scan, weak evidence)", facts
-    return (
-        None,
-        "culprit not found: no fault address in a loaded driver and no third-party module on the stack",
-        facts,
-    )
-
-
-def _origin(name: str, t: Triage) -> str:
-    stamp = next((m.timestamp for m in t.modules if m.name == name), None)
-    return drivers.classify_module(name, stamp)[0]
-
-
-def _unloaded_owner(address: int, t: Triage) -> str | None:
-    for module in t.unloaded:
-        base = int(module.base, 16) if module.base else None
-        if base is not None and module.size and base <= address < base + module.size:
-            return module.name
-    return None
 
 
 def build_crash(h: Header, t: Triage | None, file_size: int) -> Crash:

@@ -1,5 +1,6 @@
 """Plain-Python rules (no Django): knowledge tables, per-crash and cross-crash findings.
 
+``analyse_file(path)`` parses a file and applies them; ``file_result(result)`` gives a parsed file enriched (knowledge tables) with its findings, never raising;
 ``file_findings(result)`` gives the findings of one parsed file (per-crash rules, parse errors, and the
 cross-crash rules over the file's own crashes and events, e.g. a System log); ``case_findings(crashes,
 events)`` gives the cross-crash findings over all of a case's files.
@@ -7,20 +8,49 @@ events)`` gives the cross-crash findings over all of a case's files.
 
 from __future__ import annotations
 
-from analysis.parsers.result import Finding, ParseResult
+import os
+from dataclasses import replace
+from typing import BinaryIO
+
+from analysis.parsers import parse_file
+from analysis.parsers.result import Finding, Kind, ParseResult
 from analysis.rules.common import RULESET_VERSION, finding
 from analysis.rules.cross import case_findings
-from analysis.rules.knowledge import bugcheck_info, bugcheck_name
+from analysis.rules.enrich import enrich_result
 from analysis.rules.per_crash import crash_findings
+from analysis.tables.knowledge import bugcheck_info, bugcheck_name
 
 __all__ = [
     "RULESET_VERSION",
+    "analyse_file",
     "bugcheck_info",
     "bugcheck_name",
     "case_findings",
     "crash_findings",
     "file_findings",
+    "file_result",
 ]
+
+
+def analyse_file(
+    path: str | os.PathLike[str] | BinaryIO, display_name: str | None = None, kind: Kind | None = None
+) -> ParseResult:
+    """One file from bytes to findings: ``parse_file`` (detect unless ``kind`` is known, parse), then
+    ``file_result`` (enrich, per-file rules); never raises."""
+    return file_result(parse_file(path, display_name, kind))
+
+
+def file_result(result: ParseResult) -> ParseResult:
+    """A parsed file enriched from the knowledge tables, with its per-file findings added; a failure of
+    either becomes an ``errors`` entry, never an exception (a bad file must not stop the batch)."""
+    try:
+        result = enrich_result(result)
+    except Exception as exc:
+        result = replace(result, errors=(*result.errors, f"enrichment failed ({type(exc).__name__}: {exc})"))
+    try:
+        return replace(result, findings=(*result.findings, *file_findings(result)))
+    except Exception as exc:
+        return replace(result, errors=(*result.errors, f"rules failed ({type(exc).__name__}: {exc})"))
 
 
 def file_findings(result: ParseResult) -> tuple[Finding, ...]:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from analysis.parsers.result import Crash, Event, Finding, Module, Severity
-from analysis.rules import drivers, knowledge
+from analysis.rules.actions import render_all
+from analysis.tables import drivers, knowledge
 
 RULESET_VERSION = "1"
 # Dump types that hold kernel memory (everything but triage minidumps and header-only dumps).
@@ -48,8 +49,6 @@ def with_actions(item: Finding, actions: Iterable[str]) -> Finding:
     refs = tuple(dict.fromkeys(actions))
     if not refs:
         return item
-    from analysis.rules.actions import render_all
-
     return replace(
         item,
         actions=refs,

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from analysis.parsers.result import Crash, Event, Finding, Module
-from analysis.rules import drivers, hardware, knowledge
+from analysis.rules import hardware
 from analysis.rules.actions import action
 from analysis.rules.common import (
     CLASS_ZH,
@@ -30,6 +30,7 @@ from analysis.rules.common import (
     third_party_loaded,
     with_actions,
 )
+from analysis.tables import drivers, knowledge
 
 
 def _dedupe(crashes: Sequence[Crash]) -> list[int]:
@@ -185,41 +186,8 @@ def _memory_pattern(
         for e in diag
     ]
     if failed:
-        return [finding(
-            "critical", "memory_hardware_fault", "high", memory,
-            ("The memory diagnostic found errors: faulty RAM",
-             f"{len(kernel)} crashes with {len(set(codes))} different codes ({names}), and the Windows "
-             "Memory Diagnostic reported hardware errors.",
-             "Replace or reseat the memory: test the modules one by one, remove XMP/overclock, update the BIOS."),
-            ("内存诊断发现错误：内存硬件故障",
-             f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同代码（{names}），且 Windows 内存诊断报告了硬件错误。",
-             "请更换或重新插拔内存：逐条测试内存条，取消 XMP/超频，更新 BIOS。"),
-            facts=facts,
-        )]  # fmt: skip
-    common = _loaded_in_every_crash(crashes, kernel)
-    listed = [i for i in kernel if crashes[i].modules]
-    driver_names = [m.name for m in common]
-    named, named_in = ([], []) if common else _named_in_texts(crashes, kernel)
-    in_every = (
-        f" Third-party drivers loaded in every crash that lists its drivers ({len(listed)} of {len(kernel)}): "
-        + ", ".join(f"{m.name} ({klass_of(m) or 'third party'})" for m in common)
-        + "."
-        if common
-        else ""
-    )
-    in_every_zh = (
-        f"每次列出驱动的蓝屏（{len(kernel)} 次中的 {len(listed)} 次）中都加载了的第三方驱动："
-        + "、".join(f"{m.name}（{CLASS_ZH.get(klass_of(m) or '', klass_of(m) or '第三方')}）" for m in common)
-        + "。"
-        if common
-        else ""
-    )
-    if named:
-        files = ", ".join(named_in)
-        in_every = (f" No crash lists its loaded drivers; the third-party drivers the case's texts name are "
-                    f"{', '.join(named)} ({files}).")  # fmt: skip
-        in_every_zh = f"没有一次蓝屏列出已加载的驱动；案例文本（{'、'.join(named_in)}）中提到的第三方驱动：{'、'.join(named)}。"
-        driver_names = named
+        return [_hardware_fault(kernel, memory, codes, facts)]
+    in_every, in_every_zh, driver_names = _suspect_drivers(crashes, kernel)
     across = (
         f" in {len(processes)} different processes ({', '.join(processes)})" if len(processes) > 1 else ""
     )
@@ -246,6 +214,54 @@ def _memory_pattern(
         actions=actions,
         facts=facts,
     )]  # fmt: skip
+
+
+def _hardware_fault(
+    kernel: list[int], memory: list[int], codes: list[int], facts: list[dict[str, str]]
+) -> Finding:
+    """The memory diagnostic found errors: the many codes are the RAM's doing."""
+    names = ", ".join(f"0x{c:X}" for c in sorted(set(codes)))
+    return finding(
+        "critical", "memory_hardware_fault", "high", memory,
+        ("The memory diagnostic found errors: faulty RAM",
+         f"{len(kernel)} crashes with {len(set(codes))} different codes ({names}), and the Windows "
+         "Memory Diagnostic reported hardware errors.",
+         "Replace or reseat the memory: test the modules one by one, remove XMP/overclock, update the BIOS."),
+        ("内存诊断发现错误：内存硬件故障",
+         f"共 {len(kernel)} 次蓝屏、{len(set(codes))} 种不同代码（{names}），且 Windows 内存诊断报告了硬件错误。",
+         "请更换或重新插拔内存：逐条测试内存条，取消 XMP/超频，更新 BIOS。"),
+        facts=facts,
+    )  # fmt: skip
+
+
+def _suspect_drivers(crashes: Sequence[Crash], kernel: list[int]) -> tuple[str, str, list[str]]:
+    """The third-party drivers to put under Driver Verifier, as a sentence in English and Chinese: those
+    loaded in every crash that lists its drivers, else those the case's texts name."""
+    common = _loaded_in_every_crash(crashes, kernel)
+    listed = [i for i in kernel if crashes[i].modules]
+    driver_names = [m.name for m in common]
+    named, named_in = ([], []) if common else _named_in_texts(crashes, kernel)
+    in_every = (
+        f" Third-party drivers loaded in every crash that lists its drivers ({len(listed)} of {len(kernel)}): "
+        + ", ".join(f"{m.name} ({klass_of(m) or 'third party'})" for m in common)
+        + "."
+        if common
+        else ""
+    )
+    in_every_zh = (
+        f"每次列出驱动的蓝屏（{len(kernel)} 次中的 {len(listed)} 次）中都加载了的第三方驱动："
+        + "、".join(f"{m.name}（{CLASS_ZH.get(klass_of(m) or '', klass_of(m) or '第三方')}）" for m in common)
+        + "。"
+        if common
+        else ""
+    )
+    if named:
+        files = ", ".join(named_in)
+        in_every = (f" No crash lists its loaded drivers; the third-party drivers the case's texts name are "
+                    f"{', '.join(named)} ({files}).")  # fmt: skip
+        in_every_zh = f"没有一次蓝屏列出已加载的驱动；案例文本（{'、'.join(named_in)}）中提到的第三方驱动：{'、'.join(named)}。"
+        driver_names = named
+    return in_every, in_every_zh, driver_names
 
 
 def _named_in_texts(crashes: Sequence[Crash], kernel: list[int]) -> tuple[list[str], list[str]]:

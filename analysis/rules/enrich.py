@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analysis.parsers.result import Crash, Frame, Module, Origin, ParseResult
-from analysis.rules import drivers, knowledge, signatures
+from analysis.rules import signatures
+from analysis.tables import drivers, knowledge
 
 # Frames that only show the kernel handling a fault; never a culprit (analysis-spec B.1 D4).
 _HANDLER_FRAMES = signatures.IRRELEVANT

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analysis.parsers.result import Crash, Finding
-from analysis.rules import drivers, hardware, knowledge
+from analysis.parsers.result import Crash, Finding, Severity
+from analysis.rules import hardware
 from analysis.rules.actions import action
 from analysis.rules.common import CLASS_ZH as CLASS_ZH
 from analysis.rules.common import (
-    FULL_DUMP_TYPES,
     code_of,
     finding,
     is_third_party,
@@ -20,6 +19,8 @@ from analysis.rules.common import (
     vendor_text,
     with_actions,
 )
+from analysis.tables import drivers, knowledge
+from analysis.tables.texts import bilingual
 
 # Microsoft subsystems each class of third-party software hooks (analysis-spec B.1 D5 proximity).
 HOOKED_SUBSYSTEMS: dict[str, tuple[str, ...]] = {
@@ -268,124 +269,75 @@ def _security_presence(crash: Crash, what: str, i: int) -> list[Finding]:
 
 
 def _category_findings(crash: Crash, code: int, what: str, i: int) -> list[Finding]:
+    """What the bug check's category says (hardware, storage, power, watchdog, Driver Verifier, graphics,
+    critical process); the texts are in analysis/tables/data/crash_categories.json."""
     params = crash.parameters
     out: list[Finding] = []
     if code in knowledge.HARDWARE_CODES:
-        out.append(finding(
-            "high", "hardware_error", "high", [i],
-            ("The hardware reported a fatal error",
-             f"{what}: this bug check is raised for errors reported by the CPU, memory controller or a "
-             "bus, not for a driver bug." + _sentence(hardware.whea_explanation(params) if code == 0x124 else ""),
-             "Read the WHEA-Logger events in the System log (they name the component), update the BIOS/UEFI "
-             "and CPU microcode, remove any overclock or undervolt (XMP included), check temperatures and "
-             "the power supply, and run the hardware vendor's diagnostics."),
-            ("硬件报告了致命错误",
-             f"{what}：该错误代码由 CPU、内存控制器或总线报告的硬件错误触发，而非驱动缺陷。"
-             + _sentence(hardware.whea_explanation(params, "zh") if code == 0x124 else "", zh=True),
-             "请查看系统日志中的 WHEA-Logger 事件（其中会指出具体部件），更新 BIOS/UEFI 与 CPU 微码，"
-             "取消超频/降压（包括 XMP），检查温度与电源，并运行硬件厂商的诊断工具。"),
-        ))  # fmt: skip
+        whea = (
+            (hardware.whea_explanation(params), hardware.whea_explanation(params, "zh"))
+            if code == 0x124
+            else ("", "")
+        )
+        out.append(_category("hardware_error", "high", "high", i, what=what, extra=_sentences(*whea)))
     if code == 0x1A and params and _ip(params[0]) in MEMORY_SUBTYPES_1A:
         flip = _one_bit_apart(params[2] if len(params) > 2 else None, params[3] if len(params) > 3 else None)
-        extra = " Parameters 3 and 4 differ by one bit, a typical RAM error." if flip else ""
-        extra_zh = "参数 3 与参数 4 仅相差一个比特，是典型的内存错误特征。" if flip else ""
-        out.append(finding(
-            "medium", "memory_corruption_evidence", "medium" if flip else "low", [i],
-            ("Memory manager found corrupted page tables",
-             f"{what} subtype {params[0]}: the documentation ties this subtype to hardware-like corruption."
-             + extra,
-             "Run the Windows Memory Diagnostic (mdsched.exe), then read its result in the System log "
-             "(source MemoryDiagnostics-Results); remove any overclock/XMP."),
-            ("内存管理器发现页表损坏",
-             f"{what} 子类型 {params[0]}：文档指出该子类型多与硬件类损坏有关。" + extra_zh,
-             "请运行 Windows 内存诊断（mdsched.exe），并在系统日志（来源 MemoryDiagnostics-Results）中查看"
-             "结果；取消超频/XMP。"),
-        ))  # fmt: skip
+        extra = _table_text("memory_corruption_evidence", "one_bit") if flip else ("", "")
+        out.append(_category("memory_corruption_evidence", "medium", "medium" if flip else "low", i,
+                             what=what, subtype=str(params[0]), extra=extra))  # fmt: skip
     if code in knowledge.STORAGE_CODES:
         status = _ip(params[1]) if code in (0x7A, 0x77) and len(params) > 1 else None
         known = STORAGE_STATUS.get(status or -1)
-        cause = f" I/O status {params[1]}: {known[0]}." if known else ""
-        cause_zh = f"I/O 状态 {params[1]}：{known[1]}。" if known else ""
-        out.append(finding(
-            "high", "storage_error", "medium", [i],
-            ("Disk or file system failure",
-             f"{what}: Windows could not read or trust data from the disk." + cause,
-             "Run chkdsk /f /r on the system drive, check the disk's SMART data with the vendor's tool, "
-             "reseat or replace cables, and update the storage controller driver and SSD firmware."),
-            ("磁盘或文件系统故障",
-             f"{what}：Windows 无法从磁盘读取数据或数据不可信。" + cause_zh,
-             "请对系统盘运行 chkdsk /f /r，用厂商工具检查磁盘 SMART 信息，重新插拔或更换数据线，"
-             "并更新存储控制器驱动和 SSD 固件。"),
-        ))  # fmt: skip
+        extra = (
+            _table_text("storage_error", "status", status=str(params[1]), meaning=known)
+            if known
+            else ("", "")
+        )
+        out.append(_category("storage_error", "high", "medium", i, what=what, extra=extra))
     if code in (0x9F, 0xA0):
-        out.append(finding(
-            "medium", "power_driver", "medium", [i],
-            ("A driver failed a power transition",
-             f"{what}: a device did not complete a sleep, resume or shutdown request in time."
-             + _sentence(hardware.power_explanation(params, _stack_drivers(crash))) + _suspect_text(crash),
-             "Update the drivers and firmware of the devices involved (network, Bluetooth, storage, "
-             "graphics) and the BIOS; as a workaround disable Fast Startup and hybrid sleep."),
-            ("驱动未能完成电源状态切换",
-             f"{what}：某设备未能及时完成睡眠、唤醒或关机请求。"
-             + _sentence(hardware.power_explanation(params, _stack_drivers(crash), "zh"), zh=True)
-             + _suspect_text(crash, zh=True),
-             "请更新相关设备（网卡、蓝牙、存储、显卡）的驱动与固件及 BIOS；临时可关闭快速启动和混合睡眠。"),
-        ))  # fmt: skip
+        stack = _stack_drivers(crash)
+        power = (hardware.power_explanation(params, stack), hardware.power_explanation(params, stack, "zh"))
+        explained = _sentences(*power)
+        extra = (explained[0] + _suspect_text(crash), explained[1] + _suspect_text(crash, zh=True))
+        out.append(_category("power_driver", "medium", "medium", i, what=what, extra=extra))
     if code == 0x133:
-        out.append(finding(
-            "medium", "dpc_watchdog", "medium", [i],
-            ("A driver held the processor too long (DPC watchdog)",
-             f"{what}: a deferred procedure call or interrupt ran past the watchdog limit; storage, "
-             "network and graphics drivers are the usual cause." + _sentence(hardware.dpc_explanation(params)),
-             "Update the storage controller driver, SSD firmware, network and graphics drivers and the BIOS; "
-             "a kernel memory dump shows which DPC was running."),
-            ("驱动占用处理器时间过长（DPC 看门狗）",
-             f"{what}：某个 DPC 或中断处理超过看门狗时限，常见原因是存储、网络或显卡驱动。"
-             + _sentence(hardware.dpc_explanation(params, "zh"), zh=True),
-             "请更新存储控制器驱动、SSD 固件、网卡和显卡驱动及 BIOS；核心内存转储可显示当时运行的 DPC。"),
-        ))  # fmt: skip
+        dpc = _sentences(hardware.dpc_explanation(params), hardware.dpc_explanation(params, "zh"))
+        out.append(_category("dpc_watchdog", "medium", "medium", i, what=what, extra=dpc))
     if code in knowledge.VERIFIER_CODES:
-        out.append(finding(
-            "high", "driver_verifier", "high", [i],
-            ("Driver Verifier caught a driver",
-             f"{what}: this bug check is raised by Driver Verifier or special pool; the driver it names is "
-             "the culprit" + (f" ({crash.culprit_module})." if crash.culprit_module else "."),
-             "Update or remove the named driver, then switch Driver Verifier off (verifier /reset) so the "
-             "machine stops crashing on purpose."),
-            ("Driver Verifier 捕获到问题驱动",
-             f"{what}：该错误由 Driver Verifier 或特殊池触发，其指出的驱动即为责任方"
-             + (f"（{crash.culprit_module}）。" if crash.culprit_module else "。"),
-             "请更新或移除该驱动，然后关闭 Driver Verifier（verifier /reset），避免系统继续被主动蓝屏。"),
-        ))  # fmt: skip
+        named = _named("driver_verifier", crash.culprit_module)
+        out.append(_category("driver_verifier", "high", "high", i, what=what, named=named))
     if code in knowledge.GRAPHICS_CODES:
-        out.append(finding(
-            "medium", "graphics_driver", "medium", [i],
-            ("The graphics driver or GPU stopped responding",
-             f"{what}: the display driver did not recover from a GPU timeout.",
-             "Install the GPU vendor's current driver (clean install), remove GPU overclocks, and check "
-             "temperatures and the power supply."),
-            ("显卡驱动或 GPU 停止响应",
-             f"{what}：显示驱动未能从 GPU 超时中恢复。",
-             "请安装显卡厂商最新驱动（清洁安装），取消显卡超频，并检查温度与电源。"),
-        ))  # fmt: skip
+        out.append(_category("graphics_driver", "medium", "medium", i, what=what))
     if code in knowledge.CRITICAL_PROCESS_CODES or (
         crash.process_name and crash.process_name.lower() in CRITICAL_PROCESSES and code in (0xEF, 0xF4)
     ):
-        out.append(finding(
-            "high", "critical_process", "medium", [i],
-            ("A critical Windows process died",
-             f"{what}: a process Windows cannot run without ended"
-             + (f" ({crash.process_name})." if crash.process_name else "."),
-             "Check the disk (chkdsk) and system files (sfc /scannow, DISM /Online /Cleanup-Image "
-             "/RestoreHealth); if a user-mode agent injected into that process is suspected, record the "
-             "process with Time Travel Debugging (TTD records user-mode processes only)."),
-            ("Windows 关键进程意外终止",
-             f"{what}：Windows 依赖的关键进程已结束"
-             + (f"（{crash.process_name}）。" if crash.process_name else "。"),
-             "请检查磁盘（chkdsk）和系统文件（sfc /scannow、DISM /Online /Cleanup-Image /RestoreHealth）；"
-             "如怀疑注入该进程的用户态代理程序，可用 TTD 录制该进程（TTD 仅支持用户态进程）。"),
-        ))  # fmt: skip
+        named = _named("critical_process", crash.process_name)
+        out.append(_category("critical_process", "high", "medium", i, what=what, named=named))
     return out
+
+
+def _category(
+    code: str, severity: Severity, confidence: str, i: int, **values: str | tuple[str, str]
+) -> Finding:
+    """A category finding from its table entry, ``values`` filling the entry's placeholders."""
+    title, detail, advice = (
+        _table_text(code, field, **values) for field in ("title", "detail", "recommendation")
+    )
+    return finding(
+        severity, code, confidence, [i], (title[0], detail[0], advice[0]), (title[1], detail[1], advice[1])
+    )
+
+
+def _table_text(code: str, field: str, **values: str | tuple[str, str]) -> tuple[str, str]:
+    return bilingual("crash_categories", code, field, **values)
+
+
+def _named(code: str, name: str | None) -> tuple[str, str]:
+    return _table_text(code, "named", name=name) if name else _table_text(code, "unnamed")
+
+
+def _sentences(english: str, chinese: str) -> tuple[str, str]:
+    return _sentence(english), _sentence(chinese, zh=True)
 
 
 def _sentence(text: str, *, zh: bool = False) -> str:
@@ -539,7 +491,3 @@ def _linux(crash: Crash, i: int) -> list[Finding]:
         ("Linux 内核 oops", f"{title}：故障位于内核本体，未指出具体模块。",
          "请升级内核；如再次发生，启用 kdump 收集 vmcore，并检查硬件（memtest、mce/EDAC 日志）。"),
     )]  # fmt: skip
-
-
-def is_dump_of_memory(crash: Crash) -> bool:
-    return crash.extra.get("dump_type") in FULL_DUMP_TYPES

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from analysis.parsers.result import Crash, Frame
-from analysis.rules import drivers, knowledge
+from analysis.tables import drivers, knowledge
 
 SIGNATURE_VERSION = "1"
 MAX_FRAMES = 5

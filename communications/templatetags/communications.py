@@ -1,4 +1,4 @@
-"""Template tags of the communications app: the case panel, the top-bar badge, the evidence checklist."""
+"""Template tags of the communications app: the top-bar badge, the upload page's evidence checklist, filters."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from cases.models import AuditEvent, State
-from communications.documents import text_to_html
 from communications.models import EvidenceItem
 from communications.notifications import event_text
+from communications.selectors import evidence_checklist, notifications_unread_count
+from communications.text_html import text_to_html
 
 register = template.Library()
 
@@ -20,25 +21,14 @@ def _language(context: template.Context) -> str:
     return "zh-hans" if (get_language() or "").startswith("zh") else "en"
 
 
-@register.inclusion_tag("communications/panel.html", takes_context=True)
-def communications_case_panel(context: template.Context) -> dict[str, Any]:
-    from communications.views import panel_context
-
-    return panel_context(request=context["request"], case=context["case"], checklist=context.get("checklist"))
-
-
 @register.inclusion_tag("communications/_checklist.html", takes_context=True)
 def evidence_checklist_for(context: template.Context) -> dict[str, Any]:
-    from communications.selectors import evidence_checklist
-
     case = context["case"]
     return {"checklist": evidence_checklist(case=case), "language": _language(context), "case": case}
 
 
 @register.simple_tag(takes_context=True)
 def unread_notifications(context: template.Context) -> int:
-    from communications.selectors import notifications_unread_count
-
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

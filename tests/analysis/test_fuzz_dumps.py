@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.parsers import parse_file
+from analysis.rules import analyse_file
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers
 from tests.samples import SAMPLES_DIR
 
@@ -65,7 +65,7 @@ def test_mutated_dumps_never_raise(data: bytes) -> None:
     path = WORK / "fuzz.dmp"
     path.write_bytes(data)
     started = time.perf_counter()
-    result = parse_file(path)
+    result = analyse_file(path)
     assert time.perf_counter() - started < TIME_BOUND_S
     assert result.kind in {
         "kernel_dump",
@@ -84,5 +84,5 @@ def test_mutated_dumps_never_raise(data: bytes) -> None:
 def test_random_bytes_never_raise(data: bytes) -> None:
     path = WORK / "random.bin"
     path.write_bytes(data)
-    result = parse_file(path)
+    result = analyse_file(path)
     assert isinstance(result.errors, tuple)

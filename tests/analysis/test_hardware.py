@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.parsers import parse_file
 from analysis.parsers.result import Crash, Event
-from analysis.rules import case_findings
+from analysis.rules import analyse_file, case_findings
 from analysis.rules.enrich import enrich_crash
 from analysis.rules.hardware import decode_mci_status, dpc_explanation, whea_explanation
 from analysis.rules.per_crash import crash_findings
@@ -70,7 +69,7 @@ Arg4: ffffc50c95f7e8a0, The blocked IRP
 def test_0x9f_names_the_device_driver_stack_and_its_third_party_driver(tmp_path: Path) -> None:
     path = tmp_path / "9f.txt"
     path.write_text(POWER_TEXT, encoding="utf-8")
-    result = parse_file(path)
+    result = analyse_file(path)
     crash = result.crashes[0]
     assert crash.extra["device_stack"] == ["ExampleBt", "BTHUSB", "USBHUB3"]
     finding = next(f for f in result.findings if f.code == "power_driver")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.parsers import kernel_dump, parse_file
+from analysis.parsers import kernel_dump
+from analysis.rules import analyse_file
 from tests.analysis.dump_fixtures import (
     HASH_STAMP,
     REAL_STAMP,
@@ -23,7 +24,7 @@ from tests.samples import sample_params
 def test_triage_sample_matches_sidecar(path: Path) -> None:
     truth = sidecar(path)["ground_truth"]
     header = truth["dump_header"]
-    result = parse_file(path)
+    result = analyse_file(path)
     assert result.errors == ()
     (crash,) = result.crashes
     assert crash.bugcheck_code == header["BugCheckCode"].lower()
@@ -56,7 +57,7 @@ def test_triage_sample_matches_sidecar(path: Path) -> None:
 
 def test_reference_like_triage_dump_blames_nothing_inside_windows(tmp_path: Path) -> None:
     dump = KernelDump(drivers=reference_drivers(), context_pc=0xFFFFF80073200000 + 0x400)
-    (crash,) = parse_file(dump.write(tmp_path / "Mini031023-01.dmp")).crashes
+    (crash,) = analyse_file(dump.write(tmp_path / "Mini031023-01.dmp")).crashes
     assert crash.bugcheck_code == "0x000000be"
     assert crash.bugcheck_name == "ATTEMPTED_WRITE_TO_READONLY_MEMORY"
     assert crash.parameters == ("0xfffffec500007038", "0x8a00000004000021", "0xfffff582b04ea8d0", "0xb")
@@ -72,7 +73,7 @@ def test_reference_like_triage_dump_blames_nothing_inside_windows(tmp_path: Path
 def test_third_party_module_on_stack_is_the_weak_culprit_when_the_fault_is_in_nt(tmp_path: Path) -> None:
     words = [0, 0xFFFFF80073200000 + 0x1234, 0xFFFFF80090000000 + 0x55]
     dump = KernelDump(drivers=reference_drivers(), stack_words=words, context_pc=0xFFFFF80073200400)
-    (crash,) = parse_file(dump.write(tmp_path / "a.dmp")).crashes
+    (crash,) = analyse_file(dump.write(tmp_path / "a.dmp")).crashes
     assert crash.culprit_module == "SfUemIsoSpace.sys"
     assert "stack scan" in (crash.culprit_reason or "")
     assert [f.trust for f in crash.stack] == ["context", "scan", "scan"]
@@ -83,14 +84,14 @@ def test_fault_parameter_in_unloaded_driver(tmp_path: Path) -> None:
         code=0xD1, params=(0x10, 2, 0, 0xFFFFF80070000100), drivers=reference_drivers(),
         unloaded=[("gonefilter.sys", 0xFFFFF80070000000, 0xFFFFF80070010000)],
     )  # fmt: skip
-    (crash,) = parse_file(dump.write(tmp_path / "a.dmp")).crashes
+    (crash,) = analyse_file(dump.write(tmp_path / "a.dmp")).crashes
     assert crash.culprit_module == "gonefilter.s"  # the inline name keeps 12 characters
     assert "already unloaded" in (crash.culprit_reason or "")
 
 
 def test_wild_fault_address_is_reported_as_corruption(tmp_path: Path) -> None:
     dump = KernelDump(code=0xD1, params=(0x10, 2, 0, 0x4141414141414141), drivers=reference_drivers())
-    (crash,) = parse_file(dump.write(tmp_path / "a.dmp")).crashes
+    (crash,) = analyse_file(dump.write(tmp_path / "a.dmp")).crashes
     assert crash.culprit_module is None
     assert "in no loaded module" in (crash.culprit_reason or "")
 
@@ -102,7 +103,7 @@ def test_32bit_pagedump_triage(tmp_path: Path) -> None:
                  (r"\SystemRoot\system32\drivers\acme.sys", 0x80001000, 0x1000, REAL_STAMP)],
         stack_words=[0x80001234], process_name=b"explorer.exe", image_name_offset=0x16C,
     )  # fmt: skip
-    result = parse_file(dump.write(tmp_path / "x86.dmp"))
+    result = analyse_file(dump.write(tmp_path / "x86.dmp"))
     assert result.errors == ()
     (crash,) = result.crashes
     assert crash.architecture == "x86"
@@ -116,7 +117,7 @@ def test_32bit_pagedump_triage(tmp_path: Path) -> None:
 
 def test_32bit_full_dump_header_only(tmp_path: Path) -> None:
     dump = KernelDump(bits=32, machine=0x14C, build_number=2600, dump_type=1, code=0x7F, params=(8, 0, 0, 0))
-    (crash,) = parse_file(dump.write(tmp_path / "MEMORY.DMP")).crashes
+    (crash,) = analyse_file(dump.write(tmp_path / "MEMORY.DMP")).crashes
     assert (crash.architecture, crash.bugcheck_code, crash.os_build) == ("x86", "0x0000007f", "2600")
     assert crash.bugcheck_name == "UNEXPECTED_KERNEL_MODE_TRAP"
     assert crash.extra["dump_type_name"] == "full"
@@ -128,7 +129,7 @@ def test_arm64_triage_header_and_process_name(tmp_path: Path) -> None:
         machine=0xAA64, build_number=22000, code=0x1C8, params=(0, 0, 0, 0), image_name_offset=0x560,
         process_name=b"System", drivers=reference_drivers(), processors=8, context_pc=0xFFFFF80073200010,
     )  # fmt: skip
-    result = parse_file(dump.write(tmp_path / "arm64.dmp"))
+    result = analyse_file(dump.write(tmp_path / "arm64.dmp"))
     (crash,) = result.crashes
     assert (crash.architecture, crash.os_build, crash.extra["processor_count"]) == ("arm64", "22000", 8)
     assert crash.bugcheck_name == "MANUALLY_INITIATED_POWER_BUTTON_HOLD"
@@ -145,7 +146,7 @@ def test_memory_dump_types_read_the_header_only(tmp_path: Path, dump_type: int) 
         handle.write(KernelDump(dump_type=dump_type, required_space=16 << 30).build())
         handle.truncate(16 << 30)  # sparse: costs no disk
     started = time.perf_counter()
-    result = parse_file(path)
+    result = analyse_file(path)
     assert time.perf_counter() - started < 1.0
     assert result.errors == ()
     (crash,) = result.crashes
@@ -156,14 +157,14 @@ def test_memory_dump_types_read_the_header_only(tmp_path: Path, dump_type: int) 
 
 def test_truncated_memory_dump_says_so(tmp_path: Path) -> None:
     path = KernelDump(dump_type=1, required_space=4 << 30).write(tmp_path / "MEMORY.DMP")
-    result = parse_file(path)
+    result = analyse_file(path)
     assert any("file truncated: the header says" in e for e in result.errors)
 
 
 def test_header_cut_at_1kb_keeps_what_it_can(tmp_path: Path) -> None:
     path = tmp_path / "cut.dmp"
     path.write_bytes(KernelDump(dump_type=1, required_space=4 << 30).build()[:1024])
-    result = parse_file(path)
+    result = analyse_file(path)
     assert result.crashes[0].bugcheck_code == "0x000000be"
     assert any("truncated" in e for e in result.errors)
     assert "parse_error" in {f.code for f in result.findings}
@@ -178,7 +179,7 @@ def test_absurd_triage_values_become_errors(tmp_path: Path, field: int, value: i
     struct.pack_into("<I", data, 0x2000 + field, value)
     path = tmp_path / "bad.dmp"
     path.write_bytes(bytes(data))
-    result = parse_file(path)
+    result = analyse_file(path)
     assert result.kind == "kernel_dump"
     assert result.crashes
     assert message in " ".join(result.errors)
@@ -188,7 +189,7 @@ def test_triage_dump_truncated_in_the_driver_list(tmp_path: Path) -> None:
     data = KernelDump(drivers=reference_drivers()).build()
     path = tmp_path / "cut.dmp"
     path.write_bytes(data[: len(data) - 300])
-    result = parse_file(path)
+    result = analyse_file(path)
     assert any("truncated" in e for e in result.errors)
     assert 0 < len(result.crashes[0].modules) <= len(reference_drivers())
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from analysis.parsers.result import Crash, Event, Frame, Module, ParseResult
 from analysis.rules import case_findings, file_findings
-from analysis.rules.drivers import classify_module, timestamp_is_hash
 from analysis.rules.enrich import enrich_crash
-from analysis.rules.knowledge import bugcheck_info, known_codes
 from analysis.rules.signatures import compute
+from analysis.tables.drivers import classify_module, timestamp_is_hash
+from analysis.tables.knowledge import bugcheck_info, known_codes
 
 ISO = Module(name="SfUemIsoSpace.sys", base="0xfffff80090000000", size=0x20000, timestamp="0x5f67d60e")
 NT = Module(name="ntoskrnl.exe", base="0xfffff80073200000", size=0x1046000, timestamp="0x0d8333e6")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.parsers import parse_file
+from analysis.rules import analyse_file
 from tests.analysis.dump_fixtures import sidecar
 from tests.samples import sample_params
 
@@ -17,7 +17,7 @@ ARCH = {"x86": "x86", "AMD64": "x64"}
 @pytest.mark.parametrize("path", sample_params("user_dump"))
 def test_user_dump_sample_matches_sidecar(path: Path) -> None:
     facts = sidecar(path)["ground_truth"]["mdmp_facts"]
-    result = parse_file(path)
+    result = analyse_file(path)
     assert result.kind == "user_dump"
     if "parse_error" in facts or not {"exception", "module_count", "system_info"} & facts.keys():
         assert result.errors, "a broken sample must give errors"
@@ -57,12 +57,12 @@ def test_user_dump_sample_matches_sidecar(path: Path) -> None:
 )
 def test_exception_names(name: str, expected: str, samples) -> None:
     path = samples(f"user_dump/{name}")
-    assert parse_file(path).crashes[0].exception_name == expected
+    assert analyse_file(path).crashes[0].exception_name == expected
 
 
 def test_windows_module_origin_and_version(samples) -> None:
     path = samples("user_dump/rizin-testbins__calc.dmp")
-    crash = parse_file(path).crashes[0]
+    crash = analyse_file(path).crashes[0]
     calc = crash.modules[0]
     assert (calc.name, calc.version, calc.origin) == ("calc.exe", "6.1.7600.16385", "microsoft")
     assert crash.os_build == "7601"
@@ -87,6 +87,6 @@ def _minidump(streams: int, directory_rva: int, size: int = 64) -> bytes:
 def test_broken_minidumps_give_errors(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "broken.dmp"
     path.write_bytes(data)
-    result = parse_file(path)
+    result = analyse_file(path)
     assert result.kind == "user_dump"
     assert result.errors

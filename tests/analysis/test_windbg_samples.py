@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from analysis.parsers import parse_file, windbg_text
+from analysis.parsers import windbg_text
 from analysis.parsers.result import Crash
+from analysis.rules import analyse_file
 from tests.analysis.text_samples import annotated, excerpt_body, first_token, require, same_number, sidecar
 from tests.analysis.windbg_texts import only_crash
 from tests.samples import SEED_CASE, sample_params
@@ -187,7 +188,9 @@ def test_seed_case_stack_and_arguments(samples) -> None:
 def test_seed_case_through_the_engine_blames_no_user_mode_frame(samples) -> None:
     """The reference 0xBE stack ends in smss.exe and ntdll: Windows user-mode code below a system call,
     context and never "the driver"; the fault is inside Windows and no culprit is on the stack."""
-    crash = parse_file(samples(SEED_CASE)).crashes[0]
+    crash = analyse_file(samples(SEED_CASE)).crashes[0]
     assert crash.culprit_module is None
     assert crash.culprit_reason == "no third-party module on the stack; culprit not determined"
-    assert not any("smss" in f.title or "ntdll" in f.detail for f in parse_file(samples(SEED_CASE)).findings)
+    assert not any(
+        "smss" in f.title or "ntdll" in f.detail for f in analyse_file(samples(SEED_CASE)).findings
+    )

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from analysis.parsers import parse_file
 from analysis.parsers.detect import kind_of
 from analysis.parsers.result import Crash, ParseResult
+from analysis.rules import analyse_file
 
 
 def read(tmp_path: Path, text: str) -> ParseResult:
     path = tmp_path / "paste.txt"
     path.write_text(text, encoding="utf-8")
-    return parse_file(path)
+    return analyse_file(path)
 
 
 def only(result: ParseResult) -> Crash:

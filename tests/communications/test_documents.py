@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cases import services as case_services
-from communications.documents import document_draft, document_language, placeholders_in, text_to_html
+from communications.documents import document_draft, document_language, placeholders_in
+from communications.text_html import text_to_html
 from tests.communications.conftest import INTERNAL_NOTE
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.parsers import parse_file
 from analysis.parsers.result import Crash, ParseResult
+from analysis.rules import analyse_file
 from tests.samples import SAMPLES_DIR
 
 CORPUS = Path(__file__).resolve().parent
@@ -297,7 +297,7 @@ def score_items(items: list[Item], transform: Callable[[str], str] | None = None
             continue
         score = scores.setdefault(item.kind, Score())
         if transform is None:
-            result = parse_file(item.path, display_name=item.id)
+            result = analyse_file(item.path, display_name=item.id)
         else:
             text = item.path.read_bytes().decode("utf-8", errors="replace")
             result = _parse_text(transform(text), item.id)
@@ -310,7 +310,7 @@ def _parse_text(text: str, name: str) -> ParseResult:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write(text)
     try:
-        return parse_file(handle.name, display_name=name)
+        return analyse_file(handle.name, display_name=name)
     finally:
         os.unlink(handle.name)
 

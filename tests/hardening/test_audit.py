@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from analysis.services import job_queue_for_upload
+from analysis.queueing import job_queue_for_upload
 from analysis.tasks import analyse_upload
 from cases import conversation, services
 from cases.models import AuditEvent

@@ -25,7 +25,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from analysis import services
+from analysis import queueing, reconcile
 from analysis.models import AnalysisJob, Crash, Finding
 from cases.models import AuditEvent
 from communications.models import EmailDelivery
@@ -156,7 +156,7 @@ def test_redis_restarted_empty_while_jobs_are_queued_loses_no_job(
     content = samples(KERNEL_DUMP).read_bytes()
     with Broker(tmp_path) as broker:
         uploads = [store_upload(case=case, content=content, filename=f"Mini-{n}.dmp") for n in range(3)]
-        jobs = [services.job_queue_for_upload(upload=upload) for upload in uploads]  # published, no worker
+        jobs = [queueing.job_queue_for_upload(upload=upload) for upload in uploads]  # published, no worker
         assert (
             OutboxMessage.objects.filter(task="analysis.tasks.analyse_upload", state="dispatched").count()
             == 3
@@ -245,7 +245,7 @@ def test_postgres_connection_terminated_during_a_job_is_retried_and_done_once(ca
             extra_env={"PIPELINE_TEST_SAMPLE": str(samples(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"},
         )
         with worker:
-            job = services.job_queue_for_upload(upload=upload)
+            job = queueing.job_queue_for_upload(upload=upload)
             wait_for(lambda: AnalysisJob.objects.filter(pk=job.pk, state="running").exists(), 30, "the job")
             time.sleep(0.5)  # the worker is inside the parse, holding its connection
             with connection.cursor() as cursor:
@@ -272,7 +272,7 @@ def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_b
     with Broker(tmp_path) as broker:
         env = {"PIPELINE_TEST_SAMPLE": str(samples(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"}
         with Worker(broker, extra_env=env) as worker:
-            job = services.job_queue_for_upload(upload=upload)
+            job = queueing.job_queue_for_upload(upload=upload)
             wait_for(lambda: AnalysisJob.objects.filter(pk=job.pk, state="running").exists(), 30, "the job")
             own_redis.kill()
             time.sleep(1)
@@ -280,13 +280,13 @@ def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_b
 
             def recovered() -> bool:
                 outbox_services.outbox_dispatch()  # beat: every 5 s
-                services.jobs_reconcile()  # beat: every 10 s
+                reconcile.jobs_reconcile()  # beat: every 10 s
                 return _finished([job])
 
             wait_for(recovered, 45, "the job after Redis came back", every=3)
             took = time.monotonic() - back_at
             later = store_upload(case=case, content=samples(KERNEL_DUMP).read_bytes(), filename="later.dmp")
-            next_job = services.job_queue_for_upload(upload=later)
+            next_job = queueing.job_queue_for_upload(upload=later)
             wait_for(lambda: _finished([next_job]), 30, "a new job on the same worker")
             assert worker.alive()
     _assert_done_exactly_once([job, next_job])

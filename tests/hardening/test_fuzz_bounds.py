@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.parsers import evtx, kernel_dump, linux_oops, parse_file, user_dump, windbg_text
+from analysis.parsers import evtx, kernel_dump, linux_oops, user_dump, windbg_text
 from analysis.parsers._binary import ParseError
 from analysis.parsers.result import ParseResult
+from analysis.rules import analyse_file
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers
 from tests.analysis.test_fuzz_text import TEXTS, mutated_text
 from tests.samples import sample_files
@@ -125,4 +126,4 @@ def test_fuzz_linux_oops_bounded(text: str) -> None:
 @given(mutated(KERNEL_SEEDS + USER_SEEDS + EVTX_SEEDS[:1]))
 def test_fuzz_parse_file_never_raises_and_is_bounded(data: bytes) -> None:
     """The entry point the worker calls: any file, whatever its kind, gets a result."""
-    _bounded(lambda path: parse_file(path), data, "any.bin")
+    _bounded(lambda path: analyse_file(path), data, "any.bin")

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 
 from analysis.models import AnalysisJob, Finding
-from analysis.services import job_queue_for_upload
+from analysis.queueing import job_queue_for_upload
 from analysis.tasks import analyse_upload
 from tests.pipeline.conftest import store_upload
 from uploads import archives, files

@@ -20,7 +20,7 @@ from communications.tasks import notify_case_event
 from config.celery import app
 from inbound import tasks as inbound_tasks
 from inbound.models import InboundMessage
-from inbound.services import inbound_message_receive
+from inbound.receiving import inbound_message_receive
 from inbound.smtp import listener_start
 
 DOMAIN = "support.example.com"

@@ -16,7 +16,7 @@ import pytest
 from inbound import smtp
 from inbound.addresses import reply_address_for
 from inbound.models import InboundMessage
-from inbound.services import inbound_raw_read
+from inbound.receiving import inbound_raw_read
 from inbound.smtp import listener_start
 from tests.inbound.conftest import DOMAIN, SUPPORT, email, free_port, process
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inbound import parsing
+from inbound import mail_text, parsing
 
 ROOT = Path(__file__).resolve().parents[2]
 # Characters of GBK outside GB2312 (镕 as in 朱镕基, 啰, 喆): clients still label such text "gb2312".
@@ -60,7 +60,7 @@ def test_gbk_labelled_gb2312_keeps_every_character():
 
 
 def test_qq_mail_quote_block_is_cut():
-    text = parsing.reply_text(parsing.mail_parse(foxmail_reply()).text)
+    text = mail_text.reply_text(parsing.mail_parse(foxmail_reply()).text)
     assert text.startswith("您好，") and GBK_ONLY in text
     assert "原始邮件" not in text and "请上传 minidump" not in text
 
@@ -109,7 +109,7 @@ def test_format_flowed_is_joined():
 
 def test_format_flowed_delsp():
     text = "蓝屏发生在 \n启动之后。"
-    assert parsing.flowed_decode(text, delsp=True) == "蓝屏发生在启动之后。"
+    assert mail_text.flowed_decode(text, delsp=True) == "蓝屏发生在启动之后。"
 
 
 def test_html_only_mail_is_reduced_to_safe_text():
@@ -127,7 +127,7 @@ def test_html_only_mail_is_reduced_to_safe_text():
         assert hostile not in mail.text
     assert "The dump is attached." in mail.text and "KB 123 <https://example.com/kb> & more" in mail.text
     assert (
-        parsing.reply_text(mail.text)
+        mail_text.reply_text(mail.text)
         == "The dump is attached.\nDetails: KB 123 <https://example.com/kb> & more"
     )
 
@@ -138,7 +138,7 @@ def test_outlook_html_reply_header_block_is_cut():
         '<div id="divRplyFwdMsg"><b>发件人:</b> Support &lt;s@example.com&gt;<br><b>发送时间:</b> 2023年3月10日'
         "<br><b>收件人:</b> 张伟<br><b>主题:</b> 请运行内存诊断</div><div>请运行 mdsched。</div>"
     )
-    text = parsing.reply_text(parsing.html_to_text(html))
+    text = mail_text.reply_text(mail_text.html_to_text(html))
     assert text == "已经运行了内存诊断。"
 
 
@@ -165,16 +165,16 @@ def test_outlook_html_reply_header_block_is_cut():
     ],
 )  # fmt: skip
 def test_reply_text_cuts_history_and_signature(text, expected):
-    assert parsing.reply_text(text) == expected
+    assert mail_text.reply_text(text) == expected
 
 
 def test_answers_written_between_quoted_lines_are_kept():
     text = "On Mon, Wei wrote:\n> Which build?\n19041\n> Which driver version?\n3.2.1"
-    assert parsing.reply_text(text) == text
+    assert mail_text.reply_text(text) == text
 
 
 def test_subject_prefixes_are_removed():
-    assert parsing.subject_clean("Re: 回复：Fwd: 转发: Blue screen") == "Blue screen"
+    assert mail_text.subject_clean("Re: 回复：Fwd: 转发: Blue screen") == "Blue screen"
 
 
 @pytest.mark.parametrize(
@@ -365,12 +365,12 @@ def test_dedupe_key_is_the_message_id_or_the_bytes():
 def test_fuzz_any_bytes_give_a_result(raw):
     mail = parsing.mail_parse(raw)
     assert isinstance(mail.text, str) and isinstance(mail.attachments, list)
-    parsing.reply_text(mail.text)
+    mail_text.reply_text(mail.text)
 
 
 @given(st.text(max_size=2000))
 def test_fuzz_any_html_gives_text_without_tags(html):
-    text = parsing.html_to_text(html)
+    text = mail_text.html_to_text(html)
     assert "<script" not in text.lower()
 
 
@@ -408,7 +408,7 @@ def test_fuzz_mime_structures_give_a_result_and_safe_names(charset, encoding, bo
         + f"\r\n--{boundary}--\r\n".encode()
     )
     mail = parsing.mail_parse(raw)
-    parsing.reply_text(mail.text)
+    mail_text.reply_text(mail.text)
     for attachment in mail.attachments:
         assert "/" not in attachment.filename and "\\" not in attachment.filename
         assert not any(ch in attachment.filename for ch in "\r\n\x00")

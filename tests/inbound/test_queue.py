@@ -11,7 +11,8 @@ from django.utils import timezone
 from cases.models import Case, State, TimelineEntry
 from inbound import addresses
 from inbound.models import InboundMessage
-from inbound.services import inbound_message_discard, inbound_retention_apply
+from inbound.receiving import inbound_retention_apply
+from inbound.services import inbound_message_discard
 from tests.inbound.conftest import SUPPORT, deliver, email
 from uploads.files import upload_storage
 from uploads.models import Upload

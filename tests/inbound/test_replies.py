@@ -17,7 +17,8 @@ from cases.models import AuditEvent, Case, State, TimelineEntry
 from communications.models import EmailDelivery
 from inbound import addresses, services
 from inbound.models import InboundMessage
-from inbound.services import inbound_reconcile, reply_address_revoke
+from inbound.receiving import inbound_reconcile
+from inbound.services import reply_address_revoke
 from tests.factories import CustomerFactory
 from tests.inbound.conftest import (
     MINIDUMP,
@@ -399,7 +400,6 @@ def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, cus
 
 @pytest.mark.django_db
 def test_reconciler_queues_messages_whose_task_was_lost(queued, case, customer):
-
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])
     assert inbound_reconcile() == 0  # just received: its task is on its way

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from analysis.formatting import duration
 from analysis.models import AnalysisJob
-from analysis.services import job_queue_for_upload
-from analysis.templatetags.analysis_panel import duration
+from analysis.queueing import job_queue_for_upload
 
 pytestmark = pytest.mark.django_db
 

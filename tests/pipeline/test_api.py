@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
-from analysis import services, tasks
+from analysis import heartbeat, queueing, tasks
 from analysis.serializers import UploadWithAnalysisSerializer
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +31,8 @@ CONTRACT_CRASH_KEYS = {
 
 @pytest.fixture
 def analysed(kernel_dump_upload):
-    with mock.patch("analysis.services.job_publish"):
-        job = services.job_queue_for_upload(upload=kernel_dump_upload)
+    with mock.patch("analysis.queueing.job_publish"):
+        job = queueing.job_queue_for_upload(upload=kernel_dump_upload)
     tasks.analyse_upload(job.pk)
     return kernel_dump_upload
 
@@ -85,7 +85,7 @@ def test_healthz_reports_worker_state(client, settings, tmp_path, engineer):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     body = json.loads(client.get("/healthz").content)
     assert body["workers"]["state"] == "unknown"
-    services.worker_heartbeat_record(worker="celery@test")
+    heartbeat.worker_heartbeat_record(worker="celery@test")
     response = client.get("/healthz")
     body = json.loads(response.content)
     assert response.status_code == 200

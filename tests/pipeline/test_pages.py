@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from analysis import services, tasks
+from analysis import queueing, tasks
 from analysis.models import AnalysisJob, Crash
 from cases import services as case_services
 from tests.pipeline.conftest import KERNEL_DUMP, store_upload
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _analyse(upload):
-    with mock.patch("analysis.services.job_publish"):
-        job = services.job_queue_for_upload(upload=upload)
+    with mock.patch("analysis.queueing.job_publish"):
+        job = queueing.job_queue_for_upload(upload=upload)
     tasks.analyse_upload(job.pk)
     return job
 
@@ -27,8 +27,8 @@ def _analyse(upload):
 @pytest.fixture
 def analysed_case(case, kernel_dump_upload, make_upload):
     _analyse(kernel_dump_upload)
-    with mock.patch("analysis.services.job_publish"):
-        services.job_queue_for_upload(upload=make_upload(filename="pending.dmp"))
+    with mock.patch("analysis.queueing.job_publish"):
+        queueing.job_queue_for_upload(upload=make_upload(filename="pending.dmp"))
     return case
 
 
@@ -75,7 +75,7 @@ def test_rerun_button_queues_a_new_job_for_staff_only(client, engineer, customer
     client.force_login(customer)
     assert client.post(url).status_code == 403
     client.force_login(engineer)
-    with mock.patch("analysis.services.job_publish"):
+    with mock.patch("analysis.queueing.job_publish"):
         response = client.post(url)
     assert response.status_code == 302
     assert AnalysisJob.objects.filter(upload=kernel_dump_upload, state="queued").count() == 1

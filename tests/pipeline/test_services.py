@@ -11,7 +11,8 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from analysis import services, tasks
+from analysis import queueing, reconcile, services, tasks
+from analysis.case_findings import _crash_from_json, _event_from_row, case_findings_recompute
 from analysis.models import AnalysisJob, Crash, CrashDriver, Finding, LogEvent
 from analysis.rules import case_findings
 from cases.errors import InvalidState, NotAllowed
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _queue(upload: Upload) -> AnalysisJob:
-    with mock.patch("analysis.services.job_publish"):
-        return services.job_queue_for_upload(upload=upload)
+    with mock.patch("analysis.queueing.job_publish"):
+        return queueing.job_queue_for_upload(upload=upload)
 
 
 def _run(upload: Upload) -> AnalysisJob:
@@ -65,8 +66,8 @@ def test_rerun_replaces_rows_instead_of_duplicating(kernel_dump_upload, engineer
     _run(kernel_dump_upload)
     before = _rows(kernel_dump_upload)
     drivers = CrashDriver.objects.count()
-    with mock.patch("analysis.services.job_publish"):
-        job = services.job_rerun(actor=engineer, upload=kernel_dump_upload)
+    with mock.patch("analysis.queueing.job_publish"):
+        job = queueing.job_rerun(actor=engineer, upload=kernel_dump_upload)
     tasks.analyse_upload(job.pk)
     assert _rows(kernel_dump_upload) == before
     assert CrashDriver.objects.count() == drivers
@@ -84,7 +85,7 @@ def test_duplicate_delivery_of_a_finished_job_changes_nothing(kernel_dump_upload
 def test_rerun_is_for_engineers_only(kernel_dump_upload, customer, account_manager):
     for actor in (customer, account_manager):
         with pytest.raises(NotAllowed):
-            services.job_rerun(actor=actor, upload=kernel_dump_upload)
+            queueing.job_rerun(actor=actor, upload=kernel_dump_upload)
 
 
 @pytest.mark.parametrize("scan", ["pending", "infected"])
@@ -92,7 +93,7 @@ def test_rerun_refuses_a_file_held_by_the_virus_scan(kernel_dump_upload, enginee
     Upload.objects.filter(pk=kernel_dump_upload.pk).update(scan=scan)
     kernel_dump_upload.refresh_from_db()
     with pytest.raises(InvalidState):
-        services.job_rerun(actor=engineer, upload=kernel_dump_upload)
+        queueing.job_rerun(actor=engineer, upload=kernel_dump_upload)
     assert not AnalysisJob.objects.filter(upload=kernel_dump_upload).exists()
 
 
@@ -102,16 +103,14 @@ def test_case_level_findings_are_recomputed_across_uploads(kernel_dump_upload, s
     case = kernel_dump_upload.case
     assert LogEvent.objects.filter(upload=system_log_upload).exists()
     case_level = Finding.objects.filter(case=case, upload__isnull=True)
-
     crashes = [
-        services._crash_from_json(c.raw)
-        for c in Crash.objects.filter(case=case).order_by("upload__created_at")
+        _crash_from_json(c.raw) for c in Crash.objects.filter(case=case).order_by("upload__created_at")
     ]
-    events = [services._event_from_row(e) for e in LogEvent.objects.filter(case=case)]
+    events = [_event_from_row(e) for e in LogEvent.objects.filter(case=case)]
     expected = [f.code for f in case_findings(crashes, events)]
     assert [f.code for f in case_level] == expected
     # Recomputing again gives the same rows.
-    services.case_findings_recompute(case=case)
+    case_findings_recompute(case=case)
     assert [f.code for f in Finding.objects.filter(case=case, upload__isnull=True)] == expected
 
 
@@ -236,18 +235,18 @@ def test_reconciler_publishes_lost_and_expired_jobs(make_upload):
     AnalysisJob.objects.filter(pk=running.pk).update(task_id="alive", started_at=now - timedelta(minutes=1))
     with (
         mock.patch("analysis.tasks.analyse_upload.apply_async") as apply_async,
-        mock.patch("analysis.services.live_task_ids", return_value={"alive"}),
+        mock.patch("analysis.reconcile.live_task_ids", return_value={"alive"}),
     ):
-        published = services.jobs_reconcile(now=now)
+        published = reconcile.jobs_reconcile(now=now)
     assert sorted(published) == sorted([lost.pk, expired.pk, orphan.pk])
     assert fresh.pk not in published and running.pk not in published
     assert apply_async.call_count == 3
     # A published job is not published again at the next run (the expired ones are, until taken).
     with (
         mock.patch("analysis.tasks.analyse_upload.apply_async"),
-        mock.patch("analysis.services.live_task_ids", return_value=None),
+        mock.patch("analysis.reconcile.live_task_ids", return_value=None),
     ):
-        assert sorted(services.jobs_reconcile(now=now + timedelta(seconds=60))) == sorted(
+        assert sorted(reconcile.jobs_reconcile(now=now + timedelta(seconds=60))) == sorted(
             [expired.pk, orphan.pk]
         )
 

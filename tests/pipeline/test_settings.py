@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from analysis.services import job_time_limits
+from analysis.queueing import job_time_limits
 from config.celery import app
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from analysis import services
+from analysis import queueing, reconcile
 from analysis.models import AnalysisJob, Crash, Finding
 from tests.pipeline.conftest import KERNEL_DUMP, store_upload
 from tests.pipeline.realworker import Broker, Worker, wait_for
@@ -98,7 +98,7 @@ def test_dump_uploaded_through_tus_is_analysed_and_rerun_gives_the_same_rows(
         assert upload.state == "analysed"
         first = _snapshot(case)
 
-        rerun = services.job_rerun(actor=engineer, upload=upload)
+        rerun = queueing.job_rerun(actor=engineer, upload=upload)
         wait_for(lambda: _finished(rerun), 60, "the re-run")
         assert _snapshot(case) == first
     print(f"\nupload stored -> findings visible: {took:.2f} s (real worker)")
@@ -108,9 +108,9 @@ def test_poison_file_fails_after_three_attempts_and_the_worker_survives(broker, 
     poison = store_upload(case=case, content=KILL_MARKER + b"\x00" * 64, filename="poison.dmp")
     good = store_upload(case=case, content=samples(KERNEL_DUMP).read_bytes(), filename="good.dmp")
     with _worker(broker) as worker:
-        bad_job = services.job_queue_for_upload(upload=poison)
+        bad_job = queueing.job_queue_for_upload(upload=poison)
         wait_for(lambda: _finished(bad_job), 90, "the poison job to fail")
-        good_job = services.job_queue_for_upload(upload=good)
+        good_job = queueing.job_queue_for_upload(upload=good)
         wait_for(lambda: _finished(good_job), 60, "the next job")
         assert worker.alive()
     bad_job.refresh_from_db()
@@ -126,7 +126,7 @@ def _slow_jobs(case, count: int) -> list[AnalysisJob]:
     uploads = [
         store_upload(case=case, content=SLOW_MARKER + b"\n", filename=f"slow-{i}.dmp") for i in range(count)
     ]
-    return [services.job_queue_for_upload(upload=upload) for upload in uploads]
+    return [queueing.job_queue_for_upload(upload=upload) for upload in uploads]
 
 
 def _assert_each_completed_once(jobs: list[AnalysisJob]) -> None:
@@ -176,7 +176,7 @@ def test_whole_worker_killed_mid_job_loses_nothing_after_restart(broker, case):
 
         def recovered() -> bool:
             # What beat does every ANALYSIS_RECONCILE_INTERVAL (10 s): the reconciler finds the orphaned job.
-            services.jobs_reconcile()
+            reconcile.jobs_reconcile()
             return _finished(*jobs)
 
         wait_for(recovered, 60, "every job after the restart", every=settings.ANALYSIS_RECONCILE_INTERVAL)

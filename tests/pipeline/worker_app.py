@@ -31,7 +31,7 @@ def _install() -> None:
 
     real_parse = tasks._parse
 
-    def parse_with_faults(path, display_name: str):  # type: ignore[no-untyped-def]
+    def parse_with_faults(path, display_name: str, kind=None):  # type: ignore[no-untyped-def]
         if isinstance(path, str | os.PathLike):
             with open(path, "rb") as handle:
                 head = handle.read(len(SLOW_MARKER))
@@ -43,7 +43,7 @@ def _install() -> None:
         if head == SLOW_MARKER:
             time.sleep(float(os.environ.get("PIPELINE_TEST_SLOW_SECONDS", "3")))
             return real_parse(os.environ["PIPELINE_TEST_SAMPLE"], display_name)
-        return real_parse(path, display_name)
+        return real_parse(path, display_name, kind)
 
     tasks._parse = parse_with_faults
 

@@ -21,7 +21,7 @@ from outbox.models import OutboxMessage
 from tests.analysis.dump_fixtures import KernelDump
 from tests.storage.conftest import multipart_uploads, objects
 from tests.uploads.conftest import TUS, sha256_b64
-from uploads import files, services, tasks, tus
+from uploads import files, housekeeping, services, tasks, tus
 from uploads.errors import StorageUnavailable
 from uploads.models import Upload
 
@@ -174,9 +174,9 @@ def test_completion_with_the_bucket_down_is_retried_and_the_upload_waits_with_ev
     )
 
     proxy.healthy()  # the retry (or the sweep, ten minutes on) finishes it
-    later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
+    later = timezone.now() + housekeeping.STRANDED_AFTER + timedelta(minutes=1)
     with django_capture_on_commit_callbacks():
-        assert services.upload_finish_stranded(now=later) == 1
+        assert housekeeping.upload_finish_stranded(now=later) == 1
     upload.refresh_from_db()
     assert upload.state == Upload.State.STORED
     assert _stored(moto, bucket, upload) == data
@@ -188,7 +188,7 @@ def stored_upload(bucket, tus_create, tus_patch, customer, case, django_capture_
     location = _location(tus_create(customer, case, len(data), filename="crash <x>.dmp"))
     with django_capture_on_commit_callbacks():
         _send(tus_patch, customer, location, data, len(data))
-    with mock.patch("analysis.services.job_publish"):
+    with mock.patch("analysis.queueing.job_publish"):
         return _finish(), data
 
 
@@ -247,7 +247,7 @@ def test_the_analysis_reads_a_dump_in_the_bucket_with_ranged_reads_only(
     location = _location(tus_create(customer, case, size))
     with django_capture_on_commit_callbacks():
         _send(tus_patch, customer, location, data, 12 * MiB)
-    with django_capture_on_commit_callbacks(), mock.patch("analysis.services.job_publish"):
+    with django_capture_on_commit_callbacks(), mock.patch("analysis.queueing.job_publish"):
         upload = _finish()
     assert upload.kind == Upload.Kind.KERNEL_DUMP  # type detected from one ranged read
     job = AnalysisJob.objects.get(upload=upload)
@@ -272,7 +272,7 @@ def test_retention_deletes_the_object_and_keeps_the_record(
     )
     assert upload.storage_name in objects(moto, bucket)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.upload_retention_apply() == 1
+        assert housekeeping.upload_retention_apply() == 1
     assert upload.storage_name not in objects(moto, bucket)
     upload.refresh_from_db()
     assert upload.content_deleted_at is not None and upload.sha256 == hashlib.sha256(data).hexdigest()

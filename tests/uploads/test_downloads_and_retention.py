@@ -13,7 +13,7 @@ from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent
 from tests.uploads.conftest import TUS
-from uploads import services
+from uploads import housekeeping
 from uploads.models import Upload
 from uploads.tasks import upload_expire_sweep, upload_retention_sweep
 
@@ -137,10 +137,10 @@ def test_retention_deletes_files_after_close_keeping_metadata(
         data={"problem_description": "p", "analysis": "a", "resolution": "r", "resolution_type": "resolved"},
     )
     case.refresh_from_db()
-    assert services.upload_retention_date(case=case) == case.closed_at + timedelta(days=90)
-    assert services.upload_retention_apply() == 0  # not yet due
+    assert housekeeping.upload_retention_date(case=case) == case.closed_at + timedelta(days=90)
+    assert housekeeping.upload_retention_apply() == 0  # not yet due
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.upload_retention_apply(now=timezone.now() + timedelta(days=91)) == 1
+        assert housekeeping.upload_retention_apply(now=timezone.now() + timedelta(days=91)) == 1
     upload.refresh_from_db()
     assert upload.content_deleted_at is not None
     assert upload.sha256 and upload.filename == "dmesg.txt" and upload.size == 9
@@ -160,7 +160,7 @@ def test_retention_spares_reopened_cases(stored, engineer, case):
         data={"problem_description": "p", "analysis": "a", "resolution": "r", "resolution_type": "resolved"},
     )
     case_services.case_act(actor=engineer, case=case, name="reopen", data={"message": "again"})
-    assert services.upload_retention_apply(now=timezone.now() + timedelta(days=365)) == 0
+    assert housekeeping.upload_retention_apply(now=timezone.now() + timedelta(days=365)) == 0
 
 
 def test_beat_schedule_has_the_upload_sweeps(settings):

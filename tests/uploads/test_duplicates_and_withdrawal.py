@@ -14,7 +14,7 @@ from django.core.files.storage import storages
 from django.test import Client
 from django.utils import timezone
 
-from analysis import services as analysis_services
+from analysis import case_findings, queueing
 from analysis import tasks as analysis_tasks
 from analysis.models import AnalysisJob, Crash, Finding
 from cases import services as case_services
@@ -23,7 +23,7 @@ from cases.models import AuditEvent, Case
 from communications.notifications import notification_email, notification_recipients
 from outbox.models import OutboxMessage
 from tests.factories import CustomerFactory, UserFactory
-from uploads import archives, services
+from uploads import archives, housekeeping, services
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_a_copy_shows_the_analysis_of_the_first_and_cannot_be_analysed_again(
     analysis = token_client(customer).get(f"/api/uploads/{again.pk}/").json()["analysis"]
     assert analysis["id"] == job.pk and analysis["state"] == AnalysisJob.State.DONE
     with pytest.raises(InvalidState) as refused:
-        analysis_services.job_rerun(actor=engineer, upload=again)
+        queueing.job_rerun(actor=engineer, upload=again)
     assert "dmesg.txt" in refused.value.message
     assert not Crash.objects.filter(upload=again).exists()
 
@@ -237,7 +237,7 @@ def test_findings_of_a_withdrawn_file_leave_the_case(send, token_client, custome
     assert Crash.objects.filter(upload=kept).exists()
     # The case-level findings are those of the crashes that remain, as a fresh computation gives them.
     remaining = list(Finding.objects.filter(case=case, upload__isnull=True).values_list("code", "title"))
-    analysis_services.case_findings_recompute(case=case)
+    case_findings.case_findings_recompute(case=case)
     assert remaining == list(
         Finding.objects.filter(case=case, upload__isnull=True).values_list("code", "title")
     )
@@ -378,7 +378,7 @@ def test_retention_leaves_a_withdrawn_record_as_it_is(send, token_client, custom
     AnalysisJob.objects.filter(upload=upload).update(state=AnalysisJob.State.DONE)
     token_client(customer).delete(f"/api/uploads/{upload.pk}/")
     Case.objects.filter(pk=case.pk).update(state="closed", closed_at=timezone.now() - timedelta(days=400))
-    assert services.upload_retention_apply() == 0
+    assert housekeeping.upload_retention_apply() == 0
     upload.refresh_from_db()
     assert (upload.filename, upload.size, upload.sha256) == (
         "MEMORY.DMP",

@@ -18,7 +18,7 @@ from cases import services as case_services
 from cases.models import AuditEvent
 from tests.factories import CustomerFactory
 from tests.uploads.conftest import TUS, metadata, sha256_b64, tus_url
-from uploads import files, services, tasks, tus
+from uploads import files, housekeeping, services, tasks, tus
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -249,7 +249,7 @@ def test_expired_upload_is_410_then_swept_with_an_audit_entry(
     assert token_client(customer).head(location, **TUS).status_code == 410
     assert tus_patch(customer, location, 10, b"a" * 10).status_code == 410
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.upload_expire_abandoned() == 1
+        assert housekeeping.upload_expire_abandoned() == 1
     upload.refresh_from_db()
     assert upload.state == Upload.State.REJECTED and upload.content_deleted_at is not None
     assert not files.spool_path(upload.pk).exists()
@@ -287,8 +287,8 @@ def test_a_failed_completion_loses_nothing(tus_create, tus_patch, token_client, 
         assert tus_patch(customer, location, 0, data).status_code == 204
     else:
         assert upload.offset == len(data)
-        later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
-        assert services.upload_finish_stranded(now=later) == 1
+        later = timezone.now() + housekeeping.STRANDED_AFTER + timedelta(minutes=1)
+        assert housekeeping.upload_finish_stranded(now=later) == 1
     upload.refresh_from_db()
     assert upload.state == Upload.State.STORED
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
@@ -305,11 +305,11 @@ def test_an_upload_with_every_byte_in_is_finished_by_the_server_and_never_expire
     files.spool_path(upload.pk).write_bytes(data)
     services.upload_chunk_accepted(upload=upload, old_offset=0, new_offset=len(data))
 
-    assert services.upload_finish_stranded() == 0  # too recent: a completion could still be running
+    assert housekeeping.upload_finish_stranded() == 0  # too recent: a completion could still be running
     Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert services.upload_expire_abandoned() == 0
-    later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
-    assert services.upload_finish_stranded(now=later) == 1
+    assert housekeeping.upload_expire_abandoned() == 0
+    later = timezone.now() + housekeeping.STRANDED_AFTER + timedelta(minutes=1)
+    assert housekeeping.upload_finish_stranded(now=later) == 1
     upload.refresh_from_db()
     assert upload.state == Upload.State.STORED
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
@@ -357,8 +357,8 @@ def test_a_stranded_upload_whose_bytes_are_gone_is_rejected_with_the_reason(tus_
     upload = Upload.objects.get()
     services.upload_chunk_accepted(upload=upload, old_offset=0, new_offset=10)  # as if written, then lost
     files.spool_path(upload.pk).unlink()
-    later = timezone.now() + services.STRANDED_AFTER + timedelta(minutes=1)
-    assert services.upload_finish_stranded(now=later) == 1
+    later = timezone.now() + housekeeping.STRANDED_AFTER + timedelta(minutes=1)
+    assert housekeeping.upload_finish_stranded(now=later) == 1
     upload.refresh_from_db()
     assert upload.state == Upload.State.REJECTED
     assert "lost" in upload.rejection_reason

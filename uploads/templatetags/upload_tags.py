@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from uploads import selectors, services
+from uploads import housekeeping, selectors
 
 register = template.Library()
 
@@ -22,7 +22,7 @@ def upload_case_panel(context: template.Context) -> dict[str, Any]:
         "case": case,
         "uploads": uploads[:PANEL_ROWS],
         "total": uploads.count(),
-        "retention_date": services.upload_retention_date(case=case),
+        "retention_date": housekeeping.upload_retention_date(case=case),
         "can_invite": case.is_open and (user.is_superuser or user.is_support_staff),
         "request": context.get("request"),
     }

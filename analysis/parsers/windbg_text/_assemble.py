@@ -375,23 +375,10 @@ def _describe(
     uptime = _UPTIME.search(text, start, end)
     if uptime:
         extra["system_uptime"] = uptime.group(1)
-    for tag in ("FAULTING_IP", "FOLLOWUP_IP"):
-        value = fields.tag(tag)
-        if value and "!" in value:
-            extra["faulting_ip"] = value.split()[0]
-            break
-    if "faulting_ip" not in extra:
-        # Without FAULTING_IP, the trap frame / context listing ends with the faulting symbol line.
-        for tag in ("TRAP_FRAME", "CONTEXT", "EXCEPTION_RECORD"):
-            anchor = fields.tags.get(tag)
-            if anchor is None:
-                continue
-            symbol = _SYMBOL_LINE.search(text, anchor.start, min(end, anchor.start + 3000))
-            if symbol:
-                extra["faulting_ip"] = f"{symbol.group(1)}!{symbol.group(2)}"
-                break
-    if "faulting_ip" in extra:
-        extra["faulting_module"] = extra["faulting_ip"].split("!", 1)[0]
+    faulting_ip = _faulting_ip(fields, text, end)
+    if faulting_ip:
+        extra["faulting_ip"] = faulting_ip
+        extra["faulting_module"] = faulting_ip.split("!", 1)[0]
     stack = list(dict.fromkeys(m.group(1) for m in _DRIVER_OBJECT.finditer(text, start, end)))
     if stack:
         # !devstack / !irp / !devobj output: the drivers of the device that held the (power) IRP.
@@ -408,3 +395,20 @@ def _describe(
         extra["unverified_timestamp_modules"] = unverified
     if fields.keys:
         extra["key_values"] = {k: v[:300] for k, v in list(fields.keys.items())[:_MAX_KEYS]}
+
+
+def _faulting_ip(fields: Fields, text: str, end: int) -> str | None:
+    """``module!symbol`` of the faulting instruction, from FAULTING_IP / FOLLOWUP_IP or else the symbol
+    line that ends a trap frame, context or exception record listing."""
+    for tag in ("FAULTING_IP", "FOLLOWUP_IP"):
+        value = fields.tag(tag)
+        if value and "!" in value:
+            return value.split()[0]
+    for tag in ("TRAP_FRAME", "CONTEXT", "EXCEPTION_RECORD"):
+        anchor = fields.tags.get(tag)
+        if anchor is None:
+            continue
+        symbol = _SYMBOL_LINE.search(text, anchor.start, min(end, anchor.start + 3000))
+        if symbol:
+            return f"{symbol.group(1)}!{symbol.group(2)}"
+    return None

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from analysis import services
 from analysis.models import AnalysisJob
-from analysis.parsers import parse_file
 from analysis.parsers.detect import detect_upload_type
+from analysis.rules import analyse_file
 from communications.documents import document_draft, findings_facts
 from tests.cases.graded.grading import grade, load_cases
 from uploads.models import Upload
@@ -50,7 +50,7 @@ def _analyse(case_row, name: str, path: Path) -> None:
     job = AnalysisJob.objects.create(
         upload=upload, state=AnalysisJob.State.RUNNING, task_id="graded", queued_at=timezone.now()
     )
-    services.job_complete(job_id=job.pk, task_id="graded", result=parse_file(path, display_name=name))
+    services.job_complete(job_id=job.pk, task_id="graded", result=analyse_file(path, display_name=name))
 
 
 @pytest.mark.parametrize("graded", _params())

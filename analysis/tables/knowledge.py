@@ -10,6 +10,7 @@ heuristic, so treat it as a hint.
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -157,8 +158,6 @@ _UNDOCUMENTED = {"en": "not documented for this code", "zh": "该代码的此参
 
 @lru_cache(maxsize=1)
 def _documented() -> dict[str, dict[str, object]]:
-    import json
-
     data = json.loads(PARAMETERS_FILE.read_text(encoding="utf-8"))
     codes: dict[str, dict[str, object]] = data["codes"]
     return codes

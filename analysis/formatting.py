@@ -1,23 +1,10 @@
-"""``{% analysis_case_panel %}``: the analysis panel inside the case page (needs case and request)."""
+"""How the analysis pages write numbers for people, in the active language."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django import template
 from django.utils.translation import gettext as _
 
-register = template.Library()
 
-
-@register.inclusion_tag("analysis/panel.html", takes_context=True)
-def analysis_case_panel(context: template.Context) -> dict[str, Any]:
-    from analysis.views import panel_context
-
-    return panel_context(request=context["request"], case=context["case"])
-
-
-@register.filter
 def duration(seconds: float | None) -> str:
     """How long a job ran, in the active language: "240 ms" and "4.2 s" below a minute (where most
     analyses end), then m:ss or h:mm:ss."""
