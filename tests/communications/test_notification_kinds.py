@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from analysis.models import AnalysisJob
 from cases import conversation
 from cases import services as case_services
 from cases.audit import AuditAction, audit_record
@@ -147,9 +149,6 @@ def test_notification_email_is_in_the_recipients_language(case, customer, engine
 def test_analysis_done_tells_the_owner_once_the_last_job_ends(
     scoped_case, customer, engineer, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from django.utils import timezone
-
-    from analysis.models import AnalysisJob
 
     queued: list[int] = []
     monkeypatch.setattr(
