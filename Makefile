@@ -32,13 +32,17 @@ run: install ## Migrate, load demo data, serve http://127.0.0.1:$PORT (default 8
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	BIN=$(BIN) ./scripts/serve.sh
 
+# pytest-xdist processes (0: one process). Tests with a real Celery worker share one group (--dist
+# loadgroup: one at a time); each process has its own test database and Redis database (tests/xdist_redis.py).
+TEST_WORKERS ?= 2
+
 test: install browser-deps ## Run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
-test-fast: install ## The suite without browser and worker tests
-	$(BIN)/python -m pytest -m "not browser and not worker"
+test-fast: install ## The suite without browser, worker and slow tests, in parallel (TEST_WORKERS=2)
+	$(BIN)/python -m pytest -m "not browser and not worker and not slow" -n $(TEST_WORKERS) --durations=15
 
 lint: install ## ruff check, ruff format --check, mypy --strict over every app (django-stubs, drf-stubs)
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import invitations
+from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
@@ -54,7 +55,7 @@ class AcceptForm(forms.Form):
 def invitation_new(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """Invite a customer contact to the case, and see or revoke the case's invitations."""
     case = case_get_for_user(user=request.user, number=number)  # 404 first: never hint a case exists
-    if not (request.user.is_support_staff or request.user.is_superuser):
+    if not can_invite_contacts(request.user):
         raise PermissionDenied
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -21,10 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation, User
+from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError, InvalidInput, NotAllowed
 from cases.models import Case
-from cases.records import audit as _audit
 from cases.selectors import case_visible_to
 from config.links import site_url
 
@@ -46,7 +47,7 @@ def _hash(token: str) -> str:
 
 
 def _require_staff_on(actor: User, case: Case) -> None:
-    if not (actor.is_superuser or actor.is_support_staff):
+    if not can_invite_contacts(actor):
         raise NotAllowed(_("Only support staff can invite customer contacts."))
     if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
@@ -72,10 +73,10 @@ def invitation_create(*, actor: User, case: Case, email: str) -> InvitationSent:
             invited_by=actor,
             expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="invitation_sent",
+            action=AuditAction.INVITATION_SENT,
             data={"email": email, "invitation": invitation.pk},
         )
         url = site_url(reverse("accounts:invitation_accept", args=[token]))
@@ -107,7 +108,12 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
             locked.revoked_at = timezone.now()
             locked.revoked_by = actor
             locked.save(update_fields=["revoked_at", "revoked_by"])
-            _audit(case=locked.case, actor=actor, action="invitation_revoked", data={"email": locked.email})
+            audit_record(
+                case=locked.case,
+                actor=actor,
+                action=AuditAction.INVITATION_REVOKED,
+                data={"email": locked.email},
+            )
     return locked
 
 
@@ -136,7 +142,9 @@ def _accepted(invitation: Invitation, user: User) -> None:
     if case.customer_contact_id is None:
         case.customer_contact = user
         case.save(update_fields=["customer_contact", "updated_at"])
-    _audit(case=case, actor=user, action="invitation_accepted", data={"email": invitation.email})
+    audit_record(
+        case=case, actor=user, action=AuditAction.INVITATION_ACCEPTED, data={"email": invitation.email}
+    )
 
 
 def invitation_accept_new_account(

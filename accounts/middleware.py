@@ -8,6 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
+from accounts.two_factor import two_factor_device, two_factor_required
+
 # The header's switch, for this session's pages only; the signed-in user's saved language, put in the
 # session at sign-in (accounts.signals) and by the profile page.
 DISPLAY_LANGUAGE_SESSION_KEY = "display_language"
@@ -58,17 +60,16 @@ class TwoFactorMiddleware:
             and user.is_authenticated
             and (user.is_support_staff or user.is_superuser)  # customers never have a second factor
             and not request.path.startswith(_OPEN_PREFIXES)
-        ):
-            from accounts.two_factor import two_factor_device, two_factor_required
-
             # A provider that asserted a second factor (amr) counts as one (accounts/sso.py).
-            if not user.is_verified() and not request.session.get(SSO_MFA_SESSION_KEY):
-                if not request.session.get(NO_DEVICE_SESSION_KEY):
-                    if two_factor_device(user) is not None:
-                        return self._hold(request, "accounts:two_factor_verify")
-                    request.session[NO_DEVICE_SESSION_KEY] = True
-                if two_factor_required(user):
-                    return self._hold(request, "accounts:two_factor_setup")
+            and not user.is_verified()
+            and not request.session.get(SSO_MFA_SESSION_KEY)
+        ):
+            if not request.session.get(NO_DEVICE_SESSION_KEY):
+                if two_factor_device(user) is not None:
+                    return self._hold(request, "accounts:two_factor_verify")
+                request.session[NO_DEVICE_SESSION_KEY] = True
+            if two_factor_required(user):
+                return self._hold(request, "accounts:two_factor_setup")
         return self.get_response(request)
 
     @staticmethod

@@ -6,20 +6,21 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
+from accounts.middleware import NO_DEVICE_SESSION_KEY, USER_LANGUAGE_SESSION_KEY
 from accounts.models import User
+from accounts.throttling import client_address
+from accounts.tokens import token_revoke
+from accounts.two_factor import two_factor_device
+from cases.audit import AuditAction, audit_record
 
 
 def _address(request: Any) -> str:
-    from accounts.throttling import client_address
-
     return client_address(request) if request is not None and hasattr(request, "META") else ""
 
 
 @receiver(user_logged_in)
 def remember_user_language(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """The user's saved language wins over the browser's from the moment they sign in."""
-    from accounts.middleware import USER_LANGUAGE_SESSION_KEY
-
     if user.language and request is not None and hasattr(request, "session"):
         request.session[USER_LANGUAGE_SESSION_KEY] = user.language
 
@@ -28,9 +29,6 @@ def remember_user_language(sender: Any, request: Any, user: Any, **kwargs: Any) 
 def remember_no_authenticator(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """Staff without an authenticator: the session says so from the sign-in, so no request after it
     looks the device up (accounts.middleware.TwoFactorMiddleware)."""
-    from accounts.middleware import NO_DEVICE_SESSION_KEY
-    from accounts.two_factor import two_factor_device
-
     staff = user.is_support_staff or user.is_superuser
     if staff and request is not None and hasattr(request, "session") and two_factor_device(user) is None:
         request.session[NO_DEVICE_SESSION_KEY] = True
@@ -38,26 +36,21 @@ def remember_no_authenticator(sender: Any, request: Any, user: Any, **kwargs: An
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    from cases.models import AuditEvent
-
-    AuditEvent.objects.create(actor=user, action="login", data={"address": _address(request)})
+    audit_record(actor=user, action=AuditAction.LOGIN, data={"address": _address(request)})
 
 
 @receiver(user_logged_out)
 def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    from cases.models import AuditEvent
-
     if user is not None:
-        AuditEvent.objects.create(actor=user, action="logout", data={"address": _address(request)})
+        audit_record(actor=user, action=AuditAction.LOGOUT, data={"address": _address(request)})
 
 
 @receiver(user_login_failed)
 def audit_login_failure(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     """Every failed sign-in is in the audit trail, with the name tried (never the password)."""
-    from cases.models import AuditEvent
-
-    AuditEvent.objects.create(
-        action="login_failed",
+    audit_record(
+        actor=None,
+        action=AuditAction.LOGIN_FAILED,
         data={"username": str(credentials.get("username", ""))[:150], "address": _address(request)},
     )
 
@@ -75,8 +68,6 @@ def revoke_tokens_on_password_change_or_deactivation(
     before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
     if before is None:
         return
-    from accounts.tokens import token_revoke
-
     # A new password goes through set_password, which keeps the raw one until the save ends; a hash
     # changed without it is Django upgrading the hash of the same password at sign-in (keep the tokens),
     # unless the password was made unusable.

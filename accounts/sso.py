@@ -16,17 +16,21 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.django_client import OAuth
 from django.conf import settings
 from django.contrib.auth import login
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 
 # A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
 from accounts.middleware import SSO_MFA_SESSION_KEY
 from accounts.models import IdentityProvider, Organisation, User
+from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError
 
 logger = logging.getLogger("portal.security")
@@ -78,8 +82,6 @@ def provider_client(provider: IdentityProvider) -> Any:
     """Authlib's client for a provider, kept per process so its discovery document and keys are fetched
     once (a changed provider is registered again)."""
     global _registry
-    from authlib.integrations.django_client import OAuth
-
     if _registry is None:
         _registry = OAuth()
     name = f"sso-{provider.pk}"
@@ -163,15 +165,6 @@ def sso_finish(*, request: HttpRequest, provider: IdentityProvider) -> SignedIn:
 
 def _explain(error: Exception) -> tuple[str, str]:
     """The message for a refused ID token or code exchange, and a short reason for the audit trail."""
-    from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
-    from joserfc.errors import (
-        BadSignatureError,
-        ClaimError,
-        ExpiredTokenError,
-        InvalidKeyIdError,
-        JoseError,
-    )
-
     if isinstance(error, MismatchingStateError):
         return _("This sign-in link was already used or has expired; start again."), "state mismatch"
     if isinstance(error, ExpiredTokenError):
@@ -206,11 +199,11 @@ def _explain(error: Exception) -> tuple[str, str]:
 
 
 def _audit_refusal(request: HttpRequest | None, provider: IdentityProvider, detail: str) -> None:
-    from cases.models import AuditEvent
-
     address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    AuditEvent.objects.create(
-        action="sso_refused", data={"provider": provider.slug, "reason": detail[:500], "address": address}
+    audit_record(
+        actor=None,
+        action=AuditAction.SSO_REFUSED,
+        data={"provider": provider.slug, "reason": detail[:500], "address": address},
     )
     logger.warning("single sign-on refused (%s): %s", provider.slug, detail)
 
@@ -230,60 +223,12 @@ def sso_user_for_claims(
     *, provider: IdentityProvider, claims: dict[str, Any], request: HttpRequest | None = None
 ) -> SignedIn:
     """Match the verified e-mail to a user of the provider's organisation (or staff), or create one."""
-    email = str(claims.get("email") or "").strip()
-    verified = claims.get("email_verified")
-    if not email or "@" not in email:
-        _audit_refusal(request, provider, f"no e-mail in the identity (sub {claims.get('sub')!r})")
-        raise SignInRefused(
-            _(
-                "Your organisation's sign-in service did not give your e-mail address; ask your administrator."
-            ),
-            reason="no email",
-        )
-    if not (
-        verified is True or str(verified).lower() == "true" or (verified is None and provider.trust_email)
-    ):
-        _audit_refusal(request, provider, f"e-mail {email} not verified")
-        raise SignInRefused(
-            _("Your e-mail address is not verified at your organisation's sign-in service."),
-            reason="email not verified",
-        )
-    matches = list(User.objects.filter(email__iexact=email)[:2])
-    if len(matches) > 1:
-        _audit_refusal(request, provider, f"e-mail {email} belongs to several users")
-        raise SignInRefused(
-            _("Several accounts have this e-mail address; ask the support team to sign you in."),
-            reason="ambiguous email",
-        )
-    created = False
-    if matches:
-        user = matches[0]
-        if not _belongs(user, provider):
-            _audit_refusal(
-                request, provider, f"user {user.username} is not of {provider.slug}'s organisation"
-            )
-            raise SignInRefused(
-                _("This account does not belong to the organisation of this sign-in service."),
-                reason="other organisation",
-            )
-        if not user.is_active:
-            _audit_refusal(request, provider, f"user {user.username} is deactivated")
-            raise SignInRefused(_("This account is deactivated."), reason="inactive")
-    else:
-        if not provider.create_users:
-            _audit_refusal(request, provider, f"unknown e-mail {email}")
-            raise SignInRefused(
-                _("You have no account on this portal yet; ask the support team to invite you."),
-                reason="unknown user",
-            )
-        user = _user_create(provider=provider, email=email, claims=claims)
-        created = True
+    email = _verified_email(provider=provider, claims=claims, request=request)
+    user, created = _user_for_email(provider=provider, email=email, claims=claims, request=request)
     second_factor = (user.is_support_staff or user.is_superuser) and has_second_factor(claims)
-    from cases.models import AuditEvent
-
-    AuditEvent.objects.create(
+    audit_record(
         actor=user,
-        action="sso_login",
+        action=AuditAction.SSO_LOGIN,
         data={
             "provider": provider.slug,
             "sub": str(claims.get("sub", ""))[:200],
@@ -292,6 +237,86 @@ def sso_user_for_claims(
         },
     )
     return SignedIn(user=user, created=created, second_factor=second_factor)
+
+
+def _refuse(
+    request: HttpRequest | None, provider: IdentityProvider, detail: str, message: str, reason: str
+) -> NoReturn:
+    """Audit the refusal with its detail, then refuse with the message people read."""
+    _audit_refusal(request, provider, detail)
+    raise SignInRefused(message, reason=reason)
+
+
+def _verified_email(
+    *, provider: IdentityProvider, claims: dict[str, Any], request: HttpRequest | None
+) -> str:
+    """The identity's e-mail address, when the provider says it is verified (or is trusted to)."""
+    email = str(claims.get("email") or "").strip()
+    verified = claims.get("email_verified")
+    if not email or "@" not in email:
+        _refuse(
+            request,
+            provider,
+            f"no e-mail in the identity (sub {claims.get('sub')!r})",
+            _(
+                "Your organisation's sign-in service did not give your e-mail address; ask your administrator."
+            ),
+            "no email",
+        )
+    if not (
+        verified is True or str(verified).lower() == "true" or (verified is None and provider.trust_email)
+    ):
+        _refuse(
+            request,
+            provider,
+            f"e-mail {email} not verified",
+            _("Your e-mail address is not verified at your organisation's sign-in service."),
+            "email not verified",
+        )
+    return email
+
+
+def _user_for_email(
+    *, provider: IdentityProvider, email: str, claims: dict[str, Any], request: HttpRequest | None
+) -> tuple[User, bool]:
+    """The one active user of the provider's side with this address, or a new one; and whether new."""
+    matches = list(User.objects.filter(email__iexact=email)[:2])
+    if len(matches) > 1:
+        _refuse(
+            request,
+            provider,
+            f"e-mail {email} belongs to several users",
+            _("Several accounts have this e-mail address; ask the support team to sign you in."),
+            "ambiguous email",
+        )
+    if not matches:
+        if not provider.create_users:
+            _refuse(
+                request,
+                provider,
+                f"unknown e-mail {email}",
+                _("You have no account on this portal yet; ask the support team to invite you."),
+                "unknown user",
+            )
+        return _user_create(provider=provider, email=email, claims=claims), True
+    user = matches[0]
+    if not _belongs(user, provider):
+        _refuse(
+            request,
+            provider,
+            f"user {user.username} is not of {provider.slug}'s organisation",
+            _("This account does not belong to the organisation of this sign-in service."),
+            "other organisation",
+        )
+    if not user.is_active:
+        _refuse(
+            request,
+            provider,
+            f"user {user.username} is deactivated",
+            _("This account is deactivated."),
+            "inactive",
+        )
+    return user, False
 
 
 def _belongs(user: User, provider: IdentityProvider) -> bool:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import DomainError, NotAllowed
 
 
@@ -112,8 +113,6 @@ def signin_lockout_lift(*, actor: User, attempts: QuerySet[AccessAttempt]) -> li
     each with who lifted it."""
     if not actor.is_active or not (actor.is_superuser or actor.is_staff):
         raise NotAllowed(_("Only administrators can lift a sign-in lockout."))
-    from cases.models import AuditEvent
-
     lifted: list[LockoutLifted] = []
     with transaction.atomic():
         for attempt in attempts.select_for_update():
@@ -124,9 +123,9 @@ def signin_lockout_lift(*, actor: User, attempts: QuerySet[AccessAttempt]) -> li
                     failures=attempt.failures_since_start,
                 )
             )
-            AuditEvent.objects.create(
+            audit_record(
                 actor=actor,
-                action="login_lockout_lifted",
+                action=AuditAction.LOGIN_LOCKOUT_LIFTED,
                 data={
                     "username": (attempt.username or "")[:150],
                     "address": attempt.ip_address or "",

@@ -15,6 +15,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 
 
 def token_expires_at(token: Token) -> datetime:
@@ -29,12 +30,10 @@ def token_list_for_user(*, user: User) -> list[Token]:
 
 def token_create(*, user: User) -> Token:
     """A new token for the user, replacing the one they had (its scripts stop working), audited."""
-    from cases.models import AuditEvent
-
     with transaction.atomic():
         Token.objects.filter(user=user).delete()
         token = Token.objects.create(user=user)
-        AuditEvent.objects.create(actor=user, action="api_token_created", data={"key_start": token.key[:6]})
+        audit_record(actor=user, action=AuditAction.API_TOKEN_CREATED, data={"key_start": token.key[:6]})
     return token
 
 
@@ -49,8 +48,6 @@ def token_get_or_create(*, user: User) -> Token:
 def token_revoke(*, user: User, key_start: str = "", reason: str = "revoked") -> int:
     """Revoke the user's tokens (only the one starting with ``key_start`` when given); audited with the
     reason. Returns how many were revoked."""
-    from cases.models import AuditEvent
-
     with transaction.atomic():
         tokens = Token.objects.filter(user=user)
         if key_start:
@@ -58,8 +55,8 @@ def token_revoke(*, user: User, key_start: str = "", reason: str = "revoked") ->
         revoked = [token.key[:6] for token in tokens]
         tokens.delete()
         for start in revoked:
-            AuditEvent.objects.create(
-                actor=user, action="api_token_revoked", data={"key_start": start, "reason": reason}
+            audit_record(
+                actor=user, action=AuditAction.API_TOKEN_REVOKED, data={"key_start": start, "reason": reason}
             )
     return len(revoked)
 

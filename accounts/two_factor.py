@@ -13,6 +13,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, NotAllowed
 
 DEVICE_NAME = "authenticator"
@@ -60,9 +61,7 @@ def two_factor_check(*, user: User, code: str) -> TOTPDevice:
     if device is None:
         raise InvalidInput(_("Set up an authenticator first."))
     if not device.verify_token(code.strip()):
-        from cases.models import AuditEvent
-
-        AuditEvent.objects.create(actor=user, action="two_factor_failed")
+        audit_record(actor=user, action=AuditAction.TWO_FACTOR_FAILED)
         raise InvalidInput(_("That code is not right, has expired, or was already used."))
     return device
 

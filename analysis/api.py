@@ -8,6 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.capabilities import can_see_internal
 from accounts.requests import AuthenticatedApiRequest
 from analysis import selectors
 from analysis.serializers import CaseFindingsSerializer, crash_json, finding_json, upload_analysis
@@ -22,7 +23,7 @@ class CaseFindingsApi(APIView):
     @extend_schema(responses=CaseFindingsSerializer)
     def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = case_get_for_user(user=request.user, number=number)
-        if not selectors.user_sees_findings(request.user):
+        if not can_see_internal(request.user):
             raise PermissionDenied(_("Findings are internal to the support team."))
         statuses = selectors.upload_statuses_for_case(case=case)
         return Response(

@@ -13,12 +13,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_rerun_analysis
 from accounts.models import User
 from analysis.case_findings import case_findings_recompute
 from analysis.models import AnalysisJob, Crash, Finding, LogEvent
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidState, NotAllowed
-from cases.models import AuditEvent, Case
-from cases.records import case_touch
+from cases.live import case_touch
+from cases.models import Case
 from cases.selectors import case_visible_to
 from outbox.services import outbox_publish, task_send_now
 from uploads.models import Upload
@@ -84,7 +86,7 @@ def job_queue_for_upload(*, upload: Upload, requested_by: User | None = None) ->
 
 def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
     """Analyse an upload again (staff): a new job whose outcome replaces the upload's current rows."""
-    if not actor.is_case_worker:
+    if not can_rerun_analysis(actor):
         raise NotAllowed(_("Only support engineers and managers can re-run an analysis."))
     if not case_visible_to(user=actor, case_id=upload.case_id):
         raise NotAllowed(_("You cannot act on this case."))
@@ -95,11 +97,10 @@ def job_rerun(*, actor: User, upload: Upload) -> AnalysisJob:
         )
         _require_analysable(upload)
         job = job_queue_for_upload(upload=upload, requested_by=actor)
-        # job_queue_for_upload raised the case's live version already.
-        AuditEvent.objects.create(
-            case_id=upload.case_id,
+        audit_record(
+            case=upload.case,
             actor=actor,
-            action="analysis_rerun",
+            action=AuditAction.ANALYSIS_RERUN,
             data={"upload": str(upload.pk), "filename": upload.filename, "job": job.pk},
         )
     return job

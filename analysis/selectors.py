@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_rerun_analysis, can_see_internal, can_work_cases
 from accounts.models import User
 from analysis.formatting import duration
 from analysis.heartbeat import HEARTBEAT_KEY, heartbeat_file
@@ -28,15 +29,6 @@ from config.caching import cache_is_shared
 from uploads.models import Upload
 
 # How many other cases to link per signature or driver; the count is exact, the list is capped.
-
-
-def user_sees_findings(user: User) -> bool:
-    """Findings and crashes are internal to the vendor's staff until an engineer shares them."""
-    return user.is_active and (user.is_superuser or user.is_support_staff)
-
-
-def user_can_rerun(user: User) -> bool:
-    return user.is_active and (user.is_superuser or user.is_engineer or user.is_manager)
 
 
 @dataclass(frozen=True)
@@ -125,7 +117,7 @@ def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsew
     from the counters (``analysis.cross_case``) for staff who see every case, counted over the cases they
     may see for account managers (who see a few organisations)."""
     result = SeenElsewhere()
-    if not crashes or not user_sees_findings(user):
+    if not crashes or not can_see_internal(user):
         return result
     wanted = Q(pk__in=[])
     signatures = {c.signature_module for c in crashes if c.signature_module}
@@ -134,7 +126,7 @@ def seen_elsewhere(*, user: User, case: Case, crashes: list[Crash]) -> SeenElsew
         wanted |= Q(kind=CaseMark.Kind.SIGNATURE, key__in=signatures)
     if drivers:
         wanted |= Q(kind=CaseMark.Kind.DRIVER, key__in=drivers)
-    if user.is_superuser or user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
+    if can_work_cases(user):
         this_case = CaseMark.objects.filter(case=case, kind=OuterRef("kind"), key=OuterRef("key"))
         rows = (
             MarkCount.objects.filter(wanted)
@@ -245,8 +237,8 @@ def analysis_panel_for(*, user: User, case: Case) -> AnalysisPanel:
     base = {
         "statuses": list(zip(statuses, payload["uploads"], strict=True)),
         "pending": payload["pending"],
-        "show_findings": user_sees_findings(user),
-        "can_rerun": user_can_rerun(user),
+        "show_findings": can_see_internal(user),
+        "can_rerun": can_rerun_analysis(user),
         "status_url": reverse("analysis:status", args=[case.number]),
     }
     if not base["show_findings"]:

@@ -27,8 +27,9 @@ from analysis.parsers import result as parsed
 from analysis.queueing import ANALYSABLE_UPLOAD_STATES, job_time_limits
 from analysis.rows import upload_rows_replace
 from analysis.rules.outcomes import analysis_failed_finding, unsupported_type_findings
-from cases.models import AuditEvent, Case
-from cases.records import case_touch
+from cases.audit import AuditAction, audit_record
+from cases.live import case_touch
+from cases.models import Case
 from uploads.models import Upload
 
 # A running job whose hard time limit passed this long ago has certainly lost its worker.
@@ -150,8 +151,9 @@ def job_complete(*, job_id: int, task_id: str, result: parsed.ParseResult) -> An
             changes["kind"] = _UPLOAD_KIND.get(result.kind, Upload.Kind.OTHER)
         Upload.objects.filter(pk=upload.pk, state__in=ANALYSABLE_UPLOAD_STATES).update(**changes)
         case_findings_settle(case=case)
-        AuditEvent.objects.create(case=case, action="analysis_done", data={"job": job_id})
-        case_touch(case_id=case.pk)
+        # Tells the staff once the case's last pending job ends (communications.notifications); raises
+        # the case's live version.
+        audit_record(case=case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": job_id})
     job.refresh_from_db()
     return job
 

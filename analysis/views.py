@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.capabilities import can_rerun_analysis
 from accounts.requests import AuthenticatedRequest
 from analysis import queueing, selectors
 from cases.errors import DomainError
@@ -45,7 +46,7 @@ def analysis_panel(request: AuthenticatedRequest, number: str) -> HttpResponse:
 @require_POST
 def analysis_rerun(request: AuthenticatedRequest, number: str, upload_id: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
-    if not selectors.user_can_rerun(request.user):
+    if not can_rerun_analysis(request.user):
         raise PermissionDenied
     upload = get_object_or_404(Upload, pk=upload_id, case=case)
     try:

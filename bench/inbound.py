@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import smtplib
 import socket
@@ -100,6 +101,113 @@ def _baseline(run_clients) -> float:  # type: ignore[no-untyped-def]
         bare.wait(20)
 
 
+class Clients:
+    """C SMTP connections sending the replies in turn; the latency of every message."""
+
+    def __init__(self, messages: list[bytes], connections: int, sender: str, address: str) -> None:
+        self.batches = [messages[i::connections] for i in range(connections)]
+        self.sender, self.address = sender, address
+        self.latencies: list[float] = []
+        self._lock = threading.Lock()
+
+    def _send(self, port: int, batch: list[bytes]) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
+            for raw in batch:
+                start = time.perf_counter()
+                client.sendmail(self.sender, [self.address], raw)
+                with self._lock:
+                    self.latencies.append(time.perf_counter() - start)
+
+    def run(self, port: int) -> float:
+        """Seconds to send every message to the listener on ``port``."""
+        self.latencies.clear()
+        started = time.perf_counter()
+        threads = [threading.Thread(target=self._send, args=(port, batch)) for batch in self.batches]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+
+
+def _case_address():  # type: ignore[no-untyped-def]
+    """A customer's case and their reply address on it."""
+    from accounts.models import Organisation, User
+    from cases import services as case_services
+    from inbound import addresses
+
+    organisation = Organisation.objects.create(name="Contoso", slug="contoso")
+    customer = User.objects.create_user(
+        "alice", "alice@example.com", "x", role="customer", organisation=organisation
+    )
+    engineer = User.objects.create_user("engineer", "engineer@example.com", "x", role="engineer")
+    case = case_services.case_create(
+        actor=engineer,
+        organisation=organisation,
+        title="Blue screens",
+        customer_contact=customer,
+        owner=engineer,
+    )
+    return customer, addresses.reply_address_for(case=case, user=customer)
+
+
+def _listener(port: int) -> subprocess.Popen[str]:
+    """``manage.py inbound_smtp`` on the benchmark's database, once it says it listens."""
+    from tests.pipeline.realworker import database_url
+
+    env = {**os.environ, "DATABASE_URL": database_url(), "INBOUND_SMTP_PORT": str(port)}
+    listener = subprocess.Popen(
+        [sys.executable, "manage.py", "inbound_smtp"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    listener.stdout.readline()  # "Mail in: SMTP on ..."
+    return listener
+
+
+def _print_listener(
+    args, size: int, listen_seconds: float, latencies: list[float], baseline_seconds: float
+) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from inbound.models import InboundMessage
+
+    stored = InboundMessage.objects.count()
+    print(f"Mail in on {connection.vendor}, {args.messages} replies of {size / args.messages / 1e6:.2f} MB "
+          f"(a {ATTACHMENT // 1024} KiB attachment, base64), {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"  listener ({args.connections} connections): {stored / listen_seconds:.1f} messages/s, "
+        f"{size / listen_seconds / 1e6:.1f} MB/s; per message p50 "
+        f"{statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {latencies[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
+    )
+    print(
+        f"  aiosmtpd alone (its own process, same clients, a handler that keeps nothing): "
+        f"{args.messages / baseline_seconds:.1f} messages/s (listener / bare = "
+        f"{baseline_seconds / listen_seconds:.2f})"
+    )
+
+
+def _read_all() -> None:
+    """The worker's task over every stored message, one after the other, in this process."""
+    from inbound import tasks
+    from inbound.models import InboundMessage
+
+    ids = list(InboundMessage.objects.order_by("pk").values_list("pk", flat=True))
+    started = time.perf_counter()
+    for message_id in ids:
+        tasks.inbound_process(message_id)
+    read_seconds = time.perf_counter() - started
+    posted = InboundMessage.objects.filter(state=InboundMessage.State.POSTED).count()
+    print(
+        f"  reading task (1 process): {posted / read_seconds:.1f} messages/s "
+        f"({read_seconds / max(posted, 1) * 1000:.0f} ms each: parse, timeline entry, 1 MB upload stored); "
+        f"{posted} of {len(ids)} posted"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200)
@@ -108,107 +216,29 @@ def main() -> None:
     var_dir = _setup()
 
     from django.conf import settings
-    from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
-
-    from accounts.models import Organisation, User
-    from cases import services as case_services
-    from inbound import addresses, tasks
-    from inbound.models import InboundMessage
-    from tests.pipeline.realworker import database_url
 
     settings.UPLOAD_CASE_QUOTA = settings.UPLOAD_ORGANISATION_QUOTA = 1024**4
     old_config = setup_databases(verbosity=0, interactive=False)
     listener = None
     try:
-        organisation = Organisation.objects.create(name="Contoso", slug="contoso")
-        customer = User.objects.create_user(
-            "alice", "alice@example.com", "x", role="customer", organisation=organisation
-        )
-        engineer = User.objects.create_user("engineer", "engineer@example.com", "x", role="engineer")
-        case = case_services.case_create(
-            actor=engineer,
-            organisation=organisation,
-            title="Blue screens",
-            customer_contact=customer,
-            owner=engineer,
-        )
-        address = addresses.reply_address_for(case=case, user=customer)
+        customer, address = _case_address()
         attachment = os.urandom(ATTACHMENT)  # incompressible, as a dump mostly is not: the worst case
         messages = [_reply(address, customer.email, n, attachment) for n in range(args.messages)]
-        size = sum(len(raw) for raw in messages)
-
+        clients = Clients(messages, args.connections, customer.email, address)
         port = _free_port()
-        env = {**os.environ, "DATABASE_URL": database_url(), "INBOUND_SMTP_PORT": str(port)}
-        listener = subprocess.Popen(
-            [sys.executable, "manage.py", "inbound_smtp"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        listener.stdout.readline()  # "Mail in: SMTP on ..."
-
-        latencies: list[float] = []
-        lock = threading.Lock()
-        chunks = [messages[i :: args.connections] for i in range(args.connections)]
-
-        def send(batch: list[bytes]) -> None:
-            with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:
-                for raw in batch:
-                    start = time.perf_counter()
-                    client.sendmail(customer.email, [address], raw)
-                    with lock:
-                        latencies.append(time.perf_counter() - start)
-
-        def run_clients(target_port: int) -> float:
-            nonlocal port
-            port = target_port
-            latencies.clear()
-            started = time.perf_counter()
-            threads = [threading.Thread(target=send, args=(batch,)) for batch in chunks]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return time.perf_counter() - started
-
-        listen_seconds = run_clients(port)
-        stored = InboundMessage.objects.count()
-        listener_latencies = sorted(latencies)
-        baseline_seconds = _baseline(run_clients)
-        print(f"Mail in on {connection.vendor}, {args.messages} replies of {size / args.messages / 1e6:.2f} MB "
-              f"(a {ATTACHMENT // 1024} KiB attachment, base64), {os.cpu_count()} cores")  # fmt: skip
-        print(
-            f"  listener ({args.connections} connections): {stored / listen_seconds:.1f} messages/s, "
-            f"{size / listen_seconds / 1e6:.1f} MB/s; per message p50 "
-            f"{statistics.median(listener_latencies) * 1000:.0f} ms, "
-            f"p95 {listener_latencies[int(0.95 * (len(listener_latencies) - 1))] * 1000:.0f} ms"
-        )
-        print(
-            f"  aiosmtpd alone (its own process, same clients, a handler that keeps nothing): "
-            f"{args.messages / baseline_seconds:.1f} messages/s (listener / bare = "
-            f"{baseline_seconds / listen_seconds:.2f})"
-        )
-
-        ids = list(InboundMessage.objects.order_by("pk").values_list("pk", flat=True))
-        started = time.perf_counter()
-        for message_id in ids:
-            tasks.inbound_process(message_id)
-        read_seconds = time.perf_counter() - started
-        posted = InboundMessage.objects.filter(state=InboundMessage.State.POSTED).count()
-        print(
-            f"  reading task (1 process): {posted / read_seconds:.1f} messages/s "
-            f"({read_seconds / max(posted, 1) * 1000:.0f} ms each: parse, timeline entry, 1 MB upload stored); "
-            f"{posted} of {len(ids)} posted"
-        )
+        listener = _listener(port)
+        listen_seconds = clients.run(port)
+        latencies = sorted(clients.latencies)
+        baseline_seconds = _baseline(clients.run)
+        size = sum(len(raw) for raw in messages)
+        _print_listener(args, size, listen_seconds, latencies, baseline_seconds)
+        _read_all()
     finally:
         if listener is not None:
             listener.send_signal(signal.SIGTERM)
             listener.wait(20)
         teardown_databases(old_config, verbosity=0)
-        import shutil
-
         shutil.rmtree(var_dir, ignore_errors=True)
 
 

@@ -19,33 +19,25 @@ closed-loop at 8 and 50 connections without pause, the saturation throughput. Ne
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import random
 import re
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import seedshape
+import load_seed
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES, UPLOADS_PER_CASE, FINDINGS_PER_UPLOAD = 10_000, 5, 4
-SMALL_ORG_CASES = 10
-ORGANISATIONS = 20
-BATCH = 5_000
 SECRET = "bench-" + "k" * 60
 
 
@@ -84,7 +76,7 @@ def _seed_outdated(url: str) -> bool:
                 return False
             cursor.execute("SELECT name FROM accounts_organisation WHERE slug = 'bench-small'")
             row = cursor.fetchone()
-            return row is not None and row[0] != SEED_MARK
+            return row is not None and row[0] != load_seed.SEED_MARK
     finally:
         conn.close()
 
@@ -95,182 +87,6 @@ def _django(env: dict[str, str]) -> None:
     import django
 
     django.setup()
-
-
-SEED_MARK = "Bench small (seed 2: crashes, shared drivers, timelines)"
-
-
-def _seed() -> dict[str, object]:
-    """Seed once (idempotent by a marker organisation); returns the users and a case number to measure.
-
-    The data has a real site's shape (bench/seedshape.py): crashes whose third-party drivers are shared by
-    thousands of cases or by few, long timelines on some cases, organisations of very different sizes."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from accounts.models import Organisation, User
-    from analysis.models import Crash, CrashDriver, Finding
-    from cases.models import Case, TimelineEntry
-    from uploads.models import Upload
-
-    engineer, _ = User.objects.get_or_create(username="bench-engineer", defaults={"role": User.Role.ENGINEER})
-    engineer.set_password("bench-password-123")
-    engineer.save()
-    small = Organisation.objects.filter(slug="bench-small").first()
-    if small is None or Case.objects.count() < CASES:
-        started = time.monotonic()
-        rng = random.Random(8433)
-        with transaction.atomic():
-            small = Organisation.objects.create(name=SEED_MARK, slug="bench-small")
-            orgs = [small] + Organisation.objects.bulk_create(
-                Organisation(name=f"Bench org {n}", slug=f"bench-org-{n}") for n in range(ORGANISATIONS - 1)
-            )
-            customers = [
-                User.objects.create(username=f"bench-customer-{n}", role=User.Role.CUSTOMER, organisation=org)
-                for n, org in enumerate(orgs)
-            ]
-            now = timezone.now()
-            plans = []
-            for n in range(CASES):
-                if n < SMALL_ORG_CASES:
-                    # The measured case page: five timeline entries (the peer's ticket has about five
-                    # follow-ups) and the drivers thousands of other cases share.
-                    plan = seedshape.case_plan(rng, organisation=0, crashes=UPLOADS_PER_CASE, timeline=5)
-                    plan = dataclasses.replace(
-                        plan, drivers=("SfUemIsoSpace.sys", "aswSP.sys", *plan.drivers[-1:])
-                    )
-                else:
-                    org = seedshape.organisation_index(rng, ORGANISATIONS)
-                    plan = seedshape.case_plan(rng, organisation=org, crashes=UPLOADS_PER_CASE, index=n)
-                plans.append(plan)
-            cases = []
-            for n, plan in enumerate(plans):
-                suffix = "".join(rng.choices(string.ascii_uppercase + string.digits, k=6))
-                cases.append(
-                    Case(
-                        number=f"CAS-{n:05d}-{suffix}",
-                        title=f"Blue screen 0x{rng.choice([0xBE, 0x1A, 0xC2, 0x7E]):X} on host {n}",
-                        organisation=orgs[plan.organisation],
-                        customer_contact=customers[plan.organisation],
-                        owner=engineer,
-                        opened_by=engineer,
-                        state=rng.choice(["new", "scoping", "awaiting_customer", "investigating"]),
-                        severity=rng.choice(["low", "medium", "high"]),
-                    )
-                )
-            cases = Case.objects.bulk_create(cases, batch_size=BATCH)
-            uploads = [
-                Upload(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    case=case,
-                    uploaded_by=case.customer_contact,
-                    filename=f"Mini{i:02d}.dmp",
-                    size=1_000_000 + i,
-                    offset=1_000_000 + i,
-                    sha256=f"{rng.getrandbits(256):064x}",
-                    state=Upload.State.ANALYSED,
-                    kind=Upload.Kind.KERNEL_DUMP,
-                    storage_name=f"cases/{case.number}/{i}",
-                    completed_at=now,
-                )
-                for case in cases
-                for i in range(UPLOADS_PER_CASE)
-            ]
-            Upload.objects.bulk_create(uploads, batch_size=BATCH)
-            crashes = []
-            for case, plan in zip(cases, plans, strict=True):
-                for i, (code, name) in enumerate(plan.crashes):
-                    coarse, module = seedshape.signature(code, plan.drivers)
-                    crashes.append(
-                        Crash(
-                            upload=uploads[len(crashes)],  # one crash per upload, in the same order
-                            case=case,
-                            index=0,
-                            crash_time=now - timedelta(days=30, minutes=len(crashes)),
-                            code=code,
-                            name=name,
-                            parameters=[
-                                "0xfffffec500007038",
-                                "0x8a00000004000021",
-                                "0xfffff582b04ea8d0",
-                                "0xb",
-                            ],
-                            process_name="smss.exe" if i % 2 else "System",
-                            third_party_drivers=list(plan.drivers),
-                            modules=[{"name": d, "origin": "third_party"} for d in plan.drivers],
-                            signature_coarse=coarse,
-                            signature_module=module,
-                            raw={},
-                        )
-                    )
-            crashes = Crash.objects.bulk_create(crashes, batch_size=BATCH)
-            CrashDriver.objects.bulk_create(
-                (
-                    CrashDriver(crash=crash, case_id=crash.case_id, name=driver.lower())
-                    for crash in crashes
-                    for driver in crash.third_party_drivers
-                ),
-                batch_size=BATCH,
-            )
-            Finding.objects.bulk_create(
-                (
-                    Finding(
-                        case_id=upload.case_id,
-                        upload=upload,
-                        seq=seq,
-                        severity=rng.choice(["high", "medium", "low"]),
-                        code="third_party_driver",
-                        title=f"Third-party driver {drivers[seq % len(drivers)]} in the crash",
-                    )
-                    for upload, drivers in zip(
-                        uploads,
-                        (plan.drivers for plan in plans for _ in range(UPLOADS_PER_CASE)),
-                        strict=True,
-                    )
-                    for seq in range(FINDINGS_PER_UPLOAD)
-                ),
-                batch_size=BATCH,
-            )
-            TimelineEntry.objects.bulk_create(
-                (
-                    TimelineEntry(
-                        case=case,
-                        kind=TimelineEntry.Kind.NOTE if internal else TimelineEntry.Kind.MESSAGE,
-                        internal=internal,
-                        body=body,
-                        author=engineer,
-                    )
-                    for case, plan in zip(cases, plans, strict=True)
-                    for body, internal in plan.timeline
-                ),
-                batch_size=BATCH,
-            )
-        from django.db import connection
-
-        from cases.models import CaseSearchQueue
-        from cases.search_index import case_search_refresh
-
-        ids = [case.pk for case in cases]
-        for at in range(0, len(ids), 500):
-            case_search_refresh(case_ids=ids[at : at + 500])
-        CaseSearchQueue.objects.all().delete()  # the documents are built: nothing for a sweep to redo
-        from analysis.cross_case import marks_rebuild
-
-        marks_rebuild()  # "seen in N other cases" counters, as the pipeline keeps them
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")  # fresh planner statistics, as autovacuum would give a live database
-        print(
-            f"seeded {Case.objects.count():,} cases, {Upload.objects.count():,} uploads, "
-            f"{Crash.objects.count():,} crashes, {Finding.objects.count():,} findings, "
-            f"{TimelineEntry.objects.count():,} timeline entries in {time.monotonic() - started:.0f} s"
-        )
-    customer = User.objects.get(username="bench-customer-0")
-    customer.set_password("bench-password-123")
-    customer.save()
-    case_number = (
-        Case.objects.filter(organisation=small).order_by("number").values_list("number", flat=True)[0]
-    )
-    return {"engineer": engineer, "customer": customer, "case": case_number}
 
 
 def _query_counts(seed: dict[str, object]) -> None:
@@ -464,9 +280,24 @@ def bench_portal(database_url: str, *, prefix: str) -> Iterator[Prepared]:
         for command in (["migrate", "--no-input", "-v0"], ["collectstatic", "--no-input", "-v0"]):
             subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True)
         _django(env)
-        yield Prepared(env=full_env, var_dir=var_dir, seed=_seed())
+        yield Prepared(env=full_env, var_dir=var_dir, seed=load_seed.seed())
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def wait_answering(url: str, server: subprocess.Popen, limit: float = 60.0) -> None:
+    """Poll ``url`` until the server behind it answers (any HTTP status); stop when it exits or at the limit."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # an answer, even an error page: the server is up
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"nothing answers at {url} (server exit status {server.poll()})") from None
+            time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -498,12 +329,7 @@ def served(prepared: Prepared, *, workers: int, port: int) -> Iterator[Served]:
     proxy = _nginx_start(prepared.var_dir / "nginx", port=port, upstream=upstream)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _attempt in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_answering(f"{base}/accounts/login/", server)
         yield Served(base=base, server=server)
     finally:
         proxy.terminate()

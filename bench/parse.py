@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from analysis.parsers import ENGINE_VERSION, detect_kind  # noqa: E402
 from analysis.rules import analyse_file  # noqa: E402
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers  # noqa: E402
+from tests.samples import SAMPLES_DIR as SAMPLES  # noqa: E402
 
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
 ROUNDS = 5
 
 

@@ -33,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,20 +130,23 @@ def _title(n: int, plan: seedshape.CasePlan) -> str:
     return f"Blue screen {seedshape.signature(plan.crashes[0][0], ())[0]} on host {n}"
 
 
-def _seed(size: int) -> None:
-    from django.db import connection
+@dataclass
+class Seed:
+    """What the rows of a seeded database are made from: one plan per case and the values they share."""
 
+    plans: list[seedshape.CasePlan]
+    numbers: list[str]
+    upload_ids: list[uuid.UUID]
+    opened: list[datetime]
+    organisations: list  # Organisation rows
+    customers: list  # one customer (User) per organisation
+    engineer: object  # the engineer (User) who owns every case
+
+
+def _plan(size: int, now: datetime) -> Seed:
     from accounts.models import Organisation, User
-    from analysis.models import Crash, CrashDriver, Finding
-    from cases.models import Case, CaseSearchDocument, TimelineEntry
-    from cases.search_index import CaseTexts, CrashFacts, search_documents
-    from uploads.models import Upload
 
-    if Case.objects.exists():
-        return
-    started = time.monotonic()
     rng = random.Random(16)
-    now = datetime.now(UTC)
     engineer = User.objects.create(username="scale-engineer", role=User.Role.ENGINEER)
     orgs = Organisation.objects.bulk_create(
         Organisation(name=f"Scale org {n}", slug=f"scale-org-{n}") for n in range(ORGANISATIONS)
@@ -166,151 +170,161 @@ def _seed(size: int) -> None:
                for n in range(size)]  # fmt: skip
     upload_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(size)]
     opened = [now - timedelta(minutes=size - n) for n in range(size)]
+    return Seed(plans, numbers, upload_ids, opened, orgs, customers, engineer)
+
+
+def _case_rows(seed: Seed) -> Iterator[dict[str, object]]:
     states = ["new", "scoping", "awaiting_customer", "investigating", "closed"]
+    for n, plan in enumerate(seed.plans):
+        yield {
+            "id": n + 1,
+            "number": seed.numbers[n],
+            "title": _title(n, plan),
+            "organisation_id": seed.organisations[plan.organisation].pk,
+            "customer_contact_id": seed.customers[plan.organisation].pk,
+            "owner_id": seed.engineer.pk,
+            "opened_by_id": seed.engineer.pk,
+            "opened_at": seed.opened[n],
+            "state": states[n % 5],
+            "closed_at": seed.opened[n] + timedelta(days=3) if n % 5 == 4 else None,
+            "severity": ("low", "medium", "high")[n % 3],
+        }
+
+
+def _upload_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    from uploads.models import Upload
+
+    for n, plan in enumerate(seed.plans):
+        yield {
+            "id": seed.upload_ids[n],
+            "case_id": n + 1,
+            "uploaded_by_id": seed.customers[plan.organisation].pk,
+            "filename": "Mini01.dmp",
+            "size": 1_000_000,
+            "offset": 1_000_000,
+            "sha256": f"{n:064x}",
+            "state": Upload.State.ANALYSED,
+            "kind": Upload.Kind.KERNEL_DUMP,
+            "storage_name": f"cases/{seed.numbers[n]}/0",
+            "completed_at": seed.opened[n],
+            "created_at": seed.opened[n],
+        }
+
+
+def _crash_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    for n, plan in enumerate(seed.plans):
+        yield {
+            "id": n + 1,
+            "upload_id": seed.upload_ids[n],
+            "case_id": n + 1,
+            "index": 0,
+            "crash_time": seed.opened[n],
+            "code": plan.crashes[0][0],
+            "name": plan.crashes[0][1],
+            "process_name": "System",
+            "third_party_drivers": list(plan.drivers),
+            "modules": [{"name": d, "origin": "third_party"} for d in plan.drivers],
+            "signature_coarse": seedshape.signature(plan.crashes[0][0], plan.drivers)[0],
+            "signature_module": seedshape.signature(plan.crashes[0][0], plan.drivers)[1],
+            "raw": {},
+        }
+
+
+def _driver_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    for n, plan in enumerate(seed.plans):
+        for driver in plan.drivers:
+            yield {"crash_id": n + 1, "case_id": n + 1, "name": driver.lower()}
+
+
+def _finding_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    for n, plan in enumerate(seed.plans):
+        yield {
+            "case_id": n + 1,
+            "upload_id": seed.upload_ids[n],
+            "seq": 0,
+            "severity": "high",
+            "code": "third_party_driver",
+            "title": f"Third-party driver {plan.drivers[0]} in the crash",
+            "created_at": seed.opened[n],
+        }
+
+
+def _timeline_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    for n, plan in enumerate(seed.plans):
+        for k, (body, internal) in enumerate(plan.timeline):
+            yield {
+                "case_id": n + 1,
+                "kind": "note" if internal else "message",
+                "internal": internal,
+                "body": body,
+                "author_id": seed.engineer.pk,
+                "created_at": seed.opened[n] + timedelta(minutes=k),
+            }
+
+
+def _document_rows(seed: Seed) -> Iterator[dict[str, object]]:
+    from cases.search_index import CaseTexts, CrashFacts, search_documents
+
+    for n, plan in enumerate(seed.plans):
+        code, name = plan.crashes[0]
+        texts = CaseTexts(
+            number=seed.numbers[n],
+            title=_title(n, plan),
+            organisation=seed.organisations[plan.organisation].name,
+            public=[body for body, internal in reversed(plan.timeline) if not internal],
+            internal=[body for body, internal in reversed(plan.timeline) if internal]
+            + [f"Third-party driver {plan.drivers[0]} in the crash"],
+            crashes=[CrashFacts(code=code, name=name, process="System", drivers=plan.drivers,
+                                signatures=seedshape.signature(code, plan.drivers))],
+        )  # fmt: skip
+        for audience, document in search_documents(texts).items():
+            yield {"case_id": n + 1, "audience": audience, **vars(document)}
+
+
+def _finish(cursor, index_sql: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Indexes built once over every row, counters, sequences and statistics as a live database has them."""
+    from analysis.cross_case import marks_rebuild
+    from analysis.models import Crash, CrashDriver, Finding
+    from cases.models import Case, CaseSearchDocument, TimelineEntry
+
+    cursor.execute("SET maintenance_work_mem = '1GB'")  # GIN builds over millions of rows, in memory
+    for statement in index_sql:
+        cursor.execute(statement)
+    marks_rebuild()  # "seen in N other cases" counters, as the pipeline keeps them
+    for model in (Case, Crash, CrashDriver, Finding, TimelineEntry, CaseSearchDocument):
+        table = model._meta.db_table
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+        )
+    cursor.execute("VACUUM ANALYZE")  # visibility map and statistics, as a live database has
+
+
+def _seed(size: int) -> None:
+    from django.db import connection
+
+    from analysis.models import Crash, CrashDriver, Finding
+    from cases.models import Case, CaseSearchDocument, TimelineEntry
+    from uploads.models import Upload
+
+    if Case.objects.exists():
+        return
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    seed = _plan(size, now)
+    tables = [
+        ("cases", Case, _case_rows),
+        ("uploads", Upload, _upload_rows),
+        ("crashes", Crash, _crash_rows),
+        ("crash drivers", CrashDriver, _driver_rows),
+        ("findings", Finding, _finding_rows),
+        ("timeline entries", TimelineEntry, _timeline_rows),
+        ("search documents", CaseSearchDocument, _document_rows),
+    ]
     with connection.cursor() as cursor:
         index_sql = importlib.import_module("cases.migrations.0006_search_documents").POSTGRES_FORWARD[2:]
         cursor.execute("DROP INDEX IF EXISTS cases_search_vector, cases_search_text_trgm")
-        counts = {}
-        counts["cases"] = _copy(
-            cursor,
-            Case,
-            (
-                {
-                    "id": n + 1,
-                    "number": numbers[n],
-                    "title": _title(n, plan),
-                    "organisation_id": orgs[plan.organisation].pk,
-                    "customer_contact_id": customers[plan.organisation].pk,
-                    "owner_id": engineer.pk,
-                    "opened_by_id": engineer.pk,
-                    "opened_at": opened[n],
-                    "state": states[n % 5],
-                    "closed_at": opened[n] + timedelta(days=3) if n % 5 == 4 else None,
-                    "severity": ("low", "medium", "high")[n % 3],
-                }
-                for n, plan in enumerate(plans)
-            ),
-            now,
-        )
-        counts["uploads"] = _copy(
-            cursor,
-            Upload,
-            (
-                {
-                    "id": upload_ids[n],
-                    "case_id": n + 1,
-                    "uploaded_by_id": customers[plan.organisation].pk,
-                    "filename": "Mini01.dmp",
-                    "size": 1_000_000,
-                    "offset": 1_000_000,
-                    "sha256": f"{n:064x}",
-                    "state": Upload.State.ANALYSED,
-                    "kind": Upload.Kind.KERNEL_DUMP,
-                    "storage_name": f"cases/{numbers[n]}/0",
-                    "completed_at": opened[n],
-                    "created_at": opened[n],
-                }
-                for n, plan in enumerate(plans)
-            ),
-            now,
-        )
-        counts["crashes"] = _copy(
-            cursor,
-            Crash,
-            (
-                {
-                    "id": n + 1,
-                    "upload_id": upload_ids[n],
-                    "case_id": n + 1,
-                    "index": 0,
-                    "crash_time": opened[n],
-                    "code": plan.crashes[0][0],
-                    "name": plan.crashes[0][1],
-                    "process_name": "System",
-                    "third_party_drivers": list(plan.drivers),
-                    "modules": [{"name": d, "origin": "third_party"} for d in plan.drivers],
-                    "signature_coarse": seedshape.signature(plan.crashes[0][0], plan.drivers)[0],
-                    "signature_module": seedshape.signature(plan.crashes[0][0], plan.drivers)[1],
-                    "raw": {},
-                }
-                for n, plan in enumerate(plans)
-            ),
-            now,
-        )
-        counts["crash drivers"] = _copy(
-            cursor,
-            CrashDriver,
-            (
-                {"crash_id": n + 1, "case_id": n + 1, "name": driver.lower()}
-                for n, plan in enumerate(plans)
-                for driver in plan.drivers
-            ),
-            now,
-        )
-        counts["findings"] = _copy(
-            cursor,
-            Finding,
-            (
-                {
-                    "case_id": n + 1,
-                    "upload_id": upload_ids[n],
-                    "seq": 0,
-                    "severity": "high",
-                    "code": "third_party_driver",
-                    "title": f"Third-party driver {plan.drivers[0]} in the crash",
-                    "created_at": opened[n],
-                }
-                for n, plan in enumerate(plans)
-            ),
-            now,
-        )
-        counts["timeline entries"] = _copy(
-            cursor,
-            TimelineEntry,
-            (
-                {
-                    "case_id": n + 1,
-                    "kind": "note" if internal else "message",
-                    "internal": internal,
-                    "body": body,
-                    "author_id": engineer.pk,
-                    "created_at": opened[n] + timedelta(minutes=k),
-                }
-                for n, plan in enumerate(plans)
-                for k, (body, internal) in enumerate(plan.timeline)
-            ),
-            now,
-        )
-
-        def documents() -> Iterator[dict[str, object]]:
-            for n, plan in enumerate(plans):
-                code, name = plan.crashes[0]
-                texts = CaseTexts(
-                    number=numbers[n],
-                    title=_title(n, plan),
-                    organisation=orgs[plan.organisation].name,
-                    public=[body for body, internal in reversed(plan.timeline) if not internal],
-                    internal=[body for body, internal in reversed(plan.timeline) if internal]
-                    + [f"Third-party driver {plan.drivers[0]} in the crash"],
-                    crashes=[CrashFacts(code=code, name=name, process="System", drivers=plan.drivers,
-                                        signatures=seedshape.signature(code, plan.drivers))],
-                )  # fmt: skip
-                for audience, document in search_documents(texts).items():
-                    yield {"case_id": n + 1, "audience": audience, **vars(document)}
-
-        counts["search documents"] = _copy(cursor, CaseSearchDocument, documents(), now)
-        cursor.execute("SET maintenance_work_mem = '1GB'")  # GIN builds over millions of rows, in memory
-        for statement in index_sql:
-            cursor.execute(statement)
-        from analysis.cross_case import marks_rebuild
-
-        marks_rebuild()  # "seen in N other cases" counters, as the pipeline keeps them
-        for model in (Case, Crash, CrashDriver, Finding, TimelineEntry, CaseSearchDocument):
-            table = model._meta.db_table
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-            )
-        cursor.execute("VACUUM ANALYZE")  # visibility map and statistics, as a live database has
+        counts = {label: _copy(cursor, model, rows(seed), now) for label, model, rows in tables}
+        _finish(cursor, index_sql)
     print(
         f"  seeded {size:,} cases in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{n:,} {what}" for what, n in counts.items()),

@@ -17,6 +17,7 @@ the bytes fetched to read a 16 GiB kernel memory dump's header from the bucket.
 from __future__ import annotations
 
 import argparse
+import io
 import mmap
 import os
 import statistics
@@ -53,6 +54,46 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     return server, port
 
 
+def _portal(
+    root: Path, name: str, moto: MotoServer, bucket: str
+) -> tuple[subprocess.Popen[bytes], tuple[int, str, str]]:
+    """A portal with its files on local disk (``disk``) or in the bucket (``bucket``): its server, port,
+    case and customer token."""
+    env = {**os.environ, "PORTAL_VAR_DIR": str(root / name), "DEBUG": "true", "LOG_LEVEL": "WARNING"}
+    for variable in ("DATABASE_URL", "REDIS_URL", "STORAGE_BUCKET", "UPLOAD_SPOOL_DIR"):
+        env.pop(variable, None)
+    if name == "bucket":
+        env.update(
+            STORAGE_BUCKET=bucket,
+            STORAGE_ENDPOINT_URL=moto.endpoint,
+            STORAGE_ACCESS_KEY=KEYS["aws_access_key_id"],
+            STORAGE_SECRET_KEY=KEYS["aws_secret_access_key"],
+            STORAGE_REGION=KEYS["region_name"],
+        )
+    (root / name).mkdir()
+    case, token = upload_bench._prepare(env)
+    server, port = _serve(env)
+    return server, (port, case, token)
+
+
+def _print_rates(args: argparse.Namespace, rates: dict[str, list[float]]) -> None:
+    disk, remote = statistics.median(rates["disk"]), statistics.median(rates["bucket"])
+    print(f"upload of {args.size_mib} MiB in {args.chunk_mib} MiB chunks, median of {args.repeat} rounds:")
+    print(
+        f"  local disk (spool, rename)        {disk:7.0f} MiB/s  rounds {', '.join(f'{r:.0f}' for r in rates['disk'])}"
+    )
+    print(
+        f"  bucket (parts sent per chunk)     {remote:7.0f} MiB/s  rounds {', '.join(f'{r:.0f}' for r in rates['bucket'])}"
+    )
+    direct = statistics.median(rates["s3 client"])
+    print(
+        f"  boto3 multipart straight to moto  {direct:7.0f} MiB/s  rounds "
+        f"{', '.join(f'{r:.0f}' for r in rates['s3 client'])}"
+    )
+    print(f"  bucket / disk                     {remote / disk:7.2f}")
+    print(f"  bucket / boto3 alone              {remote / direct:7.2f}  (the same S3 server, no portal)")
+
+
 def upload_rates(args: argparse.Namespace) -> None:
     moto = MotoServer(own_process=True).start()
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
@@ -65,27 +106,8 @@ def upload_rates(args: argparse.Namespace) -> None:
             upload_bench._write_file(source, args.size_mib * MiB)
             setups: dict[str, tuple[int, str, str]] = {}
             for name in ("disk", "bucket"):
-                env = {
-                    **os.environ,
-                    "PORTAL_VAR_DIR": str(root / name),
-                    "DEBUG": "true",
-                    "LOG_LEVEL": "WARNING",
-                }
-                for variable in ("DATABASE_URL", "REDIS_URL", "STORAGE_BUCKET", "UPLOAD_SPOOL_DIR"):
-                    env.pop(variable, None)
-                if name == "bucket":
-                    env.update(
-                        STORAGE_BUCKET=bucket,
-                        STORAGE_ENDPOINT_URL=moto.endpoint,
-                        STORAGE_ACCESS_KEY=KEYS["aws_access_key_id"],
-                        STORAGE_SECRET_KEY=KEYS["aws_secret_access_key"],
-                        STORAGE_REGION=KEYS["region_name"],
-                    )
-                (root / name).mkdir()
-                case, token = upload_bench._prepare(env)
-                server, port = _serve(env)
+                server, setups[name] = _portal(root, name, moto, bucket)
                 servers.append(server)
-                setups[name] = (port, case, token)
             rates: dict[str, list[float]] = {"disk": [], "bucket": [], "s3 client": []}
             for number in range(args.repeat):
                 for name in ("disk", "bucket"):
@@ -95,25 +117,7 @@ def upload_rates(args: argparse.Namespace) -> None:
                     )
                     rates[name].append(args.size_mib / elapsed)
                 rates["s3 client"].append(args.size_mib / _direct_upload(moto, bucket, source, number))
-            disk, remote = statistics.median(rates["disk"]), statistics.median(rates["bucket"])
-            print(
-                f"upload of {args.size_mib} MiB in {args.chunk_mib} MiB chunks, median of {args.repeat} rounds:"
-            )
-            print(
-                f"  local disk (spool, rename)        {disk:7.0f} MiB/s  rounds {', '.join(f'{r:.0f}' for r in rates['disk'])}"
-            )
-            print(
-                f"  bucket (parts sent per chunk)     {remote:7.0f} MiB/s  rounds {', '.join(f'{r:.0f}' for r in rates['bucket'])}"
-            )
-            direct = statistics.median(rates["s3 client"])
-            print(
-                f"  boto3 multipart straight to moto  {direct:7.0f} MiB/s  rounds "
-                f"{', '.join(f'{r:.0f}' for r in rates['s3 client'])}"
-            )
-            print(f"  bucket / disk                     {remote / disk:7.2f}")
-            print(
-                f"  bucket / boto3 alone              {remote / direct:7.2f}  (the same S3 server, no portal)"
-            )
+            _print_rates(args, rates)
     finally:
         for server in servers:
             server.terminate()
@@ -132,17 +136,58 @@ def _direct_upload(moto: MotoServer, bucket: str, source: Path, number: int) -> 
     return time.perf_counter() - started
 
 
+def _sparse_key(s3, path: Path, size: int):  # type: ignore[no-untyped-def]
+    """The bucket's object made a view of the sparse file, so a ranged GET touches only its pages."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import FakeKey, s3_backends
+
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="cases/MEMORY.DMP", Body=b"placeholder")
+    handle = path.open("rb")
+    view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    # moto's model classes must live in a moto module (its metaclass reads the service name there).
+    # The value is the memory map: moto's range handling slices it, touching only those pages.
+    SparseKey = type(
+        "SparseKey",
+        (FakeKey,),
+        {"__module__": "moto.s3.models", "value": property(lambda self: view)},
+    )
+    key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object("bench", "cases/MEMORY.DMP")
+    key.__class__ = SparseKey
+    key.contentsize = size
+    return handle, view
+
+
+def _header_reads(s3, path: Path, size: int) -> None:  # type: ignore[no-untyped-def]
+    from analysis.rules import analyse_file
+    from uploads.bucket import RangedReader
+
+    runs, local_runs, fetched, requests = [], [], 0, 0
+    for _ in range(20):
+        reader = RangedReader(key="cases/MEMORY.DMP", s3=s3, bucket="bench")
+        started = time.perf_counter()
+        with io.BufferedReader(reader, buffer_size=64 * 1024) as stream:
+            result = analyse_file(stream, display_name="MEMORY.DMP")
+        runs.append(time.perf_counter() - started)
+        fetched, requests = reader.fetched, reader.requests
+        assert result.crashes and result.crashes[0].bugcheck_code == "0x000000be", result
+        started = time.perf_counter()
+        analyse_file(path)
+        local_runs.append(time.perf_counter() - started)
+    print(f"16 GiB sparse MEMORY.DMP in the bucket, header read by the analysis (median of {len(runs)}):")
+    print(
+        f"  fetched {fetched:,} bytes in {requests} ranged GET(s) + 1 HEAD = {fetched / size:.7%} of the file"
+    )
+    print(
+        f"  parse {statistics.median(runs) * 1e3:.1f} ms from the bucket, {statistics.median(local_runs) * 1e3:.1f} ms from local disk"
+    )
+
+
 def header_bytes() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import FakeKey, s3_backends
-
-    from analysis.rules import analyse_file
-    from uploads.bucket import RangedReader
-
     size = 16 * GiB
     with tempfile.TemporaryDirectory(prefix="bench-sparse-") as folder:
         path = Path(folder) / "MEMORY.DMP"
@@ -152,45 +197,8 @@ def header_bytes() -> None:
         moto = MotoServer().start()
         try:
             s3 = moto.client()
-            s3.create_bucket(Bucket="bench")
-            s3.put_object(Bucket="bench", Key="cases/MEMORY.DMP", Body=b"placeholder")
-            handle = path.open("rb")
-            view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-
-            # moto's model classes must live in a moto module (its metaclass reads the service name there).
-            # The value is the memory map: moto's range handling slices it, touching only those pages.
-            SparseKey = type(
-                "SparseKey",
-                (FakeKey,),
-                {"__module__": "moto.s3.models", "value": property(lambda self: view)},
-            )
-
-            key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object("bench", "cases/MEMORY.DMP")
-            key.__class__ = SparseKey
-            key.contentsize = size
-            runs, local_runs, fetched, requests = [], [], 0, 0
-            for _ in range(20):
-                reader = RangedReader(key="cases/MEMORY.DMP", s3=s3, bucket="bench")
-                started = time.perf_counter()
-                import io
-
-                with io.BufferedReader(reader, buffer_size=64 * 1024) as stream:
-                    result = analyse_file(stream, display_name="MEMORY.DMP")
-                runs.append(time.perf_counter() - started)
-                fetched, requests = reader.fetched, reader.requests
-                assert result.crashes and result.crashes[0].bugcheck_code == "0x000000be", result
-                started = time.perf_counter()
-                analyse_file(path)
-                local_runs.append(time.perf_counter() - started)
-            print(
-                f"16 GiB sparse MEMORY.DMP in the bucket, header read by the analysis (median of {len(runs)}):"
-            )
-            print(
-                f"  fetched {fetched:,} bytes in {requests} ranged GET(s) + 1 HEAD = {fetched / size:.7%} of the file"
-            )
-            print(
-                f"  parse {statistics.median(runs) * 1e3:.1f} ms from the bucket, {statistics.median(local_runs) * 1e3:.1f} ms from local disk"
-            )
+            handle, view = _sparse_key(s3, path, size)
+            _header_reads(s3, path, size)
             view.close()
             handle.close()
         finally:

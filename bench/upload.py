@@ -193,6 +193,49 @@ class Figures:
     peak_kib: int = 0
 
 
+def _serve(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """gunicorn on ``port``, once a request gets an answer (the master binds before its workers boot)."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--threads", str(args.threads), "--timeout", "300", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            connection.close()
+            return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise SystemExit(f"gunicorn did not answer on 127.0.0.1:{port}") from None
+            time.sleep(0.1)
+
+
+def _rounds(
+    var_dir: Path, source: Path, args: argparse.Namespace, port: int, case, token: str, figures: Figures
+) -> None:  # type: ignore[no-untyped-def]
+    spool = var_dir / "spool"  # copies are written beside the uploads: the same file system
+    spool.mkdir(parents=True, exist_ok=True)
+    size = source.stat().st_size
+    mib = size / MiB
+    for number in range(args.repeat):
+        figures.hashed_copies.append(mib / _plain_copy(source, spool / f"copy-{number}-sha256.bin"))
+        figures.plain_copies.append(mib / _plain_copy_no_hash(source, spool / f"copy-{number}.bin"))
+        elapsed, upload_id, durations = _upload(port, case, token, source, args.chunk_mib * MiB)
+        stored = list((var_dir / "uploads").rglob(upload_id))
+        assert stored and stored[0].stat().st_size == size, "the stored file is missing or short"
+        figures.uploads.append(mib / elapsed)
+        figures.server_rates.append(mib / sum(durations))
+        figures.patches.extend(durations[:-1])
+        figures.lasts.append(durations[-1])
+
+
 def _measure(var_dir: Path, source: Path, args: argparse.Namespace) -> Figures:
     """Serve a portal whose files live under ``var_dir`` and time copies and uploads written there.
 
@@ -208,55 +251,17 @@ def _measure(var_dir: Path, source: Path, args: argparse.Namespace) -> Figures:
     for name in ("DATABASE_URL", "REDIS_URL", "STORAGE_BUCKET", "UPLOAD_SPOOL_DIR"):
         env.pop(name, None)  # a self-contained run: SQLite, embedded broker, local files
     case, token = _prepare(env)
-    spool = var_dir / "spool"  # copies are written beside the uploads: the same file system
-    spool.mkdir(parents=True, exist_ok=True)
-    size = source.stat().st_size
-    mib = size / MiB
     port = _free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    server = subprocess.Popen(
-        [
-            str(gunicorn),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = _serve(env, port, args)
     figures = Figures()
     try:
-        for _attempt in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(0.5)
         # A small upload to each worker first, so the baseline includes the code a first request imports.
         warm_up = var_dir / "warm-up.bin"
         _write_file(warm_up, 4 * MiB)
         for _worker in range(2 * args.workers):
             _upload(port, case, token, warm_up, MiB)
         figures.idle_kib = max(_peak_kib(pid) for pid in _children(server.pid))
-        for number in range(args.repeat):
-            figures.hashed_copies.append(mib / _plain_copy(source, spool / f"copy-{number}-sha256.bin"))
-            figures.plain_copies.append(mib / _plain_copy_no_hash(source, spool / f"copy-{number}.bin"))
-            elapsed, upload_id, durations = _upload(port, case, token, source, args.chunk_mib * MiB)
-            stored = list((var_dir / "uploads").rglob(upload_id))
-            assert stored and stored[0].stat().st_size == size, "the stored file is missing or short"
-            figures.uploads.append(mib / elapsed)
-            figures.server_rates.append(mib / sum(durations))
-            figures.patches.extend(durations[:-1])
-            figures.lasts.append(durations[-1])
+        _rounds(var_dir, source, args, port, case, token, figures)
         figures.peak_kib = max(_peak_kib(pid) for pid in _children(server.pid))
     finally:
         server.send_signal(signal.SIGTERM)

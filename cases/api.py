@@ -11,6 +11,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.capabilities import can_see_internal
 from accounts.requests import AuthenticatedApiRequest, signed_in_user
 from cases import conversation, selectors, services
 from cases.models import Case
@@ -172,6 +173,6 @@ class CaseAuditApi(APIView):
     @extend_schema(responses=AuditEventSerializer(many=True))
     def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = selectors.case_get_for_user(user=request.user, number=number)
-        if not request.user.is_support_staff:
+        if not can_see_internal(request.user):
             raise PermissionDenied("The audit trail is for support staff.")
         return Response(AuditEventSerializer(selectors.case_audit_trail(case=case), many=True).data)

@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
@@ -32,7 +33,6 @@ from cases.models import (
     TimelineEntry,
 )
 from cases.records import (
-    audit,
     follow,
     locked,
     mark_first_response,
@@ -77,9 +77,13 @@ def scope_send(*, actor: User, case: Case, document_id: int | None = None) -> Au
         mark_first_response(case, actor)
         data: dict[str, object] = {"version": scope.version, "document": document_id}
         if case.state in {State.NEW, State.SCOPING}:
-            event = set_state(case, State.AWAITING_CUSTOMER, actor=actor, action="send_scope", data=data)
+            event = set_state(
+                case, State.AWAITING_CUSTOMER, actor=actor, action=AuditAction.SEND_SCOPE, data=data
+            )
         else:  # a revised scope during the investigation: the customer reads and answers it again
-            event = audit(case=case, actor=actor, action="send_scope", customer_visible=True, data=data)
+            event = audit_record(
+                case=case, actor=actor, action=AuditAction.SEND_SCOPE, customer_visible=True, data=data
+            )
         if document_id is None:
             timeline_record(case, event)
     return event
@@ -111,14 +115,14 @@ def scope_acknowledge(*, actor: User, case: Case, accepted: bool, comment: str =
         acknowledgement = ScopeAcknowledgement.objects.create(
             scope_version=scope, decision=decision, comment=comment.strip(), author=actor
         )
-        action = f"scope_{decision}"
+        action = AuditAction.SCOPE_ACCEPTED if accepted else AuditAction.SCOPE_OBJECTED
         data = {"version": scope.version, "comment": comment.strip()}
         if accepted and case.state == State.AWAITING_CUSTOMER:
             event = set_state(case, State.INVESTIGATING, actor=actor, action=action, data=data)
         elif not accepted and case.state != State.SCOPING:
             event = set_state(case, State.SCOPING, actor=actor, action=action, data=data)
         else:
-            event = audit(case=case, actor=actor, action=action, customer_visible=True, data=data)
+            event = audit_record(case=case, actor=actor, action=action, customer_visible=True, data=data)
         timeline_record(case, event, body=comment.strip())
         follow(case, actor)
     return acknowledgement
@@ -140,7 +144,7 @@ def resolution_propose(*, actor: User, case: Case, text: str) -> ResolutionPropo
             case,
             State.PENDING_CONFIRMATION,
             actor=actor,
-            action="propose_resolution",
+            action=AuditAction.PROPOSE_RESOLUTION,
             data={"proposal": proposal.pk, "message": proposal.text},
         )
         timeline_record(case, event, body=proposal.text, kind=TimelineEntry.Kind.MESSAGE)
@@ -189,11 +193,17 @@ def resolution_answer(*, actor: User, case: Case, accepted: bool, comment: str =
         proposal.save(update_fields=["answer", "answered_by", "answered_at", "comment"])
         data = {"proposal": proposal.pk, "comment": proposal.comment}
         if accepted:
-            event = audit(
-                case=case, actor=actor, action="resolution_accepted", customer_visible=True, data=data
+            event = audit_record(
+                case=case,
+                actor=actor,
+                action=AuditAction.RESOLUTION_ACCEPTED,
+                customer_visible=True,
+                data=data,
             )
         else:
-            event = set_state(case, State.INVESTIGATING, actor=actor, action="resolution_rejected", data=data)
+            event = set_state(
+                case, State.INVESTIGATING, actor=actor, action=AuditAction.RESOLUTION_REJECTED, data=data
+            )
         timeline_record(case, event, body=proposal.comment)
         follow(case, actor)
     return proposal
@@ -273,10 +283,10 @@ def resolution_remind(*, proposal_id: int, close_at: datetime) -> bool:
         case, proposal = found
         proposal.reminded_at = timezone.now()
         proposal.save(update_fields=["reminded_at"])
-        audit(
+        audit_record(
             case=case,
             actor=None,
-            action="resolution_reminder",
+            action=AuditAction.RESOLUTION_REMINDER,
             customer_visible=True,
             data={"proposal": proposal.pk, "close_at": close_at.isoformat()},
         )
@@ -310,7 +320,7 @@ def resolution_close_unanswered(*, proposal_id: int) -> bool:
             case,
             State.CLOSED,
             actor=None,
-            action="close",
+            action=AuditAction.CLOSE,
             data={
                 "resolution_type": ResolutionType.NO_RESPONSE,
                 "summary_version": summary.version,

@@ -1,30 +1,29 @@
-"""The shared steps of every case write: role and state checks, the row lock, the audit record (which
-notifies people after the commit and raises the case's live version), state changes and the timeline
-records of lifecycle events. Used by ``cases.services`` and ``cases.conversation``; callers own the
+"""The shared steps of every case write: role and state checks, the row lock, state changes (recorded
+through ``cases.audit.audit_record``, which notifies people after the commit and raises the case's live
+version) and the timeline records of lifecycle events. Used by ``cases.services`` and ``cases.conversation``; callers own the
 transaction.
 """
 
 from __future__ import annotations
 
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_work_cases
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidState, NotAllowed
 from cases.models import AuditEvent, Case, CaseSummary, State, TimelineEntry
-from cases.search_index import case_search_mark
+from cases.selectors import case_visible_to
 
 
 def require_case_worker(actor: User) -> None:
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
 
 
 def require_visible(actor: User, case: Case) -> None:
     # Services are also called from admin and commands: check visibility here too, not only in views.
-    from cases.selectors import case_visible_to
-
     if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
 
@@ -42,54 +41,12 @@ def locked(case: Case) -> Case:
     return Case.objects.select_for_update().get(pk=case.pk)
 
 
-def case_touch(*, case_id: int) -> None:
-    """Raise the case's live version, so open case pages fetch what changed (one UPDATE, no read), and
-    queue the case's search documents for rebuilding (one upsert)."""
-    Case.objects.filter(pk=case_id).update(live_version=F("live_version") + 1)
-    case_search_mark(case_id=case_id)
-
-
-def audit(
-    *,
-    case: Case | None,
-    actor: User | None,
-    action: str,
-    from_state: str = "",
-    to_state: str = "",
-    customer_visible: bool = False,
-    data: dict[str, object] | None = None,
-) -> AuditEvent:
-    """Record who did what; for a case event, queue its notifications through the outbox, published after
-    the commit (``communications.notifications`` decides who hears of it), and raise the live version."""
-    event = AuditEvent.objects.create(
-        case=case,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        customer_visible=customer_visible,
-        data=data or {},
-    )
-    if case is not None:
-        from outbox.services import outbox_publish
-
-        case_touch(case_id=case.pk)
-        # An outbox row of the caller's transaction: the notification is owed once the change commits,
-        # whatever the broker does then (docs/pipeline.md, "Outbox").
-        outbox_publish(
-            task="communications.tasks.notify_case_event",
-            args=[event.pk],
-            key=f"notify_case_event:{event.pk}",
-        )
-    return event
-
-
 def set_state(
     case: Case,
     to_state: str,
     *,
     actor: User | None,
-    action: str,
+    action: AuditAction,
     data: dict[str, object] | None = None,
 ) -> AuditEvent:
     """Move the case and record it as one customer-visible event named after the action."""
@@ -103,7 +60,7 @@ def set_state(
         case.closed_at = None
         fields.append("closed_at")
     case.save(update_fields=fields)
-    return audit(
+    return audit_record(
         case=case,
         actor=actor,
         action=action,

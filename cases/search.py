@@ -31,6 +31,7 @@ from django.db.models import Expression, F, FilteredRelation, Q, QuerySet, Value
 from django.db.models.fields import FloatField
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.capabilities import can_see_internal
 from accounts.models import User
 from cases.models import Case, CaseSearchDocument
 from cases.search_index import CJK_RUN, code_forms
@@ -99,11 +100,6 @@ def _term(text: str, *, phrase: bool) -> Term:
     return Term("text", text)
 
 
-def user_reads_internal(user: User) -> bool:
-    """Staff read internal notes, draft scopes, findings and crashes; customers never do."""
-    return user.is_active and (user.is_superuser or user.is_support_staff)
-
-
 def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -159,21 +155,15 @@ def _rank_query(terms: list[Term]) -> SearchQuery | None:
     return combined
 
 
-def case_search(*, user: User, query: str, cases: QuerySet[Case] | None = None) -> QuerySet[Case]:
-    """The cases among ``cases`` (default: all the user may see) that match every term of ``query``, best
-    first, each with ``search_rank`` and ``search_text`` (for ``search_highlight``). Only the cases the user
-    may see are ever searched: ``cases``, when given, is a filtered ``case_visible_queryset(user)``."""
-    if cases is None:
-        from cases.selectors import case_visible_queryset
-
-        cases = case_visible_queryset(user)
+def case_search(*, user: User, query: str, cases: QuerySet[Case]) -> QuerySet[Case]:
+    """The cases among ``cases`` that match every term of ``query``, best first, each with ``search_rank``
+    and ``search_text`` (for ``search_highlight``). Only the cases the user may see are ever searched:
+    ``cases`` is a filtered ``cases.selectors.case_visible_queryset(user)``."""
     terms = search_terms(query)
     if not terms:
         return cases.order_by("-opened_at", "-id")
     audience = (
-        CaseSearchDocument.Audience.STAFF
-        if user_reads_internal(user)
-        else CaseSearchDocument.Audience.CUSTOMER
+        CaseSearchDocument.Audience.STAFF if can_see_internal(user) else CaseSearchDocument.Audience.CUSTOMER
     )
     cases = cases.annotate(
         search_doc=FilteredRelation("search_documents", condition=Q(search_documents__audience=audience))

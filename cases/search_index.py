@@ -1,7 +1,9 @@
 """Search documents: what search reads of each case, rebuilt from the case's rows (writes).
 
-Every case write raises the case's live version through ``cases.records.case_touch``, which also queues the
-case here (one upsert). ``case_search_sweep`` (Celery beat, every few seconds) rebuilds the queued cases'
+Every case write raises the case's live version through ``cases.live.case_touch`` (the services' audit
+records call it, and so do the pipeline's writes), which also queues the case here (one upsert); no signal
+does: a case written around the services (a script, a test factory) is queued by calling
+``case_search_mark``. ``case_search_sweep`` (Celery beat, every few seconds) rebuilds the queued cases'
 documents in batches, a fixed number of queries per batch, so a write never pays for a long timeline and a
 crash between the write and the rebuild loses nothing: the queue row is still there. Readers are in
 ``cases.search``.
@@ -23,10 +25,9 @@ from string import hexdigits
 
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
+from analysis.models import Crash, Finding
 from cases.models import Case, CaseSearchDocument, CaseSearchQueue, CaseSummary, ScopeVersion, TimelineEntry
 
 # Chinese, Japanese and Korean runs: the parsers of PostgreSQL do not split them into words, so their
@@ -154,8 +155,6 @@ def search_documents(case: CaseTexts) -> dict[str, DocumentTexts]:
 
 def _case_texts(case_ids: list[int]) -> dict[int, CaseTexts]:
     """The texts of these cases in seven queries, whatever their number or the length of their timelines."""
-    from analysis.models import Crash, Finding
-
     texts = {
         case.pk: CaseTexts(
             number=case.number,
@@ -167,8 +166,16 @@ def _case_texts(case_ids: list[int]) -> dict[int, CaseTexts]:
         )
         for case in Case.objects.filter(pk__in=case_ids).select_related("organisation")
     }
+    _add_writing(texts)
+    _add_findings(texts)
+    _add_crashes(texts)
+    return texts
+
+
+def _add_writing(texts: dict[int, CaseTexts]) -> None:
+    """What people wrote: summaries and sent scopes lead, then the timeline newest first, so what a long
+    document cuts is the oldest talk. Draft scopes and internal notes are staff's only."""
     ids = list(texts)
-    # Summaries and sent scopes lead, then the timeline newest first: what is cut is the oldest talk.
     for case_id, *parts in (
         CaseSummary.objects.filter(case_id__in=ids)
         .order_by("-version")
@@ -187,26 +194,34 @@ def _case_texts(case_ids: list[int]) -> dict[int, CaseTexts]:
         .values_list("case_id", "internal", "body")
     ):
         (texts[case_id].internal if internal else texts[case_id].public).append(body)
+
+
+def _add_findings(texts: dict[int, CaseTexts]) -> None:
     for case_id, *parts in (
-        Finding.objects.filter(case_id__in=ids)
+        Finding.objects.filter(case_id__in=list(texts))
         .order_by("upload_id", "seq")
         .values_list(
             "case_id", "title", "title_zh", "detail", "detail_zh", "recommendation", "recommendation_zh"
         )
     ):
         texts[case_id].internal.extend(parts)
-    crash_fields = (
-        "code",
-        "name",
-        "process_name",
-        "culprit_module",
-        "exception_code",
-        "exception_name",
-        "title",
-    )
-    for row in Crash.objects.filter(case_id__in=ids).values(
+
+
+_CRASH_FIELDS = (
+    "code",
+    "name",
+    "process_name",
+    "culprit_module",
+    "exception_code",
+    "exception_name",
+    "title",
+)
+
+
+def _add_crashes(texts: dict[int, CaseTexts]) -> None:
+    for row in Crash.objects.filter(case_id__in=list(texts)).values(
         "case_id",
-        *crash_fields,
+        *_CRASH_FIELDS,
         "third_party_drivers",
         "signature_coarse",
         "signature_module",
@@ -225,7 +240,6 @@ def _case_texts(case_ids: list[int]) -> dict[int, CaseTexts]:
                 title=row["title"],
             )
         )
-    return texts
 
 
 def case_search_refresh(*, case_ids: Iterable[int]) -> int:
@@ -255,13 +269,6 @@ def case_search_mark(*, case_id: int) -> None:
         unique_fields=["case"],
         update_fields=["touched_at"],
     )
-
-
-@receiver(post_save, sender=Case, dispatch_uid="cases_search_case_saved")
-def _case_saved(sender: type[Case], instance: Case, raw: bool = False, **kwargs: object) -> None:
-    # Services queue through case_touch; a case saved elsewhere (admin, scripts, fixtures) is queued too.
-    if not raw:
-        case_search_mark(case_id=instance.pk)
 
 
 def case_search_sweep(*, batch: int = 200, budget_seconds: float = 20.0) -> int:

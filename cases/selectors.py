@@ -12,18 +12,29 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
-from cases.models import AuditEvent, Case, ResolutionProposal, ScopeVersion, State, TimelineEntry
+from cases.audit import AuditAction
+from cases.models import (
+    AuditEvent,
+    Case,
+    ResolutionProposal,
+    ScopeAcknowledgement,
+    ScopeVersion,
+    State,
+    TimelineEntry,
+)
+from cases.search import case_search
 
 
 def case_visible_queryset(user: User) -> QuerySet[Case]:
     """Every case the user may see: customers their organisation's, account managers the organisations
     they look after, engineers and managers all."""
     cases = Case.objects.all()
+    if can_work_cases(user):
+        return cases
     if not user.is_authenticated or not user.is_active:
         return cases.none()
-    if user.is_superuser or user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
-        return cases
     if user.role == User.Role.ACCOUNT_MANAGER:
         return cases.filter(organisation__account_managers=user)
     if user.organisation_id is None:
@@ -77,8 +88,6 @@ def case_list_for_user(
     if severity:
         cases = cases.filter(severity=severity)
     if search.strip():
-        from cases.search import case_search
-
         return case_search(user=user, query=search, cases=cases)  # ranked, best first
     return cases.order_by("-opened_at", "-id")
 
@@ -87,7 +96,7 @@ def case_timeline_for_user(*, user: User, case: Case) -> QuerySet[TimelineEntry]
     """Timeline entries, oldest first, with what each one shows (its document, its event's actor);
     customers never see internal notes."""
     entries = case.timeline.select_related("author", "document", "event__actor")
-    if not user.is_support_staff and not user.is_superuser:
+    if not can_see_internal(user):
         entries = entries.filter(internal=False)
     return entries
 
@@ -100,7 +109,7 @@ def case_current_scope(*, case: Case) -> ScopeVersion | None:
 def case_scope_versions_for_user(*, user: User, case: Case) -> QuerySet[ScopeVersion]:
     """Scope versions newest first as this user may read them: customers never see a draft."""
     versions = case.scope_versions.select_related("author").prefetch_related("acknowledgements__author")
-    if not (user.is_support_staff or user.is_superuser):
+    if not can_see_internal(user):
         versions = versions.filter(sent_at__isnull=False)
     return versions
 
@@ -155,42 +164,68 @@ def case_next_step(
 ) -> NextStep | None:
     """The one thing this viewer should do next on the case, so nobody waits on something nobody asked.
     ``scope`` is the version the viewer reads and ``proposal`` the standing resolution proposal."""
-    page = reverse("cases:detail", args=[case.number])
     if not case.is_open:
         return None
     scope_answer = scope.acknowledgements.all()[0] if scope and scope.acknowledgements.all() else None
     if user.is_customer:
-        if proposal is not None and proposal.pending and case.state == State.PENDING_CONFIRMATION:
-            return NextStep(
-                _("Your engineer proposes a resolution: does it solve the problem?"),
-                page + "#resolution",
-                _("Confirm or reject"),
-            )
-        if scope is not None and scope_answer is None and case.state not in {State.NEW, State.SCOPING}:
-            return NextStep(
-                _("Your engineer sent the scope (v%(version)s): please read it and accept it or object.")
-                % {"version": scope.version},
-                page + "#scope",
-                _("Answer the scope"),
-            )
-        if case.state == State.AWAITING_CUSTOMER:
-            asked = (
-                case.audit_events.filter(action="request_customer")
-                .order_by("-id")
-                .values_list("data", flat=True)
-                .first()
-            )
-            text = (
-                _("Your engineer asks: “%(request)s”") % {"request": asked["message"]}
-                if asked and asked.get("message")
-                else _("Your engineer is waiting for your answer.")
-            )
-            if files_missing:
-                return NextStep(text, reverse("uploads:page", args=[case.number]), _("Upload files"))
-            return NextStep(text, page + "#timeline", _("Reply"))
-        return NextStep(_("Your engineer is working on the case."), waiting=True)
-    if not user.is_case_worker:
+        return _customer_next_step(
+            case=case, scope=scope, scope_answer=scope_answer, proposal=proposal, files_missing=files_missing
+        )
+    if not can_work_cases(user):
         return None
+    return _engineer_next_step(case=case, scope=scope, scope_answer=scope_answer, proposal=proposal)
+
+
+def _customer_next_step(
+    *,
+    case: Case,
+    scope: ScopeVersion | None,
+    scope_answer: ScopeAcknowledgement | None,
+    proposal: ResolutionProposal | None,
+    files_missing: bool,
+) -> NextStep:
+    """The customer answers what the engineer asked: a proposal, a scope, a request for files or words."""
+    page = reverse("cases:detail", args=[case.number])
+    if proposal is not None and proposal.pending and case.state == State.PENDING_CONFIRMATION:
+        return NextStep(
+            _("Your engineer proposes a resolution: does it solve the problem?"),
+            page + "#resolution",
+            _("Confirm or reject"),
+        )
+    if scope is not None and scope_answer is None and case.state not in {State.NEW, State.SCOPING}:
+        return NextStep(
+            _("Your engineer sent the scope (v%(version)s): please read it and accept it or object.")
+            % {"version": scope.version},
+            page + "#scope",
+            _("Answer the scope"),
+        )
+    if case.state != State.AWAITING_CUSTOMER:
+        return NextStep(_("Your engineer is working on the case."), waiting=True)
+    asked = (
+        case.audit_events.filter(action=AuditAction.REQUEST_CUSTOMER)
+        .order_by("-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    text = (
+        _("Your engineer asks: “%(request)s”") % {"request": asked["message"]}
+        if asked and asked.get("message")
+        else _("Your engineer is waiting for your answer.")
+    )
+    if files_missing:
+        return NextStep(text, reverse("uploads:page", args=[case.number]), _("Upload files"))
+    return NextStep(text, page + "#timeline", _("Reply"))
+
+
+def _engineer_next_step(
+    *,
+    case: Case,
+    scope: ScopeVersion | None,
+    scope_answer: ScopeAcknowledgement | None,
+    proposal: ResolutionProposal | None,
+) -> NextStep | None:
+    """The engineer acts on the customer's answer, writes the scope, or waits for the customer."""
+    page = reverse("cases:detail", args=[case.number])
     if proposal is not None and proposal.answer == ResolutionProposal.Answer.ACCEPTED:
         return NextStep(
             _("%(who)s confirmed the proposed resolution on %(when)s: close the case with its summary.")

@@ -20,6 +20,7 @@ from cases.models import (
 )
 from cases.search import search_highlight
 from cases.selectors import case_resolution_proposal
+from inbound.addresses import reply_address_for
 
 
 class CaseListSerializer(serializers.ModelSerializer[Case]):
@@ -87,8 +88,6 @@ class CaseDetailSerializer(CaseListSerializer):
 
     @extend_schema_field(serializers.EmailField(allow_null=True))
     def get_reply_address(self, case: Case) -> str | None:
-        from inbound.addresses import reply_address_for
-
         request = self.context.get("request")
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:

@@ -2,7 +2,7 @@
 side of the lifecycle: scope sent and answered, resolution proposed and answered). STYLE.md rules 2 and 4.
 
 Each function checks the actor's role and the case's state, writes in one transaction, records an audit
-event (``cases.records.audit``), and queues notifications after the commit.
+event (``cases.audit.audit_record``), and queues notifications after the commit.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.capabilities import can_act_for_vendor, can_work_cases
 from accounts.models import Organisation, User
 from cases import conversation
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import (
     OPEN_STATES,
@@ -30,7 +32,6 @@ from cases.models import (
     State,
     TimelineEntry,
 )
-from cases.records import audit as _audit
 from cases.records import (
     customer_answered,
     follow,
@@ -88,7 +89,7 @@ def case_create(
         raise InvalidInput(_("Unknown severity."))
     if customer_contact is not None and customer_contact.organisation_id != organisation.pk:
         raise InvalidInput(_("The customer contact must belong to the case's organisation."))
-    if owner is not None and not owner.is_case_worker:
+    if owner is not None and not can_work_cases(owner):
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = Case.objects.create(
@@ -104,10 +105,10 @@ def case_create(
             parent=parent,
             opened_by=actor,
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="case_opened",
+            action=AuditAction.CASE_OPENED,
             to_state=case.state,
             customer_visible=True,
             data={"owner": owner.username if owner else None, "parent": parent.number if parent else None},
@@ -135,10 +136,10 @@ def case_open_for_customer(*, customer: User, title: str, description: str = "",
         data: dict[str, object] = {"owner": None, "parent": None}
         if via:
             data["via"] = via
-        _audit(
+        audit_record(
             case=case,
             actor=customer,
-            action="case_opened",
+            action=AuditAction.CASE_OPENED,
             to_state=case.state,
             customer_visible=True,
             data=data,
@@ -169,14 +170,14 @@ def case_update(*, actor: User, case: Case, **fields: str) -> Case:
             setattr(case, name, value)
         if changes:
             case.save(update_fields=[*changes, "updated_at"])
-            _audit(case=case, actor=actor, action="case_updated", data={"changes": changes})
+            audit_record(case=case, actor=actor, action=AuditAction.CASE_UPDATED, data={"changes": changes})
     return case
 
 
 def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Case:
     """Assign or reassign the case; taking it from another engineer needs a reason."""
     require_case_worker(actor)
-    if not owner.is_case_worker:
+    if not can_work_cases(owner):
         raise InvalidInput(_("Cases can be assigned to engineers and managers only."))
     with transaction.atomic():
         case = locked(case)
@@ -189,10 +190,10 @@ def case_assign(*, actor: User, case: Case, owner: User, reason: str = "") -> Ca
         case.owner = owner
         case.save(update_fields=["owner", "updated_at"])
         # Customer-visible: the customer is told who handles their case now (the reason stays with staff).
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="case_reassigned" if previous else "case_assigned",
+            action=AuditAction.CASE_REASSIGNED if previous else AuditAction.CASE_ASSIGNED,
             customer_visible=True,
             data={"from": previous.username if previous else None, "to": owner.username, "reason": reason},
         )
@@ -223,9 +224,11 @@ def scope_save(
             next_steps=next_steps,
             author=actor,
         )
-        _audit(case=case, actor=actor, action="scope_saved", data={"version": version.version})
+        audit_record(
+            case=case, actor=actor, action=AuditAction.SCOPE_SAVED, data={"version": version.version}
+        )
         if case.state == State.NEW:
-            set_state(case, State.SCOPING, actor=actor, action="scoping_started")
+            set_state(case, State.SCOPING, actor=actor, action=AuditAction.SCOPING_STARTED)
     return version
 
 
@@ -240,12 +243,12 @@ def timeline_add(
     ``via="email"`` marks a reply that came by e-mail (inbound/)."""
     if not body.strip():
         raise InvalidInput(_("The message is empty."))
-    if internal and not actor.is_support_staff:
+    if internal and not can_act_for_vendor(actor):
         raise NotAllowed(_("Only support staff can write internal notes."))
     require_visible(actor, case)
     with transaction.atomic():
         case = locked(case)
-        if not case.is_open and not actor.is_support_staff:
+        if not case.is_open and not can_act_for_vendor(actor):
             raise InvalidState(closed_case_message())
         entry = TimelineEntry.objects.create(
             case=case,
@@ -259,10 +262,10 @@ def timeline_add(
         if not internal:
             mark_first_response(case, actor)
             follow(case, actor)
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="note_added" if internal else "message_added",
+            action=AuditAction.NOTE_ADDED if internal else AuditAction.MESSAGE_ADDED,
             from_state=from_state,
             to_state=to_state,
             customer_visible=not internal,
@@ -341,7 +344,7 @@ TRANSITIONS: dict[str, Transition] = {
 
 def transitions_allowed(*, actor: User, case: Case) -> list[Transition]:
     """The transitions this actor may take from the case's state, for showing only allowed actions."""
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         return []
     return [t for t in TRANSITIONS.values() if case.state in t.sources]
 
@@ -369,7 +372,11 @@ def case_transition(*, actor: User, case: Case, name: str, message: str = "") ->
         if name == "resume_investigation":
             conversation.resolution_withdraw(case=case)
         event = set_state(
-            case, transition.target, actor=actor, action=name, data={"message": message} if message else None
+            case,
+            transition.target,
+            actor=actor,
+            action=AuditAction(name),
+            data={"message": message} if message else None,
         )
         if message.strip():
             timeline_record(case, event, body=message, kind=TimelineEntry.Kind.MESSAGE)
@@ -413,7 +420,7 @@ def case_close(
             case,
             State.CLOSED,
             actor=actor,
-            action="close",
+            action=AuditAction.CLOSE,
             data={"resolution_type": resolution_type, "summary_version": summary.version},
         )
         timeline_record(case, event)
@@ -437,8 +444,12 @@ def case_split(*, actor: User, case: Case, title: str, description: str = "") ->
             owner=case.owner,
             parent=case,
         )
-        _audit(
-            case=case, actor=actor, action="case_split", customer_visible=True, data={"child": child.number}
+        audit_record(
+            case=case,
+            actor=actor,
+            action=AuditAction.CASE_SPLIT,
+            customer_visible=True,
+            data={"child": child.number},
         )
     return child
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.capabilities import can_open_cases, can_see_internal, can_work_cases
 from accounts.models import Organisation, User
 from accounts.requests import AuthenticatedRequest
 from analysis.selectors import analysis_panel_for
@@ -45,7 +46,7 @@ T = TypeVar("T")
 
 
 def _staff_required(user: User) -> None:
-    if not (user.is_support_staff or user.is_superuser):
+    if not can_see_internal(user):
         raise PermissionDenied
 
 
@@ -91,7 +92,7 @@ def case_list(request: AuthenticatedRequest) -> HttpResponse:
             "states": State.choices,
             "severities": Severity.choices,
             "organisations": organisations,
-            "can_open": request.user.is_support_staff and not request.user.is_customer,
+            "can_open": can_open_cases(request.user),
             # Rows are cached per case version (a search's rows show the matching words: never cached).
             "row_scope": "" if params.get("q") else selectors.case_fragment_scope(user=request.user),
         },
@@ -116,13 +117,13 @@ def case_new(request: AuthenticatedRequest) -> HttpResponse:
 def case_folds(*, user: User, case: Case) -> dict[str, bool]:
     """Which folded sections of the case page start open: those that need this reader now. From the role
     and the state only, so a page served from the cache costs no query for it."""
-    staff = user.is_support_staff or user.is_superuser
+    staff = can_see_internal(user)
     waiting_on_customer = case.state == State.AWAITING_CUSTOMER
     return {
         "scope": case.state in {State.NEW, State.SCOPING, State.AWAITING_CUSTOMER},
         "uploads": user.is_customer and waiting_on_customer,
         "analysis": staff,
-        "messages": user.is_case_worker and case.is_open,  # where the engineer drafts what is sent
+        "messages": can_work_cases(user) and case.is_open,  # where the engineer drafts what is sent
     }
 
 
@@ -136,24 +137,15 @@ def _pending_deadlines(proposal: ResolutionProposal | None) -> ResolutionDeadlin
     return resolution_deadlines(proposal=proposal) if proposal and proposal.pending else None
 
 
-@login_required
-def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
-    # The case row (with its live version) is read first: a change during the render raises the version
-    # above the one the page carries, so the page fetches it again.
-    case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
-    user = request.user
-    is_staff = user.is_support_staff or user.is_superuser
-    allowed = services.transitions_allowed(actor=user, case=case)
+def _case_reads(*, user: User, case: Case) -> dict[str, object]:
+    """What the case page reads for this viewer, each read when a fragment first needs it."""
     read_scope = functools.cache(lambda: selectors.case_scope_for_user(user=user, case=case))
     read_proposal = functools.cache(lambda: selectors.case_resolution_proposal(case=case))
     read_checklist = functools.cache(lambda: evidence_checklist(case=case))
-    scope, proposal, checklist = _lazy(read_scope), _lazy(read_proposal), _lazy(read_checklist)
-    context = {
-        "case": case,
-        "fragment_scope": selectors.case_fragment_scope(user=user),
-        "fold": case_folds(user=user, case=case),
-        "checklist": checklist,
-        "scope": scope,
+    proposal = _lazy(read_proposal)
+    return {
+        "checklist": _lazy(read_checklist),
+        "scope": _lazy(read_scope),
         "scope_history": _lazy(
             lambda: list(selectors.case_scope_versions_for_user(user=user, case=case)[1:])
         ),
@@ -175,13 +167,39 @@ def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
         "communications_panel": _lazy(
             lambda: communications_panel_for(user=user, case=case, checklist=read_checklist())
         ),
+    }
+
+
+def _case_actions(*, user: User, case: Case, scope: Any, proposal: Any) -> dict[str, object]:
+    """What this viewer may do on the case page (``accounts.capabilities`` and the case's state)."""
+    is_staff = can_see_internal(user)
+    allowed = services.transitions_allowed(actor=user, case=case)
+    return {
         "transitions": [t for t in allowed if t.name != "close"],
-        "can_work": bool(allowed) or (is_staff and not user.is_account_manager),
+        "can_work": bool(allowed) or can_work_cases(user),
         "can_close": case.is_open and any(t.name == "close" for t in allowed),
         "can_post": case.is_open or is_staff,
-        "closed_message": services.closed_case_message(),
         "is_staff": is_staff,
         "following": is_staff and case.following,  # type: ignore[attr-defined]  # annotated by the selector
+        "can_answer_scope": _lazy(
+            lambda: (
+                user.is_customer
+                and case.is_open
+                and scope
+                and not scope.acknowledgements.all()
+                and case.state not in {State.NEW, State.SCOPING}
+            )
+        ),
+        "can_answer_resolution": user.is_customer
+        and case.state == State.PENDING_CONFIRMATION
+        and _lazy(lambda: bool(proposal and proposal.pending)),
+        "audit": selectors.case_audit_trail(case=case)[:50] if is_staff else [],
+    }
+
+
+def _case_forms(*, scope: Any) -> dict[str, object]:
+    """The case page's forms; the scope form starts from the version the viewer reads."""
+    return {
         "message_form": MessageForm(),
         "scope_form": _lazy(
             lambda: ScopeForm(
@@ -197,19 +215,24 @@ def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
         "answer_form": AnswerForm(),
         "assign_form": AssignForm(),
         "split_form": SplitForm(),
-        "can_answer_scope": _lazy(
-            lambda: (
-                user.is_customer
-                and case.is_open
-                and scope
-                and not scope.acknowledgements.all()
-                and case.state not in {State.NEW, State.SCOPING}
-            )
-        ),
-        "can_answer_resolution": user.is_customer
-        and case.state == State.PENDING_CONFIRMATION
-        and _lazy(lambda: bool(proposal and proposal.pending)),
-        "audit": selectors.case_audit_trail(case=case)[:50] if is_staff else [],
+    }
+
+
+@login_required
+def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
+    # The case row (with its live version) is read first: a change during the render raises the version
+    # above the one the page carries, so the page fetches it again.
+    case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
+    user = request.user
+    reads = _case_reads(user=user, case=case)
+    context = {
+        "case": case,
+        "fragment_scope": selectors.case_fragment_scope(user=user),
+        "fold": case_folds(user=user, case=case),
+        **reads,
+        **_case_actions(user=user, case=case, scope=reads["scope"], proposal=reads["proposal"]),
+        **_case_forms(scope=reads["scope"]),
+        "closed_message": services.closed_case_message(),
         # A refresh by the live page must not take the flash messages meant for the next full page.
         "live_refresh": request.headers.get("X-Live-Refresh") == "1",
     }

@@ -6,6 +6,3 @@ class CommunicationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "communications"
     verbose_name = _("Communications")
-
-    def ready(self) -> None:
-        from communications import signals  # noqa: F401  (connects the receivers)

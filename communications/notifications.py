@@ -7,6 +7,7 @@ writes the rows and sends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,12 +18,22 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from cases.models import AuditEvent, Case, CaseSummary, ResolutionType, ScopeVersion, TimelineEntry
+from analysis.models import AnalysisJob
+from cases.audit import RECORDS_ONLY, AuditAction
+from cases.conversation import resolution_deadlines
+from cases.models import (
+    AuditEvent,
+    Case,
+    CaseSummary,
+    ResolutionProposal,
+    ResolutionType,
+    ScopeVersion,
+    TimelineEntry,
+)
 from communications.models import DocumentKind, NotificationKind, SentDocument
 from config.links import site_url
 
@@ -45,51 +56,50 @@ def _route(kind: str, who: tuple[bool, bool]) -> Route:
     return Route(kind=kind, customers=who[0], staff=who[1])
 
 
-K = NotificationKind
+K, A = NotificationKind, AuditAction
 ROUTES: dict[str, Route] = {
     # Opening, assignment and the case's own fields
-    "case_opened": _route(K.ACTIVITY, _CS),
-    "case_assigned": _route(K.ASSIGNED, _CS),
-    "case_reassigned": _route(K.ASSIGNED, _CS),
-    "case_updated": _route(K.ACTIVITY, _S),
-    "case_split": _route(K.ACTIVITY, _CS),
+    A.CASE_OPENED: _route(K.ACTIVITY, _CS),
+    A.CASE_ASSIGNED: _route(K.ASSIGNED, _CS),
+    A.CASE_REASSIGNED: _route(K.ASSIGNED, _CS),
+    A.CASE_UPDATED: _route(K.ACTIVITY, _S),
+    A.CASE_SPLIT: _route(K.ACTIVITY, _CS),
     # Scope
-    "scope_saved": _route(K.ACTIVITY, _S),
-    "scoping_started": _route(K.ACTIVITY, _S),
-    "start_scoping": _route(K.ACTIVITY, _S),
-    "send_scope": _route(K.DOCUMENT, _CS),
-    "scope_accepted": _route(K.SCOPE_ANSWER, _S),
-    "scope_objected": _route(K.SCOPE_ANSWER, _S),
+    A.SCOPE_SAVED: _route(K.ACTIVITY, _S),
+    A.SCOPING_STARTED: _route(K.ACTIVITY, _S),
+    A.START_SCOPING: _route(K.ACTIVITY, _S),
+    A.SEND_SCOPE: _route(K.DOCUMENT, _CS),
+    A.SCOPE_ACCEPTED: _route(K.SCOPE_ANSWER, _S),
+    A.SCOPE_OBJECTED: _route(K.SCOPE_ANSWER, _S),
     # Investigation: what the engineer asks, what the customer sends
-    "start_investigation": _route(K.ACTIVITY, _CS),
-    "request_customer": _route(K.REQUEST, _CS),
-    "evidence_requested": _route(K.REQUEST, _CS),
-    "evidence_withdrawn": _route(K.REQUEST, _CS),
-    "message_added": _route(K.MESSAGE, _CS),
-    "note_added": _route(K.MESSAGE, _S),
-    "upload_stored": _route(K.UPLOAD, _S),
-    "upload_rejected": _route(K.UPLOAD, _CS),
-    "upload_withdrawn": _route(K.UPLOAD, _CS),
-    "upload_deleted": _route(K.UPLOAD, _CS),
-    "analysis_done": _route(K.ANALYSIS, _S),
-    "document_sent": _route(K.DOCUMENT, _CS),
+    A.START_INVESTIGATION: _route(K.ACTIVITY, _CS),
+    A.REQUEST_CUSTOMER: _route(K.REQUEST, _CS),
+    A.EVIDENCE_REQUESTED: _route(K.REQUEST, _CS),
+    A.EVIDENCE_WITHDRAWN: _route(K.REQUEST, _CS),
+    A.MESSAGE_ADDED: _route(K.MESSAGE, _CS),
+    A.NOTE_ADDED: _route(K.MESSAGE, _S),
+    A.UPLOAD_STORED: _route(K.UPLOAD, _S),
+    A.UPLOAD_REJECTED: _route(K.UPLOAD, _CS),
+    A.UPLOAD_WITHDRAWN: _route(K.UPLOAD, _CS),
+    A.UPLOAD_DELETED: _route(K.UPLOAD, _CS),
+    A.ANALYSIS_DONE: _route(K.ANALYSIS, _S),
+    A.DOCUMENT_SENT: _route(K.DOCUMENT, _CS),
     # Resolution
-    "propose_resolution": _route(K.RESOLUTION, _CS),
-    "resume_investigation": _route(K.RESOLUTION, _CS),
-    "resolution_accepted": _route(K.RESOLUTION, _S),
-    "resolution_rejected": _route(K.RESOLUTION, _S),
-    "resolution_reminder": _route(K.RESOLUTION, _C),
-    "close": _route(K.CLOSED, _CS),
-    "reopen": _route(K.CLOSED, _CS),
+    A.PROPOSE_RESOLUTION: _route(K.RESOLUTION, _CS),
+    A.RESUME_INVESTIGATION: _route(K.RESOLUTION, _CS),
+    A.RESOLUTION_ACCEPTED: _route(K.RESOLUTION, _S),
+    A.RESOLUTION_REJECTED: _route(K.RESOLUTION, _S),
+    A.RESOLUTION_REMINDER: _route(K.RESOLUTION, _C),
+    A.CLOSE: _route(K.CLOSED, _CS),
+    A.REOPEN: _route(K.CLOSED, _CS),
 }
-# Anything else (downloads, housekeeping, reviews) tells the owner only when someone else acted.
+# Anything else (reviews, invitations, a virus found) tells the owner only when someone else acted.
 DEFAULT_ROUTE = _route(K.ACTIVITY, _S)
-# Events nobody is e-mailed about: records, not news.
-SILENT = frozenset({"upload_downloaded", "upload_archive_expanded", "upload_content_deleted"})
 
 
 def route_for(action: str) -> Route | None:
-    if action in SILENT:
+    """The route of an action; None for records nobody is told of (``cases.audit.RECORDS_ONLY``)."""
+    if action in RECORDS_ONLY:
         return None
     return ROUTES.get(action, DEFAULT_ROUTE)
 
@@ -100,8 +110,6 @@ def notification_kind(event: AuditEvent) -> str:
 
 
 def _analysis_pending(case_id: int) -> bool:
-    from analysis.models import AnalysisJob
-
     return AnalysisJob.objects.filter(upload__case_id=case_id, state__in=AnalysisJob.ACTIVE_STATES).exists()
 
 
@@ -114,7 +122,7 @@ def _customer_contacts(case: Case) -> list[User]:
 
 def _staff(case: Case, event: AuditEvent) -> list[User]:
     people: list[User] = [case.owner] if case.owner is not None else []
-    if event.action == "case_reassigned" and event.data.get("from"):
+    if event.action == AuditAction.CASE_REASSIGNED and event.data.get("from"):
         people += User.objects.filter(username=event.data["from"])
     people += case.followers.exclude(role=User.Role.CUSTOMER)
     if event.customer_visible:
@@ -128,7 +136,7 @@ def notification_recipients(event: AuditEvent) -> list[User]:
     route = route_for(event.action)
     if case is None or route is None:
         return []
-    if event.action == "analysis_done" and _analysis_pending(case.pk):
+    if event.action == AuditAction.ANALYSIS_DONE and _analysis_pending(case.pk):
         return []  # one notice when the case's last pending job ends, not one per file of an archive
     people: list[User] = []
     if route.staff:
@@ -141,41 +149,6 @@ def notification_recipients(event: AuditEvent) -> list[User]:
 
 # -- what people read ----------------------------------------------------------------------------------------
 
-# One sentence per event, in the reader's language (English sources; the catalogue translates them).
-ACTION_TEXT: dict[str, Promise] = {
-    "case_opened": gettext_lazy("%(actor)s opened the case"),
-    "case_assigned": gettext_lazy("The case is assigned to %(to)s"),
-    "case_reassigned": gettext_lazy("The case is now handled by %(to)s (before: %(from)s)"),
-    "case_updated": gettext_lazy("%(actor)s edited the case"),
-    "case_split": gettext_lazy("%(actor)s split off case %(child)s"),
-    "scope_saved": gettext_lazy("%(actor)s saved scope v%(version)s (draft)"),
-    "scoping_started": gettext_lazy("%(actor)s started scoping"),
-    "start_scoping": gettext_lazy("%(actor)s started scoping"),
-    "send_scope": gettext_lazy("%(actor)s sent scope v%(version)s"),
-    "scope_accepted": gettext_lazy("%(actor)s accepted scope v%(version)s"),
-    "scope_objected": gettext_lazy("%(actor)s objected to scope v%(version)s"),
-    "start_investigation": gettext_lazy("%(actor)s started the investigation"),
-    "request_customer": gettext_lazy("%(actor)s asks for information"),
-    "evidence_requested": gettext_lazy("%(actor)s asks for a file: %(label)s"),
-    "evidence_withdrawn": gettext_lazy("%(actor)s no longer needs: %(label)s"),
-    "message_added": gettext_lazy("New message from %(actor)s"),
-    "note_added": gettext_lazy("Internal note by %(actor)s"),
-    "upload_stored": gettext_lazy("%(actor)s uploaded %(filename)s"),
-    "upload_rejected": gettext_lazy("%(filename)s was refused"),
-    "upload_withdrawn": gettext_lazy("%(actor)s withdrew %(filename)s"),
-    "upload_deleted": gettext_lazy("%(actor)s deleted %(filename)s"),
-    "analysis_done": gettext_lazy("Analysis done"),
-    "document_sent": gettext_lazy("%(actor)s sent the %(document)s"),
-    "propose_resolution": gettext_lazy("%(actor)s proposed a resolution"),
-    "resume_investigation": gettext_lazy(
-        "%(actor)s withdrew the proposed resolution and resumed the investigation"
-    ),
-    "resolution_accepted": gettext_lazy("%(actor)s confirmed the proposed resolution"),
-    "resolution_rejected": gettext_lazy("%(actor)s rejected the proposed resolution"),
-    "resolution_reminder": gettext_lazy("Reminder: the proposed resolution is waiting for your answer"),
-    "close": gettext_lazy("%(actor)s closed the case (%(resolution)s)"),
-    "reopen": gettext_lazy("%(actor)s reopened the case"),
-}
 DOCUMENT_NAMES = {
     DocumentKind.SCOPE: gettext_lazy("scope message"),
     DocumentKind.FINDINGS: gettext_lazy("findings message"),
@@ -183,13 +156,27 @@ DOCUMENT_NAMES = {
 }
 
 
+# The data keys the sentences of ``AuditAction`` name as they are.
+_SENTENCE_KEYS = (
+    "filename",
+    "label",
+    "version",
+    "child",
+    "email",
+    "username",
+    "provider",
+    "calendar",
+    "target",
+)
+
+
 def event_text(event: AuditEvent) -> str:
-    """One sentence saying what happened, in the active language."""
-    template = ACTION_TEXT.get(event.action)
-    if template is None:
+    """One sentence saying what happened, in the active language: the label of the event's
+    ``AuditAction`` filled in from the event (an action no longer known reads as its name)."""
+    if event.action not in AuditAction.values:
         return event.action.replace("_", " ").capitalize()
     data = event.data or {}
-    values = {key: data.get(key) or "—" for key in ("filename", "label", "version", "child")}
+    values = {key: data.get(key) or "—" for key in _SENTENCE_KEYS}
     values.update(
         actor=str(event.actor) if event.actor_id else _("The portal"),
         to=data.get("to_name") or data.get("to") or "—",
@@ -199,7 +186,7 @@ def event_text(event: AuditEvent) -> str:
         document=DOCUMENT_NAMES.get(data.get("kind", ""), _("document")),
     )
     values["from"] = data.get("from_name") or data.get("from") or "—"
-    return str(template) % values
+    return str(AuditAction(event.action).label) % values
 
 
 @dataclass
@@ -245,96 +232,150 @@ def _summary_sections(summary: CaseSummary) -> list[tuple[str, str]]:
     ]
 
 
-def _key(data: dict[str, object], name: str) -> int | str:
-    """An id kept in an event's data, for a lookup; absent, one that matches no row."""
-    value = data.get(name)
-    return value if isinstance(value, int | str) else 0
-
-
-def _proposal_deadline(case: Case, proposal_id: int | str) -> str:
-    from cases.conversation import resolution_deadlines
-    from cases.models import ResolutionProposal
-
-    proposal = ResolutionProposal.objects.select_related("case").filter(pk=proposal_id, case=case).first()
-    if proposal is None:
-        return ""
+def _proposal_deadline(proposal: ResolutionProposal) -> str:
     return _("Without an answer by %(date)s, the case will be closed as “no response”.") % {
         "date": _when(resolution_deadlines(proposal=proposal).close_at)
     }
 
 
-def _email_parts(event: AuditEvent, user: User) -> EmailParts:  # noqa: C901 - one branch per event kind
+# What one person reads about one kind of event: each builder fills in the e-mail's parts from the event.
+_PartsBuilder = Callable[[EmailParts, AuditEvent, Case, User], None]
+
+
+def _message_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    entry = TimelineEntry.objects.filter(pk=event.data.get("entry"), internal=False).first()
+    parts.quote = entry.body if entry else ""
+    parts.action_label = _("Reply on the case page")
+
+
+def _document_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    parts.document = SentDocument.objects.filter(pk=event.data.get("document"), case=case).first()
+    if event.action != AuditAction.SEND_SCOPE:
+        return
+    if parts.document is None:
+        scope = case.scope_versions.filter(version=event.data.get("version")).first()
+        parts.sections = _scope_sections(scope) if scope else []
+    if user.is_customer:
+        parts.action_label = _("Accept the scope or object to it")
+        parts.action_url += "#scope"
+
+
+def _answer_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    parts.quote, parts.quote_label = _comment(event), _("Comment")
+    if event.action == AuditAction.RESOLUTION_ACCEPTED:
+        parts.note = _("Close the case with its summary: the proposed resolution is filled in.")
+
+
+def _comment_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    parts.quote = _comment(event)
+    if event.action == AuditAction.REQUEST_CUSTOMER and user.is_customer:
+        parts.action_label = _("Answer on the case page")
+
+
+def _evidence_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    item = case.evidence_items.filter(pk=event.data.get("item")).first()
+    language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
+    parts.facts = [(_("File needed"), item.label_in(language) if item else str(event.data.get("label", "")))]
+    if event.action != AuditAction.EVIDENCE_REQUESTED:
+        return
+    if item is not None:
+        parts.quote, parts.quote_label = item.instructions_in(language), _("How to collect it")
+    if user.is_customer:
+        parts.action_label = _("Upload the file")
+        parts.action_url = site_url(reverse("uploads:page", args=[case.number]))
+
+
+def _proposal_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    proposal = (
+        ResolutionProposal.objects.select_related("case")
+        .filter(pk=event.data.get("proposal"), case=case)
+        .first()
+    )
+    parts.quote, parts.quote_label = (
+        (proposal.text if proposal else _comment(event)),
+        _("Proposed resolution"),
+    )
+    if user.is_customer:
+        parts.note = _proposal_deadline(proposal) if proposal else ""
+        parts.action_label = _("Confirm or reject the resolution")
+        parts.action_url += "#resolution"
+
+
+def _close_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    data = event.data
+    summary = case.summaries.filter(version=data.get("summary_version")).first()
+    parts.sections = _summary_sections(summary) if summary else []
+    if data.get("resolution_type") == ResolutionType.NO_RESPONSE and data.get("proposal"):
+        parts.note = _("Nobody answered the proposed resolution in time, so the case was closed.")
+
+
+def _assignment_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    if not user.is_customer and event.data.get("reason"):
+        parts.quote, parts.quote_label = str(event.data["reason"]), _("Reason")
+
+
+def _upload_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    data = event.data
+    parts.facts = [(_("File"), str(data.get("filename", "")))]
+    if data.get("size") is not None:
+        parts.facts.append((_("Size"), filesizeformat(data["size"])))
+    if data.get("sha256"):
+        parts.facts.append(("SHA-256", str(data["sha256"])))
+    if data.get("duplicate_of_filename"):
+        parts.facts.append((_("The same file as"), str(data["duplicate_of_filename"])))
+        parts.note = _("It is not analysed again: the analysis of the first copy stands for both.")
+    if data.get("reason"):
+        parts.quote, parts.quote_label = str(data["reason"]), _("Reason")
+    if event.action in {AuditAction.UPLOAD_WITHDRAWN, AuditAction.UPLOAD_DELETED}:
+        parts.note = _(
+            "The file and its analysis were removed from the case; its name, size and SHA-256 stay on record."
+        )
+
+
+def _split_parts(parts: EmailParts, event: AuditEvent, case: Case, user: User) -> None:
+    parts.facts = [(_("New case"), str(event.data.get("child", "")))]
+
+
+def _comment(event: AuditEvent) -> str:
+    return str(event.data.get("comment") or event.data.get("message") or "")
+
+
+_PARTS: dict[str, _PartsBuilder] = {
+    A.MESSAGE_ADDED: _message_parts,
+    A.SEND_SCOPE: _document_parts,
+    A.DOCUMENT_SENT: _document_parts,
+    A.SCOPE_ACCEPTED: _answer_parts,
+    A.SCOPE_OBJECTED: _answer_parts,
+    A.RESOLUTION_ACCEPTED: _answer_parts,
+    A.RESOLUTION_REJECTED: _answer_parts,
+    A.REQUEST_CUSTOMER: _comment_parts,
+    A.START_INVESTIGATION: _comment_parts,
+    A.RESUME_INVESTIGATION: _comment_parts,
+    A.REOPEN: _comment_parts,
+    A.EVIDENCE_REQUESTED: _evidence_parts,
+    A.EVIDENCE_WITHDRAWN: _evidence_parts,
+    A.PROPOSE_RESOLUTION: _proposal_parts,
+    A.RESOLUTION_REMINDER: _proposal_parts,
+    A.CLOSE: _close_parts,
+    A.CASE_ASSIGNED: _assignment_parts,
+    A.CASE_REASSIGNED: _assignment_parts,
+    A.UPLOAD_STORED: _upload_parts,
+    A.UPLOAD_REJECTED: _upload_parts,
+    A.UPLOAD_WITHDRAWN: _upload_parts,
+    A.UPLOAD_DELETED: _upload_parts,
+    A.CASE_SPLIT: _split_parts,
+}
+
+
+def _email_parts(event: AuditEvent, user: User) -> EmailParts:
     """What this person reads about this event: the content itself, not only that something changed."""
     case = event.case
     assert case is not None
-    data = event.data or {}
     page = site_url(reverse("cases:detail", args=[case.number]))
     parts = EmailParts(action_label=_("Open the case"), action_url=page)
-    comment = str(data.get("comment") or data.get("message") or "")
-    action = event.action
-    if action == "message_added":
-        entry = TimelineEntry.objects.filter(pk=_key(data, "entry"), internal=False).first()
-        parts.quote = entry.body if entry else ""
-        parts.action_label = _("Reply on the case page")
-    elif action in {"send_scope", "document_sent"}:
-        parts.document = SentDocument.objects.filter(pk=_key(data, "document"), case=case).first()
-        if parts.document is None and action == "send_scope":
-            scope = case.scope_versions.filter(version=_key(data, "version")).first()
-            parts.sections = _scope_sections(scope) if scope else []
-        if action == "send_scope" and user.is_customer:
-            parts.action_label = _("Accept the scope or object to it")
-            parts.action_url = page + "#scope"
-    elif action in {"scope_accepted", "scope_objected", "resolution_accepted", "resolution_rejected"}:
-        parts.quote, parts.quote_label = comment, _("Comment")
-        if action == "resolution_accepted":
-            parts.note = _("Close the case with its summary: the proposed resolution is filled in.")
-    elif action in {"request_customer", "start_investigation", "resume_investigation", "reopen"}:
-        parts.quote = comment
-        if action == "request_customer" and user.is_customer:
-            parts.action_label = _("Answer on the case page")
-    elif action in {"evidence_requested", "evidence_withdrawn"}:
-        item = case.evidence_items.filter(pk=_key(data, "item")).first()
-        language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
-        parts.facts = [(_("File needed"), item.label_in(language) if item else str(data.get("label", "")))]
-        if item is not None and action == "evidence_requested":
-            parts.quote, parts.quote_label = item.instructions_in(language), _("How to collect it")
-        if user.is_customer and action == "evidence_requested":
-            parts.action_label = _("Upload the file")
-            parts.action_url = site_url(reverse("uploads:page", args=[case.number]))
-    elif action in {"propose_resolution", "resolution_reminder"}:
-        from cases.models import ResolutionProposal
-
-        proposal = ResolutionProposal.objects.filter(pk=_key(data, "proposal"), case=case).first()
-        parts.quote, parts.quote_label = (proposal.text if proposal else comment), _("Proposed resolution")
-        if user.is_customer:
-            parts.note = _proposal_deadline(case, _key(data, "proposal"))
-            parts.action_label = _("Confirm or reject the resolution")
-            parts.action_url = page + "#resolution"
-    elif action == "close":
-        summary = case.summaries.filter(version=_key(data, "summary_version")).first()
-        parts.sections = _summary_sections(summary) if summary else []
-        if data.get("resolution_type") == ResolutionType.NO_RESPONSE and data.get("proposal"):
-            parts.note = _("Nobody answered the proposed resolution in time, so the case was closed.")
-    elif action in {"case_assigned", "case_reassigned"}:
-        if not user.is_customer and data.get("reason"):
-            parts.quote, parts.quote_label = str(data["reason"]), _("Reason")
-    elif action in {"upload_stored", "upload_rejected", "upload_withdrawn", "upload_deleted"}:
-        parts.facts = [(_("File"), str(data.get("filename", "")))]
-        if data.get("size") is not None:
-            parts.facts.append((_("Size"), filesizeformat(data["size"])))
-        if data.get("sha256"):
-            parts.facts.append(("SHA-256", str(data["sha256"])))
-        if data.get("duplicate_of_filename"):
-            parts.facts.append((_("The same file as"), str(data["duplicate_of_filename"])))
-            parts.note = _("It is not analysed again: the analysis of the first copy stands for both.")
-        if data.get("reason"):
-            parts.quote, parts.quote_label = str(data["reason"]), _("Reason")
-        if action in {"upload_withdrawn", "upload_deleted"}:
-            parts.note = _(
-                "The file and its analysis were removed from the case; its name, size and SHA-256 stay on record."
-            )
-    elif action == "case_split":
-        parts.facts = [(_("New case"), str(data.get("child", "")))]
+    build = _PARTS.get(event.action)
+    if build is not None:
+        build(parts, event, case, user)
     return parts
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.utils import translation
 from django_stubs_ext import StrOrPromise
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
 from cases.models import Case
 from communications import selectors
@@ -38,8 +39,8 @@ def communications_panel_for(
 ) -> CommunicationsPanel:
     """What the communications panel shows to ``user``; ``checklist`` is the evidence checklist when the
     page has already read it."""
-    is_worker = user.is_case_worker
-    deliveries = selectors.deliveries_for_case(case=case) if selectors.user_is_staff(user) else []
+    is_worker = can_work_cases(user)
+    deliveries = selectors.deliveries_for_case(case=case) if can_see_internal(user) else []
     return CommunicationsPanel(
         is_worker=is_worker and case.is_open,
         can_send_summary=is_worker,

@@ -25,10 +25,6 @@ from uploads.models import Upload
 RECEIVED_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAILED)
 
 
-def user_is_staff(user: User) -> bool:
-    return user.is_active and (user.is_superuser or user.is_support_staff)
-
-
 @dataclass(frozen=True)
 class EvidenceStatus:
     item: EvidenceItem

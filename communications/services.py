@@ -13,11 +13,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
 from cases import conversation
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, NotAllowed
+from cases.live import case_touch
 from cases.models import AuditEvent, Case, State, TimelineEntry
-from cases.records import audit, case_touch
 from cases.selectors import case_current_scope, case_visible_to
 from communications import notifications, selectors
 from communications.documents import LANGUAGES, placeholders_in
@@ -46,7 +48,7 @@ TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _require_case_worker(actor: User, case: Case) -> None:
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("You cannot act on this case."))
@@ -96,10 +98,10 @@ def document_send(
             if case.first_response_at is None:
                 case.first_response_at = timezone.now()
                 case.save(update_fields=["first_response_at", "updated_at"])
-            event = audit(
+            event = audit_record(
                 case=case,
                 actor=actor,
-                action="document_sent",
+                action=AuditAction.DOCUMENT_SENT,
                 customer_visible=True,
                 data={"document": document.pk, "kind": kind, "language": language, "entry": entry.pk},
             )
@@ -110,7 +112,7 @@ def document_send(
 
 def case_follow(*, actor: User, case: Case, follow: bool) -> bool:
     """Staff follow a case (told of what its owner is told) or stop following it; returns the new state."""
-    if not selectors.user_is_staff(actor) or not case_visible_to(user=actor, case_id=case.pk):
+    if not can_see_internal(actor) or not case_visible_to(user=actor, case_id=case.pk):
         raise NotAllowed(_("Only support staff can follow a case."))
     if follow:
         case.followers.add(actor)
@@ -350,10 +352,10 @@ def evidence_item_add(
         )
         # While the scope is being written the request is part of it (the scope message lists it); later
         # it asks the customer something, and they are told.
-        audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="evidence_requested",
+            action=AuditAction.EVIDENCE_REQUESTED,
             customer_visible=case.state not in {State.NEW, State.SCOPING},
             data={"item": item.pk, "label": item.label},
         )
@@ -364,10 +366,10 @@ def evidence_item_remove(*, actor: User, item: EvidenceItem) -> None:
     """Withdraw a request (the customer no longer sees it on the upload page)."""
     _require_case_worker(actor, item.case)
     with transaction.atomic():
-        audit(
+        audit_record(
             case=item.case,
             actor=actor,
-            action="evidence_withdrawn",
+            action=AuditAction.EVIDENCE_WITHDRAWN,
             customer_visible=item.case.state not in {State.NEW, State.SCOPING},
             data={"item": item.pk, "label": item.label},
         )

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_work_cases
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.models import Case
@@ -25,7 +26,7 @@ from communications.text_html import text_to_html
 
 
 def _worker_required(request: AuthenticatedRequest) -> None:
-    if not request.user.is_case_worker:
+    if not can_work_cases(request.user):
         raise PermissionDenied
 
 

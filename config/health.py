@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from accounts.capabilities import can_see_internal
+
 
 def _database_ok() -> tuple[bool, str]:
     try:
@@ -64,7 +66,7 @@ def _may_see_details(request: HttpRequest) -> bool:
     if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
         return True
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and (user.is_superuser or user.is_support_staff))
+    return user is not None and can_see_internal(user)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
+from accounts.capabilities import can_manage_mail_queue, can_see_internal
 from accounts.models import User
 from cases.selectors import case_visible_queryset
 from inbound.models import InboundMessage
@@ -24,7 +25,7 @@ def inbound_queue_count() -> int:
 
 def inbound_message_for_staff(*, user: User, message_id: int) -> InboundMessage:
     """One message for a support engineer or manager; anyone else gets 404 (mail from anywhere is in it)."""
-    if not user.is_case_worker:
+    if not can_manage_mail_queue(user):
         raise Http404("No such message.")
     message = inbound_list().filter(pk=message_id).first()
     if message is None:
@@ -34,7 +35,7 @@ def inbound_message_for_staff(*, user: User, message_id: int) -> InboundMessage:
 
 def inbound_message_for_entry(*, user: User, entry_id: int) -> InboundMessage:
     """The message a timeline entry was written from, for staff who may see the entry's case."""
-    if not (user.is_support_staff or user.is_superuser):
+    if not can_see_internal(user):
         raise Http404("No such message.")
     message = (
         InboundMessage.objects.filter(timeline_entry_id=entry_id, case__in=case_visible_queryset(user))

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_act_for_vendor, can_manage_mail_queue
 from accounts.models import Organisation, User
 from cases import services as case_services
 from cases.errors import DomainError, InvalidInput, InvalidState, NotAllowed
@@ -165,7 +166,7 @@ def _reply_receive(message: InboundMessage, mail: parsing.ParsedMail, address: s
     assert check.case is not None and check.user is not None
     sender = _sender_for_reply(mail.from_address, check)
     note = check.kind == addresses.NOTE
-    if sender is None or (note and (sender.pk != check.user.pk or not sender.is_support_staff)):
+    if sender is None or (note and (sender.pk != check.user.pk or not can_act_for_vendor(sender))):
         return _finish(message, State.QUEUED, Reason.SENDER_MISMATCH, handled=False)
     message.sender = sender
     if message.too_large:
@@ -325,7 +326,7 @@ def _first_line(text: str) -> str:
 
 
 def _require_worker(actor: User) -> None:
-    if not actor.is_case_worker:
+    if not can_manage_mail_queue(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
 
 

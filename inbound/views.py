@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_manage_mail_queue
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
@@ -24,7 +25,7 @@ PAGE_SIZE = 50
 
 
 def _worker_required(request: AuthenticatedRequest) -> None:
-    if not request.user.is_case_worker:
+    if not can_manage_mail_queue(request.user):
         raise PermissionDenied
 
 

@@ -12,10 +12,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_manage_service_levels, can_review, can_work_cases
 from accounts.models import User
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, InvalidState, NotAllowed
-from cases.models import OPEN_STATES, AuditEvent, Case, CaseSummary, ResolutionType, State
+from cases.models import OPEN_STATES, Case, CaseSummary, ResolutionType, State
 from cases.records import summary_version_add
+from outbox.services import outbox_publish
 from oversight.clocks import ClockResult
 from oversight.models import (
     BusinessCalendar,
@@ -30,26 +33,12 @@ from oversight.selectors import case_clocks, sla_config_load
 SWEEP_CHUNK = 500
 
 
-def _audit(*, case: Case | None, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    # The cases app's writer: one place decides who is notified of a case event, and how.
-    from cases.records import audit as case_audit
-
-    return case_audit(case=case, actor=actor, action=action, data=data)
-
-
 def export_record(
-    *, actor: User, what: str, case: Case | None = None, filters: dict[str, str] | None = None
+    *, actor: User, action: AuditAction, case: Case | None = None, filters: dict[str, str] | None = None
 ) -> None:
     """Audit a download of portal data (summary PDF, review or audit CSV): who took what, with which
-    filters. Written directly: an export is nobody's notification."""
-    AuditEvent.objects.create(
-        case=case, actor=actor, action=f"export_{what}", data={"filters": filters or {}}
-    )
-
-
-def _require_manager(actor: User) -> None:
-    if not (actor.is_active and (actor.is_manager or actor.is_superuser)):
-        raise NotAllowed(_("Only managers can do this."))
+    filters. A record only: an export is nobody's notification."""
+    audit_record(case=case, actor=actor, action=action, data={"filters": filters or {}})
 
 
 # -- clocks -----------------------------------------------------------------------------------------------
@@ -78,8 +67,6 @@ def _snapshot(case: Case, result: ClockResult, now: datetime) -> CaseClock:
 
 def _notify(case: Case, result: ClockResult, kind: str) -> bool:
     """Record the event once; the unique key turns a second sweep's attempt into a no-op."""
-    from outbox.services import outbox_publish
-
     try:
         with transaction.atomic():
             notification = ClockNotification.objects.create(
@@ -161,7 +148,8 @@ def summary_review(
 ) -> SummaryReview:
     """Approve the latest summary of a closed case (every checklist item ticked), or return it to the
     engineer with a comment; the engineer is notified through the case's audit event."""
-    _require_manager(actor)
+    if not can_review(actor):
+        raise NotAllowed(_("Only managers can do this."))
     checklist = {name: bool((checklist or {}).get(name)) for name in SummaryReview.CHECKLIST}
     if approve and not all(checklist.values()):
         raise InvalidInput(_("Tick every item of the checklist to approve, or return the summary."))
@@ -178,10 +166,10 @@ def summary_review(
         review = SummaryReview.objects.create(
             summary=summary, decision=decision, comment=comment.strip(), reviewer=actor, **checklist
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action=f"summary_{decision}",
+            action=AuditAction(f"summary_{decision}"),
             data={"version": summary.version, "comment": review.comment, "checklist": checklist},
         )
     return review
@@ -197,7 +185,7 @@ def summary_rewrite(
     resolution_type: str,
 ) -> CaseSummary:
     """Write a new version of a closed case's summary after a manager returned it; the history keeps both."""
-    if not actor.is_case_worker:
+    if not can_work_cases(actor):
         raise NotAllowed(_("Only support engineers and managers can do this."))
     if resolution_type not in ResolutionType.values:
         raise InvalidInput(_("Choose a resolution type."))
@@ -219,10 +207,10 @@ def summary_rewrite(
             resolution=resolution,
             resolution_type=resolution_type,
         )
-        _audit(
+        audit_record(
             case=case,
             actor=actor,
-            action="summary_rewritten",
+            action=AuditAction.SUMMARY_REWRITTEN,
             data={"version": summary.version, "resolution_type": resolution_type},
         )
     return summary
@@ -240,13 +228,20 @@ def _validated(instance: ServiceTarget | BusinessCalendar) -> None:
         ) from error
 
 
+def _require_service_level_manager(actor: User) -> None:
+    if not can_manage_service_levels(actor):
+        raise NotAllowed(_("Only managers can do this."))
+
+
 def service_target_save(*, actor: User, target: ServiceTarget) -> ServiceTarget:
     """Save a severity's targets after model validation (no zero target)."""
-    _require_manager(actor)
+    _require_service_level_manager(actor)
     _validated(target)
     with transaction.atomic():
         target.save()
-        _audit(case=None, actor=actor, action="service_target_saved", data={"target": str(target)})
+        audit_record(
+            case=None, actor=actor, action=AuditAction.SERVICE_TARGET_SAVED, data={"target": str(target)}
+        )
     return target
 
 
@@ -254,7 +249,7 @@ def business_calendar_save(
     *, actor: User, calendar: BusinessCalendar, holidays: list[tuple[date, str]] | None = None
 ) -> BusinessCalendar:
     """Save a calendar after model validation (working days and hours required); replace its holidays."""
-    _require_manager(actor)
+    _require_service_level_manager(actor)
     _validated(calendar)
     with transaction.atomic():
         calendar.save()
@@ -263,5 +258,7 @@ def business_calendar_save(
             Holiday.objects.bulk_create(
                 Holiday(calendar=calendar, date=day, name=name) for day, name in holidays
             )
-        _audit(case=None, actor=actor, action="calendar_saved", data={"calendar": calendar.name})
+        audit_record(
+            case=None, actor=actor, action=AuditAction.CALENDAR_SAVED, data={"calendar": calendar.name}
+        )
     return calendar

@@ -20,8 +20,15 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts.capabilities import (
+    can_manage_service_levels,
+    can_review,
+    can_see_audit_trail,
+    can_see_internal,
+    can_see_reports,
+)
 from accounts.requests import AuthenticatedRequest
+from cases.audit import AuditAction
 from cases.errors import DomainError
 from cases.models import AuditEvent, CaseSummary, Severity
 from cases.selectors import case_get_for_user
@@ -29,6 +36,7 @@ from communications.notifications import event_text
 from communications.templatetags.communications import state_label
 from config import caching
 from oversight import charts, reports, selectors, services
+from oversight.documents import summary_pdf
 from oversight.exports import csv_response
 from oversight.forms import (
     AuditFilterForm,
@@ -45,8 +53,9 @@ PAGE_SIZE = 25
 EXPORT_LIMIT = 100_000
 
 
-def _manager_required(user: User) -> None:
-    if not (user.is_manager or user.is_superuser):
+def _require(allowed: bool) -> None:
+    """Refuse the page unless the signed-in user has its capability (``accounts.capabilities``)."""
+    if not allowed:
         raise PermissionDenied
 
 
@@ -80,7 +89,7 @@ def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, QuerySet[
 @login_required
 def review_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Closed cases' latest summaries, filterable, each with its checklist and decision."""
-    _manager_required(request.user)
+    _require(can_review(request.user))
     form, summaries = _review_summaries(request)
     if form.errors:
         messages.warning(request, _("Some filters were ignored: check the dates."))
@@ -100,9 +109,11 @@ def review_queue(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def review_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The filtered review queue as CSV."""
-    _manager_required(request.user)
+    _require(can_review(request.user))
     _form, summaries = _review_summaries(request)
-    services.export_record(actor=request.user, what="review_csv", filters=request.GET.dict())
+    services.export_record(
+        actor=request.user, action=AuditAction.EXPORT_REVIEW_CSV, filters=request.GET.dict()
+    )
     rows = (
         [
             s.case.number,
@@ -140,7 +151,7 @@ def review_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
 @login_required
 @require_POST
 def review_decide(request: AuthenticatedRequest, number: str) -> HttpResponse:
-    _manager_required(request.user)
+    _require(can_review(request.user))
     case = case_get_for_user(user=request.user, number=number)
     summary = selectors.summary_latest(case=case)
     if summary is None:
@@ -177,17 +188,16 @@ def review_decide(request: AuthenticatedRequest, number: str) -> HttpResponse:
 def summary_pdf_download(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The latest summary of a case as PDF, for support staff."""
     case = case_get_for_user(user=request.user, number=number)
-    if not (request.user.is_support_staff or request.user.is_superuser):
-        raise PermissionDenied
+    _require(can_see_internal(request.user))
     summary = selectors.summary_latest(case=case)
     if summary is None:
         raise Http404("No summary.")
     services.export_record(
-        actor=request.user, what="summary_pdf", case=case, filters={"version": str(summary.version)}
+        actor=request.user,
+        action=AuditAction.EXPORT_SUMMARY_PDF,
+        case=case,
+        filters={"version": str(summary.version)},
     )
-    # Imported here: reportlab adds 15 MiB to every web process, and only this view needs it.
-    from oversight.documents import summary_pdf
-
     response = HttpResponse(summary_pdf(summary=summary), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{case.number}-summary-v{summary.version}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -262,7 +272,7 @@ def _report_body(request: HttpRequest, period: reports.Period) -> str:
 
 @login_required
 def report_dashboard(request: AuthenticatedRequest) -> HttpResponse:
-    _manager_required(request.user)
+    _require(can_see_reports(request.user))
     form = ReportFilterForm(request.GET)
     form.is_valid()
     default = reports.Period.default(organisation=form.text("organisation"))
@@ -294,7 +304,7 @@ def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[Audit
 @login_required
 def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
     """The audit trail of a case or a user, filterable."""
-    _manager_required(request.user)
+    _require(can_see_audit_trail(request.user))
     form, events = _audit_events(request)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(
@@ -311,9 +321,11 @@ def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
-    _manager_required(request.user)
+    _require(can_see_audit_trail(request.user))
     _form, events = _audit_events(request)
-    services.export_record(actor=request.user, what="audit_csv", filters=request.GET.dict())
+    services.export_record(
+        actor=request.user, action=AuditAction.EXPORT_AUDIT_CSV, filters=request.GET.dict()
+    )
     rows = (
         [
             _local(e.created_at),
@@ -356,7 +368,7 @@ _SEVERITY_RANK = models.Case(
 
 @login_required
 def service_levels(request: AuthenticatedRequest) -> HttpResponse:
-    _manager_required(request.user)
+    _require(can_manage_service_levels(request.user))
     return render(
         request,
         "oversight/service_levels.html",
@@ -371,7 +383,7 @@ def service_levels(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 def target_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
-    _manager_required(request.user)
+    _require(can_manage_service_levels(request.user))
     target = get_object_or_404(ServiceTarget, pk=pk) if pk else ServiceTarget()
     form = ServiceTargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
@@ -387,7 +399,7 @@ def target_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpRes
 
 @login_required
 def calendar_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
-    _manager_required(request.user)
+    _require(can_manage_service_levels(request.user))
     calendar = get_object_or_404(BusinessCalendar, pk=pk) if pk else BusinessCalendar()
     form = BusinessCalendarForm(request.POST or None, instance=calendar)
     if request.method == "POST" and form.is_valid():

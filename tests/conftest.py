@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from cases import services
 from cases.models import Case
+from config import caching
+from oversight.selectors import SLA_CONFIG_CACHE_KEY
 from tests.factories import CustomerFactory, OrganisationFactory, UserFactory
+from tests.samples import ABSENT, sample_path, samples_present
+from tests.xdist_redis import redis_per_worker
 
 # Property tests: "ci" keeps the suite quick and repeatable; `make fuzz` runs the "long" profile.
 hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None)
@@ -20,15 +30,38 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
+redis_per_worker()
+
 # Argon2 costs ~50 ms per hash by design; the factories hash a password for every user, and that was three
 # quarters of the fast suite. tests/test_security.py keeps the production hasher honest.
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that read the public samples (the ``samples`` fixture) carry the ``samples`` marker. Tests with
+    a real Celery worker share one pytest-xdist group (``--dist loadgroup``): one at a time, as their timing
+    assertions assume, while the other worker runs the rest."""
+    for item in items:
+        if "samples" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.samples)
+        if item.get_closest_marker("worker"):
+            item.add_marker(pytest.mark.xdist_group("worker"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("samples") and not samples_present():
+        pytest.skip(ABSENT)
+
+
+@pytest.fixture
+def samples() -> Callable[[str], Path]:
+    """``samples("evtx/x.evtx")``: a file of the public samples (tests/samples.py says where they live);
+    the test skips with the reason when it is absent."""
+    return sample_path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
-    from django.test import override_settings
-
     with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
         yield
 
@@ -50,10 +83,17 @@ def _isolated_storage(settings, tmp_path):
 def _empty_cache():
     """Each test starts with an empty cache. With REDIS_URL the cache outlives the test database, and the
     ids of a new test database start again at 1: another run's unread count or page fragment for "user 3"
-    was read as this test's (query-count tests passed or failed by what an earlier run left)."""
-    from django.core.cache import cache
-
+    was read as this test's (query-count tests passed or failed by what an earlier run left). Each
+    pytest-xdist worker has a Redis database of its own (tests/xdist_redis.py), so this clears no other's."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. Django's LocaleMiddleware activates a request's language
+    and leaves it active in the thread: after a page asked for in Chinese, a later test in the same process
+    read its messages in Chinese (which tests ran before which decided, so pytest-xdist's order showed it)."""
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +106,6 @@ def _outbox_fast_path_open(monkeypatch):
 def _fresh_cached_html(monkeypatch):
     """Cached HTML (case page fragments, report bodies) is keyed by ids, versions and periods that a later
     test may reuse with other rows (the earlier ones rolled back): each test has a release of its own."""
-    import uuid
-
-    from config import caching
-
     release = uuid.uuid4().hex[:12]
     monkeypatch.setattr(caching, "release_digest", lambda: release)
 
@@ -77,10 +113,6 @@ def _fresh_cached_html(monkeypatch):
 @pytest.fixture(autouse=True)
 def _fresh_service_level_settings():
     """The cached service-level settings of an earlier test would outlive its rolled-back rows."""
-    from django.core.cache import cache
-
-    from oversight.selectors import SLA_CONFIG_CACHE_KEY
-
     cache.delete(SLA_CONFIG_CACHE_KEY)
 
 

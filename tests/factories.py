@@ -6,6 +6,7 @@ import factory
 
 from accounts.models import Organisation, User
 from cases.models import Case, Severity
+from cases.search_index import case_search_mark
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -41,12 +42,19 @@ class CustomerFactory(UserFactory):
 
 
 class CaseFactory(factory.django.DjangoModelFactory):
-    """A case row written directly, for reads; lifecycle tests go through the services."""
+    """A case row written directly, for reads; lifecycle tests go through the services. Written around
+    them, it queues its own search documents as the services' writes do (``case_search_mark``)."""
 
     class Meta:
         model = Case
+        skip_postgeneration_save = True
 
     number = factory.Sequence(lambda n: f"CAS-{n % 100000:05d}-TEST{n % 100:02d}")
     title = factory.Sequence(lambda n: f"Blue screen on host {n}")
     organisation = factory.SubFactory(OrganisationFactory)
     severity = Severity.MEDIUM
+
+    @factory.post_generation
+    def queued_for_search(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            case_search_mark(case_id=obj.pk)

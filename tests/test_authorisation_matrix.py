@@ -6,8 +6,22 @@ customer always gets 404 on case routes, never 403 (nothing leaks that the case 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.invitations import invitation_create
+from accounts.models import Invitation
+from cases.models import TimelineEntry
+from communications.models import EvidenceItem, Notification, SentDocument
+from inbound.models import InboundMessage
+from oversight.models import BusinessCalendar, ServiceTarget
+from tests.oversight.conftest import ensure_service_level_defaults
+from uploads.files import upload_storage
+from uploads.models import Upload
 
 ROLES = ("anonymous", "customer", "other_customer", "engineer", "manager", "account_manager")
 ANON_API = 401  # token authentication makes DRF answer 401 with a WWW-Authenticate header
@@ -43,40 +57,28 @@ _MANAGERS = {**_all(403), "anonymous": "login", "manager": 200}
 
 
 def _default_target_pk(case):
-    from oversight.models import ServiceTarget
-    from tests.oversight.conftest import ensure_service_level_defaults
 
     ensure_service_level_defaults()  # a transactional test may have flushed the seeded rows
     return ServiceTarget.objects.filter(organisation__isnull=True).values_list("pk", flat=True).first()
 
 
 def _default_calendar_pk(case):
-    from oversight.models import BusinessCalendar
-    from tests.oversight.conftest import ensure_service_level_defaults
 
     ensure_service_level_defaults()
     return BusinessCalendar.objects.filter(organisation__isnull=True).values_list("pk", flat=True).first()
 
 
 def _sent_document(case):
-    from communications.models import SentDocument
 
     return SentDocument.objects.create(case=case, kind="findings", language="en", subject="s", body="b").pk
 
 
 def _evidence_item(case):
-    from communications.models import EvidenceItem
 
     return EvidenceItem.objects.create(case=case, label="System log", kind="evtx").pk
 
 
 def _queued_mail(case):
-    import uuid
-
-    from django.core.files.base import ContentFile
-
-    from inbound.models import InboundMessage
-    from uploads.files import upload_storage
 
     raw = b"From: x@unknown.example\r\nSubject: hi\r\nMessage-ID: <m@unknown.example>\r\n\r\nhello"
     return InboundMessage.objects.create(
@@ -93,8 +95,6 @@ def _queued_mail(case):
 
 
 def _mail_entry(case):
-    from cases.models import TimelineEntry
-    from inbound.models import InboundMessage
 
     entry = TimelineEntry.objects.create(
         case=case, kind="message", body="by mail", author=case.customer_contact, via="email"
@@ -106,7 +106,6 @@ def _mail_entry(case):
 
 
 def _engineers_notification(case):
-    from communications.models import Notification
 
     return Notification.objects.create(
         recipient=case.owner, case=case, event=case.audit_events.first(), kind="activity"
@@ -115,10 +114,6 @@ def _engineers_notification(case):
 
 def _stored_upload(case):
     """A stored upload of the case with real bytes in the uploads storage."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import storages
-
-    from uploads.models import Upload
 
     upload = Upload.objects.filter(case=case).first()
     if upload is None:
@@ -136,14 +131,11 @@ def _stored_upload(case):
 
 
 def _receiving_upload(case):
-    from uploads.models import Upload
 
     return Upload.objects.create(case=case, filename="partial.dmp", size=100, state="receiving").pk
 
 
 def _pending_invitation(case):
-    from accounts.invitations import invitation_create
-    from accounts.models import Invitation
 
     invitation = Invitation.objects.filter(case=case, revoked_at__isnull=True).first()
     if invitation is None:
@@ -352,7 +344,6 @@ def people(customer, other_customer, engineer, manager, account_manager):
 
 @pytest.mark.parametrize("name", sorted(RULES))
 def test_route_answers_each_role_as_expected(name, people, scoped_case, client):
-    from django.urls import reverse
 
     method, kwargs, body, expected = RULES[name]
     body = dict(body)

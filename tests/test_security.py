@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
+from cases.models import AuditEvent
 from config.settings import PASSWORD_HASHERS as PRODUCTION_PASSWORD_HASHERS
 from tests.factories import PASSWORD
 
@@ -135,7 +136,6 @@ def test_seed_demo_refuses_when_debug_is_off(tmp_path):
 
 
 def test_sign_ins_and_failures_are_audited(client, customer):
-    from cases.models import AuditEvent
 
     client.post("/accounts/login/", {"username": "alice", "password": "wrong-password"})
     client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})

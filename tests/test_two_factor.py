@@ -8,6 +8,7 @@ import pytest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cases.models import AuditEvent
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +57,6 @@ def test_replayed_code_is_refused(client, enrolled_engineer):
 
 
 def test_code_from_the_previous_step_is_refused_and_audited(client, enrolled_engineer):
-    from cases.models import AuditEvent
 
     engineer, device = enrolled_engineer
     _password_login(client, "engineer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_act_for_vendor
 from accounts.models import User
 from cases.models import Case
 from cases.selectors import case_visible_to
@@ -11,7 +12,8 @@ from uploads.errors import UploadRefused
 
 
 def is_staff(actor: User) -> bool:
-    return actor.is_superuser or actor.is_support_staff
+    """Whether the actor acts for the support team on uploads (``accounts.capabilities``)."""
+    return can_act_for_vendor(actor)
 
 
 def require_visible(actor: User, case: Case) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from cases.audit import AuditAction
 from uploads import bucket, files
 from uploads.access import require_visible
 from uploads.errors import UploadConflict, UploadGone, UploadRefused
@@ -42,7 +43,7 @@ def _record_download(*, actor: User, upload: Upload, how: str) -> None:
     upload_record(
         case=upload.case,
         actor=actor,
-        action="upload_downloaded",
+        action=AuditAction.UPLOAD_DOWNLOADED,
         data={"upload": str(upload.pk), "filename": upload.filename, "sha256": upload.sha256, "how": how},
     )
 

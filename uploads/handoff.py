@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from accounts.models import User
 from analysis.queueing import job_queue_for_upload
+from cases.audit import AuditAction, audit_record
 from cases.models import AuditEvent, Case
-from cases.records import case_touch
 from outbox.services import outbox_publish
 from uploads.models import Upload
 
 
-def upload_record(*, case: Case, actor: User | None, action: str, data: dict[str, object]) -> AuditEvent:
-    """An audit entry that notifies nobody (downloads and housekeeping would flood the owner's inbox);
+def upload_record(
+    *, case: Case, actor: User | None, action: AuditAction, data: dict[str, object]
+) -> AuditEvent:
+    """An audit entry of an upload that is a record only (``cases.audit.RECORDS_ONLY``): nobody is told;
     open case pages still show it (a file's content deleted, an upload expired)."""
-    case_touch(case_id=case.pk)
-    return AuditEvent.objects.create(case=case, actor=actor, action=action, data=data)
+    return audit_record(case=case, actor=actor, action=action, data=data)
 
 
 def upload_analysis_queue(upload: Upload) -> None:

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases.audit import AuditAction
 from cases.models import Case
 from uploads import files
 from uploads.errors import UploadConflict
@@ -44,7 +45,7 @@ def upload_expire_abandoned(*, now: datetime | None = None) -> int:
                     upload,
                     reason=_("Abandoned: not finished before %(when)s.")
                     % {"when": upload.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
-                    action="upload_expired",
+                    action=AuditAction.UPLOAD_EXPIRED,
                     data={"offset": upload.offset},
                     now=now,
                 )
@@ -84,7 +85,7 @@ def upload_finish_stranded(*, now: datetime | None = None) -> int:
                             reason=_(
                                 "Its bytes were lost before it could be stored; please upload it again."
                             ),
-                            action="upload_lost",
+                            action=AuditAction.UPLOAD_LOST,
                             data={"size": upload.size},
                             now=now,
                         )
@@ -123,7 +124,7 @@ def upload_retention_apply(*, now: datetime | None = None) -> int:
             upload_record(
                 case=upload.case,
                 actor=None,
-                action="upload_content_deleted",
+                action=AuditAction.UPLOAD_CONTENT_DELETED,
                 data={
                     "upload": str(upload.pk),
                     "filename": upload.filename,

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from cases.records import audit as _audit
+from cases.audit import AuditAction, audit_record
 from uploads import files, scanning
 from uploads.duplicates import upload_duplicate_original
 from uploads.handoff import upload_analysis_queue
@@ -43,10 +43,10 @@ def upload_members_store(*, archive: Upload, members: list[MemberFile]) -> list[
                 created.append(_member_store(archive, member, parent=parent, now=now, stored=stored_names))
             archive.metadata = {**archive.metadata, "members": len(members)}
             archive.save(update_fields=["metadata", "updated_at"])
-            _audit(
+            audit_record(
                 case=archive.case,
                 actor=None,
-                action="upload_archive_expanded",
+                action=AuditAction.UPLOAD_ARCHIVE_EXPANDED,
                 customer_visible=True,
                 data={"upload": str(archive.pk), "filename": archive.filename, "members": len(members)},
             )
@@ -107,10 +107,10 @@ def upload_archive_reject(*, archive: Upload, reason: str) -> Upload:
         archive.state = Upload.State.REJECTED
         archive.rejection_reason = reason
         archive.save(update_fields=["state", "rejection_reason", "updated_at"])
-        _audit(
+        audit_record(
             case=archive.case,
             actor=None,
-            action="upload_rejected",
+            action=AuditAction.UPLOAD_REJECTED,
             customer_visible=True,
             data={"upload": str(archive.pk), "filename": archive.filename, "reason": reason},
         )

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from cases.records import audit as _audit
+from cases.audit import AuditAction, audit_record
 from outbox.services import outbox_publish
 from uploads import files, handoff
 from uploads.models import Upload
@@ -178,7 +178,7 @@ def _record_clean(upload: Upload, answer: ScanAnswer) -> Upload:
         handoff.upload_record(
             case=upload.case,
             actor=None,
-            action="upload_scanned",
+            action=AuditAction.UPLOAD_SCANNED,
             data={"upload": str(upload.pk), "filename": upload.filename, "result": "clean"},
         )
         if upload.kind == Upload.Kind.ARCHIVE:
@@ -201,10 +201,10 @@ def _record_infected(upload: Upload, answer: ScanAnswer) -> Upload:
         )
         if not updated:
             return upload
-        _audit(
+        audit_record(
             case=upload.case,
             actor=None,
-            action="upload_infected",
+            action=AuditAction.UPLOAD_INFECTED,
             customer_visible=True,
             data={
                 "upload": str(upload.pk),
@@ -231,7 +231,7 @@ def _hold(upload: Upload, reason: str, *, failed: bool = False) -> Upload:
             handoff.upload_record(
                 case=upload.case,
                 actor=None,
-                action="upload_scan_failed",
+                action=AuditAction.UPLOAD_SCAN_FAILED,
                 data={"upload": str(upload.pk), "filename": upload.filename, "reason": reason},
             )
     upload.scan_detail = reason[:300]

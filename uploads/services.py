@@ -27,10 +27,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Organisation, User
 from analysis.parsers.detect import Detection
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput
+from cases.live import case_touch
 from cases.models import Case
-from cases.records import audit as _audit
-from cases.records import case_touch, customer_answered, follow
+from cases.records import customer_answered, follow
 from outbox.services import outbox_publish
 from uploads import bucket, files, scanning
 from uploads.access import is_staff, require_visible
@@ -284,7 +285,7 @@ def _parts_joined(upload: Upload, name: str) -> bool:
             upload_reject_without_file(
                 upload,
                 reason=_("Its bytes were lost before it could be stored; please upload it again."),
-                action="upload_lost",
+                action=AuditAction.UPLOAD_LOST,
                 data={"size": upload.size, "detail": str(error)[:300]},
                 now=timezone.now(),
             )
@@ -329,10 +330,10 @@ def _record_stored(upload: Upload) -> None:
     }
     if original is not None:
         data.update(duplicate_of=str(original.pk), duplicate_of_filename=original.filename)
-    _audit(
+    audit_record(
         case=case,
         actor=upload.uploaded_by,
-        action="upload_stored",
+        action=AuditAction.UPLOAD_STORED,
         from_state=from_state,
         to_state=to_state,
         customer_visible=True,
@@ -379,7 +380,7 @@ def upload_terminate(*, actor: User, upload: Upload) -> None:
         upload_record(
             case=locked.case,
             actor=actor,
-            action="upload_terminated",
+            action=AuditAction.UPLOAD_TERMINATED,
             data={"upload": str(locked.pk), "filename": locked.filename, "offset": locked.offset},
         )
         upload_id, multipart = locked.pk, multipart_of(locked)

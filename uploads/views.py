@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.capabilities import can_act_for_vendor, can_delete_any_upload
 from accounts.models import User
 from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
@@ -78,7 +79,7 @@ def upload_withdraw(request: AuthenticatedRequest, upload_id: uuid.UUID) -> Http
     else:
         if withdrawn is None:
             messages.success(request, _("The upload of %(file)s was cancelled.") % {"file": name})
-        elif request.user.is_superuser or request.user.is_support_staff:
+        elif can_act_for_vendor(request.user):
             messages.success(
                 request,
                 _("%(file)s was deleted; its name, size and SHA-256 stay on record.") % {"file": name},
@@ -129,9 +130,9 @@ def upload_page(request: AuthenticatedRequest, number: str) -> HttpResponse:
             "csrf_token_value": get_token(request),
             "can_upload": case.is_open,
             "manage": True,
-            "can_delete_any": request.user.is_case_worker,
+            "can_delete_any": can_delete_any_upload(request.user),
             # Staff delete with a reason kept in the record; a customer withdraws their own file.
-            "reason_required": request.user.is_superuser or request.user.is_support_staff,
+            "reason_required": can_act_for_vendor(request.user),
         },
     )
 

@@ -10,12 +10,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.capabilities import can_delete_any_upload
 from accounts.models import User
 from analysis.queueing import analysis_remove_for_uploads
 from analysis.selectors import uploads_under_analysis
+from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput
 from cases.models import Case
-from cases.records import audit as _audit
 from uploads import files
 from uploads.access import is_staff, require_visible
 from uploads.duplicates import upload_duplicates_promote
@@ -54,7 +55,7 @@ def upload_withdraw(*, actor: User, upload: Upload, reason: str = "") -> Upload:
     analysed, scanned or expanded, already withdrawn or deleted (409)."""
     require_visible(actor, upload.case)
     reason = (reason or "").strip()
-    if upload.uploaded_by_id != actor.pk and not actor.is_case_worker:
+    if upload.uploaded_by_id != actor.pk and not can_delete_any_upload(actor):
         raise UploadRefused(
             _("Only the person who uploaded this file, or a support engineer, can withdraw it.")
         )
@@ -99,10 +100,10 @@ def _withdraw_family(*, actor: User, upload: Upload, family: list[Upload], reaso
     originals = [item for item in family if item.duplicate_of_id is None]
     heirs = upload_duplicates_promote(originals, removed=ids)
     analysis_remove_for_uploads(case=case, upload_ids=ids)
-    _audit(
+    audit_record(
         case=case,
         actor=actor,
-        action="upload_deleted" if is_staff(actor) else "upload_withdrawn",
+        action=AuditAction.UPLOAD_DELETED if is_staff(actor) else AuditAction.UPLOAD_WITHDRAWN,
         customer_visible=True,
         data={
             "upload": str(upload.pk),

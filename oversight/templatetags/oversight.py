@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.capabilities import can_review, can_see_internal, can_work_cases
 from cases.models import Case, State
 from oversight import selectors
 from oversight.clocks import Status
@@ -48,15 +49,11 @@ def wall_duration(value: timedelta | None) -> str:
     return _("%.1f h") % hours
 
 
-def _is_staff(user: object) -> bool:
-    return bool(getattr(user, "is_support_staff", False) or getattr(user, "is_superuser", False))
-
-
 @register.inclusion_tag("oversight/_clocks.html", takes_context=True)
 def case_clocks_panel(context: template.Context) -> dict[str, object]:
     case: Case = context["case"]
     user = context["user"]
-    if not _is_staff(user):
+    if not can_see_internal(user):
         return {"clocks": None}
     clocks = selectors.case_clocks(cases=[case]).get(case.pk, [])
     return {"clocks": clocks, "labels": dict(Clock.choices), "now": timezone.now()}
@@ -66,7 +63,7 @@ def case_clocks_panel(context: template.Context) -> dict[str, object]:
 def case_review_panel(context: template.Context) -> dict[str, object]:
     case: Case = context["case"]
     user = context["user"]
-    if not _is_staff(user) or case.state != State.CLOSED:
+    if not can_see_internal(user) or case.state != State.CLOSED:
         return {"show": False}
     summary = selectors.summary_latest(case=case)
     if summary is None:
@@ -74,14 +71,14 @@ def case_review_panel(context: template.Context) -> dict[str, object]:
     review: SummaryReview | None = getattr(summary, "review", None)
     history = list(selectors.summary_history(case=case)[1:])
     returned = review is not None and review.decision == SummaryReview.Decision.RETURNED
-    can_rewrite = returned and (user.is_superuser or user.is_engineer or user.is_manager)
+    can_rewrite = returned and can_work_cases(user)
     return {
         "show": True,
         "case": case,
         "summary": summary,
         "review": review,
         "history": history,
-        "can_decide": review is None and (user.is_manager or user.is_superuser),
+        "can_decide": review is None and can_review(user),
         "decision_form": ReviewDecisionForm(),
         "can_rewrite": can_rewrite,
         "rewrite_form": SummaryRewriteForm(

@@ -1,38 +1,24 @@
 """The project's own kernel dumps, built in code from the format description (dump-formats.md section 4):
 64-bit and 32-bit headers, ARM64, triage minidumps with drivers and a stack, sparse multi-GiB files and
-broken variants. Also where the public samples live.
+broken variants.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
-SAMPLES_ABSENT = f"../shared/samples is absent: no public samples at {SAMPLES} (set PORTAL_SAMPLES_DIR)"
 
 PAGE = b"PAGE"
 FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 # Names whose TimeDateStamp is a reproducible-build hash, as on real Windows 10 dumps.
 HASH_STAMP = 0x0D8333E6
 REAL_STAMP = 0x5F67D60E  # 2020-09-20
-
-
-def samples(folder: str, pattern: str = "*") -> list[Any]:
-    """pytest params for each public sample, or one skipped param with the reason when absent."""
-    base = SAMPLES / folder
-    files = sorted(p for p in base.glob(pattern) if not p.name.endswith(".json")) if base.is_dir() else []
-    if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=SAMPLES_ABSENT), id=f"{folder}-absent")]
-    return [pytest.param(path, id=path.name) for path in files]
 
 
 def sidecar(path: Path) -> dict[str, Any]:
@@ -120,7 +106,26 @@ class KernelDump:
             out += struct.pack(ptr, word)
         stack_size = len(out) - stack_at
         unloaded_at = len(out)
-        out += struct.pack("<I", len(self.unloaded)) + bytes(4 if self.bits == 64 else 0)
+        out += self._unloaded_list()
+        drivers_at = len(out)
+        entries, pool = self._driver_list(drivers_at)
+        pool_at = drivers_at + len(entries)
+        out += entries + pool
+        valid_at = len(out)
+        out += b"TRGD"
+        fields = [
+            0, len(out), valid_at, 0x348 if self.bits == 64 else 0x320, 0, 0, unloaded_at, 0, process_at,
+            thread_at, stack_at, stack_size, drivers_at, len(self.drivers), pool_at, len(pool), 0, 0xFFFFFFFF,
+        ]  # fmt: skip
+        struct.pack_into("<18I", out, triage_at, *fields)
+        top = self.top_of_stack if self.bits == 64 else self.top_of_stack & 0xFFFFFFFF
+        struct.pack_into(ptr, out, triage_at + 0x48, top)
+        assert width in (4, 8)
+        return bytes(out)
+
+    def _unloaded_list(self) -> bytes:
+        """The triage dump's unloaded-drivers list: a count, then fixed-size entries with inline names."""
+        out = struct.pack("<I", len(self.unloaded)) + bytes(4 if self.bits == 64 else 0)
         for name, start, end in self.unloaded:
             encoded = name.encode("utf-16-le")
             inline = encoded[:24].ljust(24, b"\x00")
@@ -136,10 +141,14 @@ class KernelDump:
                     + inline
                     + struct.pack("<II", start, end)
                 )
+        return out
+
+    def _driver_list(self, drivers_at: int) -> tuple[bytearray, bytearray]:
+        """The loaded-driver entries written at ``drivers_at`` and the string pool right after them."""
+        ptr = "<Q" if self.bits == 64 else "<I"
         stride, ldr, base_at, size_at, stamp_at = (
             (0x90, 8, 0x30, 0x40, 0x80) if self.bits == 64 else (0x4C, 4, 0x18, 0x20, 0x44)
         )
-        drivers_at = len(out)
         pool_at = drivers_at + stride * len(self.drivers)
         pool = bytearray()
         entries = bytearray()
@@ -152,18 +161,7 @@ class KernelDump:
             entries += entry
             encoded = path.encode("utf-16-le")
             pool += struct.pack("<I", len(path)) + encoded + b"\x00\x00"
-        out += entries + pool
-        valid_at = len(out)
-        out += b"TRGD"
-        fields = [
-            0, len(out), valid_at, 0x348 if self.bits == 64 else 0x320, 0, 0, unloaded_at, 0, process_at,
-            thread_at, stack_at, stack_size, drivers_at, len(self.drivers), pool_at, len(pool), 0, 0xFFFFFFFF,
-        ]  # fmt: skip
-        struct.pack_into("<18I", out, triage_at, *fields)
-        top = self.top_of_stack if self.bits == 64 else self.top_of_stack & 0xFFFFFFFF
-        struct.pack_into(ptr, out, triage_at + 0x48, top)
-        assert width in (4, 8)
-        return bytes(out)
+        return entries, pool
 
     def write(self, path: Path) -> Path:
         path.write_bytes(self.build())

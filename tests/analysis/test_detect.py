@@ -11,7 +11,7 @@ import pytest
 
 from analysis.parsers import detect_kind, detect_upload_type
 from analysis.parsers.detect import kind_of
-from tests.analysis.dump_fixtures import SAMPLES, samples
+from tests.samples import SEED_CASE, sample_params
 
 CASES = [
     (b"PAGEDU64" + bytes(100), "kernel_dump", "kernel_dump"),
@@ -62,7 +62,9 @@ def test_reads_at_most_64_kb() -> None:
 
 
 ALL_SAMPLES = [
-    p for folder in ("kernel_dump", "user_dump", "evtx", "windbg_text", "linux_oops") for p in samples(folder)
+    p
+    for folder in ("kernel_dump", "user_dump", "evtx", "windbg_text", "linux_oops")
+    for p in sample_params(folder)
 ]
 
 
@@ -72,8 +74,5 @@ def test_every_sample_is_detected_as_its_folder(path: Path) -> None:
     assert detect_kind(path) == folder
 
 
-def test_seed_case_text_is_windbg() -> None:
-    seed = SAMPLES.parent / "seed" / "case-CAS-08433.txt"
-    if not seed.exists():
-        pytest.skip("../shared/samples is absent (no seed case)")
-    assert detect_kind(seed) == "windbg_text"
+def test_seed_case_text_is_windbg(samples) -> None:
+    assert detect_kind(samples(SEED_CASE)) == "windbg_text"

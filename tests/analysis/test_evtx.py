@@ -16,11 +16,12 @@ import pytest
 
 from analysis.parsers import evtx
 from analysis.parsers.result import Event
-from tests.analysis.text_samples import SAMPLES, require, sample_params, sidecar
+from tests.analysis.text_samples import require, sidecar
+from tests.samples import sample_params
 
-SYSTEM = SAMPLES / "evtx" / "python-evtx__system.evtx"
-APPLICATION = SAMPLES / "evtx" / "hayabusa-sample-evtx__many-events-application.evtx"
-BAD_CHUNK = SAMPLES / "evtx" / "evtx__sample_with_a_bad_chunk_magic.evtx"
+SYSTEM = "evtx/python-evtx__system.evtx"
+APPLICATION = "evtx/hayabusa-sample-evtx__many-events-application.evtx"
+BAD_CHUNK = "evtx/evtx__sample_with_a_bad_chunk_magic.evtx"
 CRASH_RELATED = {41, 1001, 6008, 1000}
 
 
@@ -104,9 +105,10 @@ def test_sample_key_events_are_reported(path: Path | None) -> None:
         assert result.crashes == () and result.events == ()
 
 
-def test_system_log_bugcheck_is_one_crash_from_two_events() -> None:
-    truth = sidecar(require(SYSTEM if SYSTEM.exists() else None))["ground_truth"]["bugcheck_event"]
-    result = evtx.parse(SYSTEM)
+def test_system_log_bugcheck_is_one_crash_from_two_events(samples) -> None:
+    system = samples(SYSTEM)
+    truth = sidecar(system)["ground_truth"]["bugcheck_event"]
+    result = evtx.parse(system)
     assert result.errors == ()
     assert len(result.crashes) == 1
     crash = result.crashes[0]
@@ -128,8 +130,8 @@ def test_system_log_bugcheck_is_one_crash_from_two_events() -> None:
     assert shutdown.time == "2012-04-06T14:07:44Z"
 
 
-def test_application_log_app_crashes() -> None:
-    result = evtx.parse(require(APPLICATION if APPLICATION.exists() else None))
+def test_application_log_app_crashes(samples) -> None:
+    result = evtx.parse(samples(APPLICATION))
     assert result.crashes == ()
     crashes = {e.data["record_id"]: e for e in result.events if e.kind == "app_crash"}
     assert set(crashes) == {1590, 1591, 1592}
@@ -143,8 +145,8 @@ def test_application_log_app_crashes() -> None:
     assert crashes[1590].time is not None and crashes[1590].time.startswith("2016-08-18T20:11:2")
 
 
-def test_bad_chunk_keeps_readable_records_and_reports_damage() -> None:
-    result = evtx.parse(require(BAD_CHUNK if BAD_CHUNK.exists() else None))
+def test_bad_chunk_keeps_readable_records_and_reports_damage(samples) -> None:
+    result = evtx.parse(samples(BAD_CHUNK))
     assert result.crashes == ()
     assert len(result.errors) == 2
     assert all(e.startswith("damaged part skipped:") and "chunk" in e for e in result.errors)
@@ -153,15 +155,17 @@ def test_bad_chunk_keeps_readable_records_and_reports_damage() -> None:
 # --- damaged copies -------------------------------------------------------------------------------------
 
 
-def _copy(tmp_path: Path) -> Path:
-    source = require(SYSTEM if SYSTEM.exists() else None)
+@pytest.fixture
+def system_log_copy(tmp_path: Path, samples) -> Path:
+    """A copy of the System log sample that a test may damage."""
+    source = samples(SYSTEM)
     target = tmp_path / "System.evtx"
     shutil.copyfile(source, target)
     return target
 
 
-def test_truncated_log_does_not_raise(tmp_path: Path) -> None:
-    path = _copy(tmp_path)
+def test_truncated_log_does_not_raise(system_log_copy: Path) -> None:
+    path = system_log_copy
     data = path.read_bytes()
     for size in (len(data) // 2, 4096 + 100, 100):
         path.write_bytes(data[:size])
@@ -170,8 +174,8 @@ def test_truncated_log_does_not_raise(tmp_path: Path) -> None:
         assert all(isinstance(e, str) and e for e in result.errors)
 
 
-def test_flipped_bytes_in_chunks_do_not_raise(tmp_path: Path) -> None:
-    path = _copy(tmp_path)
+def test_flipped_bytes_in_chunks_do_not_raise(system_log_copy: Path) -> None:
+    path = system_log_copy
     data = bytearray(path.read_bytes())
     for chunk_start in range(4096, len(data), 65536 * 3):
         for offset in (0, 1, 8, 200, 600, 5000):

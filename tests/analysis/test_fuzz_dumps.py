@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.rules import analyse_file
-from tests.analysis.dump_fixtures import SAMPLES, KernelDump, reference_drivers
+from tests.analysis.dump_fixtures import KernelDump, reference_drivers
+from tests.samples import SAMPLES_DIR
 
 TIME_BOUND_S = 2.0
 SEEDS: list[bytes] = [
@@ -22,11 +23,13 @@ SEEDS: list[bytes] = [
     KernelDump(bits=32, machine=0x14C, build_number=7601, drivers=[("a.sys", 0x80001000, 0x1000, 1)]).build(),
     KernelDump(dump_type=1).build(),
 ]
-for name in ("user_dump/breakpad__minidump2.dmp", "user_dump/rust-minidump__linux-mini.dmp"):
-    if (SAMPLES / name).exists():
-        SEEDS.append((SAMPLES / name).read_bytes())
-if (SAMPLES / "kernel_dump/rizin-testbins__triage_x64.dmp").exists():
-    SEEDS.append((SAMPLES / "kernel_dump/rizin-testbins__triage_x64.dmp").read_bytes())
+for name in (
+    "user_dump/breakpad__minidump2.dmp",
+    "user_dump/rust-minidump__linux-mini.dmp",
+    "kernel_dump/rizin-testbins__triage_x64.dmp",
+):
+    if (SAMPLES_DIR / name).exists():
+        SEEDS.append((SAMPLES_DIR / name).read_bytes())
 
 WORK = Path(tempfile.mkdtemp(prefix="fuzz-dumps-"))
 

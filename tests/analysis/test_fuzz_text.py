@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from analysis.parsers import evtx, linux_oops, windbg_text
 from analysis.parsers.result import ParseResult
-from tests.analysis import test_linux_oops, test_windbg_text
-from tests.analysis.text_samples import SAMPLES, SEED_CASE
+from tests.analysis import test_linux_oops, windbg_texts
+from tests.samples import ABSENT, SEED_CASE, sample_files
 
 MAX_EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200"))
 TIME_BOUND = 5.0  # seconds per parse of an input of at most ~100 KB, on a busy 2-core machine
@@ -36,20 +36,16 @@ HEX = re.compile(r"^0x[0-9a-f]+$")
 
 def _texts() -> list[str]:
     texts = [
-        test_windbg_text.CLASSIC,
-        test_windbg_text.KEY_VALUE,
-        test_windbg_text.USER_MODE,
-        test_windbg_text.X86,
+        windbg_texts.CLASSIC,
+        windbg_texts.KEY_VALUE,
+        windbg_texts.USER_MODE,
+        windbg_texts.X86,
         test_linux_oops.X86_OOPS,
         test_linux_oops.ARM64_JOURNAL,
         test_linux_oops.PANIC_ONLY,
     ]
     for folder in ("windbg_text", "linux_oops"):
-        directory = SAMPLES / folder
-        if directory.is_dir():
-            texts += [
-                p.read_text(encoding="utf-8", errors="replace") for p in sorted(directory.glob("*.txt"))
-            ]
+        texts += [p.read_text(encoding="utf-8", errors="replace") for p in sample_files(folder, "*.txt")]
     if SEED_CASE.exists():
         texts.append(SEED_CASE.read_text(encoding="utf-8"))
     return texts
@@ -175,11 +171,11 @@ def test_random_bytes_never_raise(data: bytes) -> None:
         _check(evtx.parse, path)
 
 
-EVTX_SAMPLES = sorted((SAMPLES / "evtx").glob("*.evtx")) if (SAMPLES / "evtx").is_dir() else []
+EVTX_SAMPLES = sample_files("evtx", "*.evtx")
 
 
 @pytest.mark.samples
-@pytest.mark.skipif(not EVTX_SAMPLES, reason=f"public samples not found at {SAMPLES}")
+@pytest.mark.skipif(not EVTX_SAMPLES, reason=ABSENT)
 @settings(FUZZ, max_examples=max(MAX_EXAMPLES // 4, 10))
 @given(
     index=st.integers(0, 10),

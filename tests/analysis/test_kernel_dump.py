@@ -15,12 +15,12 @@ from tests.analysis.dump_fixtures import (
     REAL_STAMP,
     KernelDump,
     reference_drivers,
-    samples,
     sidecar,
 )
+from tests.samples import sample_params
 
 
-@pytest.mark.parametrize("path", samples("kernel_dump", "*.dmp"))
+@pytest.mark.parametrize("path", sample_params("kernel_dump", "*.dmp"))
 def test_triage_sample_matches_sidecar(path: Path) -> None:
     truth = sidecar(path)["ground_truth"]
     header = truth["dump_header"]

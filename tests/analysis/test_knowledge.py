@@ -6,6 +6,7 @@ from analysis.parsers.result import Crash, Frame, Module
 from analysis.rules.enrich import enrich_crash
 from analysis.rules.per_crash import crash_findings
 from analysis.tables import drivers
+from analysis.tables.knowledge import parameter_meanings
 
 
 def test_charge_arbitration_driver_ships_with_windows() -> None:
@@ -44,8 +45,6 @@ def test_notmyfault_crash_says_it_was_triggered_on_purpose() -> None:
 
 
 def test_parameter_meanings_in_both_languages() -> None:
-    from analysis.tables.knowledge import parameter_meanings
-
     english = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"))
     chinese = parameter_meanings("0x000000be", ("0x1", "0x2", "0x3", "0xb"), "zh")
     assert english[0].lower().startswith("virtual address") and "PTE" in english[1]
@@ -57,8 +56,6 @@ def test_parameter_meanings_in_both_languages() -> None:
 
 
 def test_subtype_codes_take_the_row_of_their_first_parameter() -> None:
-    from analysis.tables.knowledge import parameter_meanings
-
     meanings = parameter_meanings("0x9f", ("0x3", "0xffff1", "0xffff2", "0xffff3"))
     assert meanings[0].startswith("subtype 0x3") and "IRP" in meanings[3]
     watchdog = parameter_meanings("0x133", ("0x0", "0x501", "0x500", "0x0"), "zh")
@@ -66,6 +63,4 @@ def test_subtype_codes_take_the_row_of_their_first_parameter() -> None:
 
 
 def test_undocumented_parameters_say_so() -> None:
-    from analysis.tables.knowledge import parameter_meanings
-
     assert parameter_meanings("0x1c8", ("0x1b58", "0x0", "0x0", "0x0"))[0] == "not documented for this code"

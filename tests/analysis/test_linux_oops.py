@@ -9,7 +9,8 @@ import pytest
 
 from analysis.parsers import linux_oops
 from analysis.parsers.result import Crash, ParseResult
-from tests.analysis.text_samples import require, sample_params, sidecar
+from tests.analysis.text_samples import require, sidecar
+from tests.samples import sample_params
 
 X86_OOPS = """\
 [ 8123.456789] BUG: kernel NULL pointer dereference, address: 0000000000000000
@@ -109,10 +110,8 @@ def test_sample_matches_its_sidecar(path: Path | None) -> None:
     assert crash.bugcheck_code is None and crash.parameters == ()
 
 
-def test_feh_sample_details() -> None:
-    from tests.analysis.text_samples import SAMPLES
-
-    crash = only_crash(linux_oops.parse(require(SAMPLES / "linux_oops" / "linux_feh_arm_oops.txt")))
+def test_feh_sample_details(samples) -> None:
+    crash = only_crash(linux_oops.parse(samples("linux_oops/linux_feh_arm_oops.txt")))
     assert crash.exception_address == "0xc01f3218"
     assert crash.extra["staging_modules"][:2] == ["bcm2835_codec", "bcm2835_v4l2"]
     assert crash.extra["uptime_seconds"] == "135992.726639"

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from analysis.rules import analyse_file
-from tests.analysis.dump_fixtures import samples, sidecar
+from tests.analysis.dump_fixtures import sidecar
+from tests.samples import sample_params
 
 ARCH = {"x86": "x86", "AMD64": "x64"}
 
 
-@pytest.mark.parametrize("path", samples("user_dump"))
+@pytest.mark.parametrize("path", sample_params("user_dump"))
 def test_user_dump_sample_matches_sidecar(path: Path) -> None:
     facts = sidecar(path)["ground_truth"]["mdmp_facts"]
     result = analyse_file(path)
@@ -54,17 +55,13 @@ def test_user_dump_sample_matches_sidecar(path: Path) -> None:
         ("rust-minidump__simple-crashpad.dmp", "EXC_CRASH / SIGABRT"),
     ],
 )
-def test_exception_names(name: str, expected: str) -> None:
-    path = samples("user_dump", name)[0].values[0]
-    if path is None:
-        pytest.skip("../shared/samples is absent")
+def test_exception_names(name: str, expected: str, samples) -> None:
+    path = samples(f"user_dump/{name}")
     assert analyse_file(path).crashes[0].exception_name == expected
 
 
-def test_windows_module_origin_and_version() -> None:
-    path = samples("user_dump", "rizin-testbins__calc.dmp")[0].values[0]
-    if path is None:
-        pytest.skip("../shared/samples is absent")
+def test_windows_module_origin_and_version(samples) -> None:
+    path = samples("user_dump/rizin-testbins__calc.dmp")
     crash = analyse_file(path).crashes[0]
     calc = crash.modules[0]
     assert (calc.name, calc.version, calc.origin) == ("calc.exe", "6.1.7600.16385", "microsoft")

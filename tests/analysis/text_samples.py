@@ -1,27 +1,15 @@
-"""Shared helpers for the text and event-log parser tests: where the public samples live, sidecars."""
+"""Shared helpers for the text and event-log parser tests: sidecars and excerpts of the public samples."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
-SEED_CASE = SAMPLES.parent / "seed" / "case-CAS-08433.txt"
-ABSENT = f"public samples not found at {SAMPLES} (set PORTAL_SAMPLES_DIR to run these tests)"
-
-
-def sample_params(folder: str, pattern: str) -> list[Any]:
-    """pytest params for each sample file, or one skipped param when the samples are absent."""
-    files = sorted((SAMPLES / folder).glob(pattern)) if (SAMPLES / folder).is_dir() else []
-    if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=ABSENT), id=f"{folder}-absent")]
-    return [pytest.param(path, marks=pytest.mark.samples, id=path.name) for path in files]
+from tests.samples import ABSENT
 
 
 def require(path: Path | None) -> Path:

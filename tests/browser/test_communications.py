@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from analysis.models import AnalysisJob, Crash, Finding
 from communications import services
 from communications.models import SentDocument
+from config.celery import app
 from tests.communications.conftest import CRASHES, FINDINGS, make_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,9 +33,6 @@ EDITED_LINE = "Please run mdsched tonight and tell us the result tomorrow."
 @pytest.fixture
 def analysed_case(scoped_case, customer, engineer, monkeypatch):
     """The reference case with analysed uploads, requested evidence, and tasks run in-process."""
-    from django.utils import timezone
-
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cases import services
 from cases.models import Case, ResolutionProposal, State
+from config.celery import app
 from tests.analysis.dump_fixtures import REAL_STAMP, KernelDump
 from tests.factories import PASSWORD
 
@@ -31,7 +33,6 @@ def shots(tmp_path) -> Path:
 @pytest.fixture
 def eager(monkeypatch):
     """Analysis jobs run when queued, in the live server's thread, as a worker would run them."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
@@ -182,7 +183,6 @@ def test_the_reference_conversation_runs_live_on_both_sides(
 
 def test_the_conversation_at_phone_width(two, case, engineer, customer, shots):
     """Both sides at 390 px: the answer form and the next step fit, nothing scrolls sideways."""
-    from cases import services
 
     services.scope_save(actor=engineer, case=case, problem_definition="p", scope="s", next_steps="n")
     services.case_transition(actor=engineer, case=case, name="send_scope")

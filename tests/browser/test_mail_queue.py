@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from config.celery import app
 from inbound.models import InboundMessage
 from tests.inbound.conftest import SUPPORT, email, process, receive
+from tests.samples import SAMPLES_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,15 +26,12 @@ def shots(tmp_path) -> Path:
 
 def _system_log() -> bytes:
     """The shared samples' System log when present (analysed for real), else a stand-in of the right kind."""
-    from tests.inbound.conftest import SAMPLES_DIR
-
     path = SAMPLES_DIR / "evtx" / "python-evtx__system.evtx"
     return path.read_bytes() if path.exists() else b"ElfFile\0" + b"\0" * 4000
 
 
 @pytest.fixture
 def stranger_mail(settings, monkeypatch) -> InboundMessage:
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     settings.INBOUND_DOMAIN = "support.example.com"

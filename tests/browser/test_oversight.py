@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from analysis.models import Crash, CrashDriver
 from cases import services
 from oversight.services import sla_sweep
+from tests.oversight.conftest import ensure_service_level_defaults
 from tests.oversight.test_reports import seed_cases
+from uploads.models import Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +40,6 @@ def _close(case, engineer, analysis, resolution_type):
 @pytest.fixture
 def oversight_data(transactional_db):
     """Transactional tests flush tables, the seeded targets too: put them back."""
-    from tests.oversight.conftest import ensure_service_level_defaults
 
     ensure_service_level_defaults()
 
@@ -83,8 +85,6 @@ def test_manager_returns_a_summary_and_the_engineer_sees_the_request(
 def test_reports_page_renders_its_charts(
     oversight_data, page, live_server, sign_in, manager, engineer, other_engineer, organisation
 ):
-    from analysis.models import Crash, CrashDriver
-    from uploads.models import Upload
 
     cases = seed_cases(organisation, [engineer, other_engineer], 120)
     codes = ["0x000000be", "0x0000001a", "0x000000c2", "0x0000007e", "0x0000003b"]

@@ -19,9 +19,10 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from analysis.models import AnalysisJob
+from cases.live import case_touch
 from tests.browser import test_accessibility as accessibility
 from tests.factories import PASSWORD
-from uploads import files, handoff, services
+from uploads import files, services
 from uploads.models import Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -374,9 +375,7 @@ def test_a_live_refresh_of_the_list_keeps_the_keyboard_focus(page, busy_case, cu
         "window.refreshed = 0; document.addEventListener('live:updated', () => { window.refreshed += 1; })"
     )
     _stored(busy_case, customer, "new.log", b"arrives meanwhile", kind=Upload.Kind.TEXT_LOG)
-    handoff.upload_record(
-        case=busy_case, actor=None, action="test_touch", data={}
-    )  # raises the case's version
+    case_touch(case_id=busy_case.pk)  # raises the case's version
     page.wait_for_selector("#upload-list td:has-text('new.log')")
     page.wait_for_function("() => window.refreshed > 0")
     assert page.evaluate("document.activeElement.id") == f"remove-summary-{first.pk}"

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, date, datetime
 
 import pytest
+from django.core import mail
 from django.core.cache import cache
 from django.db import connection
 
@@ -17,6 +18,7 @@ from cases import conversation, services
 from cases.errors import InvalidInput, InvalidState, NotAllowed
 from cases.models import AuditEvent, ResolutionProposal, ResolutionType, State, TimelineEntry
 from communications.models import Notification
+from communications.services import evidence_item_add
 from communications.tasks import notify_case_event
 from oversight.clocks import paused_intervals
 from oversight.models import BusinessCalendar, Holiday
@@ -29,7 +31,6 @@ pytestmark = pytest.mark.django_db
 
 def _notify(action: str) -> list[str]:
     """Run the notification task of the newest event of this kind; the addresses e-mailed."""
-    from django.core import mail
 
     before = len(mail.outbox)
     event = AuditEvent.objects.filter(action=action).latest("id")
@@ -147,7 +148,6 @@ def test_asking_the_customer_needs_to_say_what_is_needed(investigating, engineer
 
 
 def test_a_file_request_reaches_the_customer_only_once_the_scope_is_sent(case, engineer, customer):
-    from communications.services import evidence_item_add
 
     evidence_item_add(actor=engineer, case=case, preset="system_log")
     assert _notify("evidence_requested") == []  # part of the scope being written

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from analysis.models import Crash, Finding
 from cases import conversation, services
@@ -49,8 +51,6 @@ def test_a_warm_case_page_costs_at_most_twelve_queries_whatever_the_case_holds(
 def test_a_cold_case_page_costs_the_same_for_a_small_and_a_large_case(
     scoped_case, case, engineer, customer, client
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     _fill(scoped_case, engineer, customer, 30)
     counts = []

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cases.live import case_touch
 from cases.models import Case
-from cases.records import case_touch
 from cases.search_index import case_search_sweep
 from tests.factories import CaseFactory
 

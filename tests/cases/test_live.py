@@ -4,6 +4,7 @@ fixed handful of queries, and refused (404) to anyone who may not see the case."
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from analysis import services as analysis_services
 from cases import conversation, services
@@ -59,7 +60,6 @@ def test_polling_costs_a_fixed_handful_of_queries(
     # The session, the user, and the version with the visibility rule in one query (staff without an
     # authenticator: the session remembers it from the sign-in). With REDIS_URL the session is read from
     # the shared cache (cached_db), one query fewer.
-    from django.conf import settings
 
     expected = 2 if settings.SESSION_ENGINE.endswith("cached_db") else 3
     for person, queries in ((customer, expected), (engineer, expected)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cases import services
-from cases.models import State
+from cases.models import AuditEvent, State
 from cases.search_index import case_search_sweep
 from tests.factories import CaseFactory
 
@@ -157,7 +157,6 @@ def test_healthz_reports_database_and_broker(client, engineer):
 
 
 def test_admin_edit_goes_through_the_service_and_is_audited(client, case, engineer):
-    from cases.models import AuditEvent
 
     engineer.is_staff = engineer.is_superuser = True
     engineer.save()

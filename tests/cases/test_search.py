@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 import pytest
 
 from analysis.models import Crash, CrashDriver, Finding
-from cases import services
+from cases import search, search_index, services
+from cases.live import case_touch
 from cases.models import Case, CaseSearchDocument, CaseSearchQueue
-from cases.records import case_touch
 from cases.search import search_highlight, search_terms
-from cases.search_index import case_search_refresh, case_search_sweep, code_canonical, search_documents
+from cases.search_index import (
+    CaseTexts,
+    CrashFacts,
+    case_search_refresh,
+    case_search_sweep,
+    code_canonical,
+    search_documents,
+)
 from cases.selectors import case_list_for_user
 from tests.factories import CaseFactory
 from uploads.models import Upload
@@ -156,7 +163,6 @@ def test_a_write_queues_the_case_and_the_sweep_rebuilds_it(case, engineer):
 
 
 def test_a_write_during_the_rebuild_keeps_the_case_queued(case, engineer, monkeypatch):
-    from cases import search_index
 
     real = search_index.case_search_refresh
 
@@ -203,7 +209,6 @@ def test_terms_split_codes_chinese_and_phrases():
 
 
 def test_documents_hold_chinese_bigrams_and_the_m_form_of_a_code():
-    from cases.search_index import CaseTexts, CrashFacts
 
     documents = search_documents(
         CaseTexts(number="CAS-1", title="蓝屏", crashes=[CrashFacts(code="0x1000007e", drivers=("a.sys",))])
@@ -222,6 +227,7 @@ def test_case_list_page_and_api_search_everything(client, login_api, analysed_ca
     assert "<mark>" in body["results"][0]["search_highlight"]
 
 
+@pytest.mark.slow  # hundreds of cases indexed for search: about 5 s of CPU
 def test_search_page_query_count_is_constant(client, engineer, organisation, django_assert_max_num_queries):
     def cases(n: int, start: int) -> list[Case]:
         made = Case.objects.bulk_create(
@@ -265,7 +271,6 @@ def test_case_page_links_to_cases_with_the_same_driver_and_signature(
 
 
 def test_only_the_newest_matches_are_ranked(client, engineer, organisation, monkeypatch):
-    from cases import search
 
     monkeypatch.setattr(search, "SEARCH_CANDIDATES", 3)
     made = Case.objects.bulk_create(

@@ -10,6 +10,7 @@ import pytest
 from analysis.models import Crash, Finding
 from cases import services as case_services
 from cases.models import Case
+from config.celery import app
 from uploads.models import Upload
 
 INTERNAL_NOTE = "INTERNAL-ONLY: customer's admin is difficult, token 4711"
@@ -116,7 +117,6 @@ def reference_case(scoped_case, engineer, customer) -> Case:
 @pytest.fixture
 def eager(monkeypatch):
     """Tasks run in the test's process when queued (as a worker would run them), retries included."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)

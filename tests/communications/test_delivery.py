@@ -5,6 +5,7 @@ from __future__ import annotations
 from smtplib import SMTPServerDisconnected
 
 import pytest
+from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 
 from cases import services as case_services
@@ -33,7 +34,6 @@ class FlakyBackend(BaseEmailBackend):
         CALLS.append(messages[0].to[0])
         if len(CALLS) <= 2:
             raise ConnectionRefusedError("Connection refused")
-        from django.core import mail
 
         mail.outbox.extend(messages)
         return len(messages)

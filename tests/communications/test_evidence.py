@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
 
+from cases.errors import NotAllowed
 from communications import services
 from communications.documents import document_draft
 from communications.selectors import evidence_checklist
@@ -63,8 +66,6 @@ def test_scope_message_lists_the_requests_with_their_instructions(requested, lan
 def test_upload_page_checklist_shows_what_is_missing(requested, customer, client):
     make_upload(requested, filename="System.evtx", kind=Upload.Kind.EVTX, by=customer)
     client.force_login(customer)
-    from django.template import Context, Template
-    from django.test import RequestFactory
 
     request = RequestFactory().get("/")
     request.user = customer
@@ -91,7 +92,6 @@ def test_custom_request_and_withdrawal(scoped_case, engineer, customer):
 
 
 def test_customers_cannot_request_evidence(scoped_case, customer):
-    from cases.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         services.evidence_item_add(actor=customer, case=scoped_case, preset="minidumps")

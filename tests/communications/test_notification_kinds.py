@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from analysis.models import AnalysisJob
 from cases import conversation
 from cases import services as case_services
+from cases.audit import AuditAction, audit_record
 from cases.models import AuditEvent
 from communications import services
 from communications.models import Notification, NotificationKind
@@ -62,10 +65,10 @@ def test_closing_tells_the_customer_contact(case, engineer, customer, mailoutbox
 
 def test_new_upload_tells_the_owner(scoped_case, customer, engineer, mailoutbox):
     upload = make_upload(scoped_case, filename="Mini031023-01.dmp", kind="kernel_dump", by=customer)
-    case_services._audit(
+    audit_record(
         case=scoped_case,
         actor=customer,
-        action="upload_stored",
+        action=AuditAction.UPLOAD_STORED,
         customer_visible=True,
         data={"upload": str(upload.pk), "filename": upload.filename},
     )
@@ -146,9 +149,6 @@ def test_notification_email_is_in_the_recipients_language(case, customer, engine
 def test_analysis_done_tells_the_owner_once_the_last_job_ends(
     scoped_case, customer, engineer, mailoutbox, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from django.utils import timezone
-
-    from analysis.models import AnalysisJob
 
     queued: list[int] = []
     monkeypatch.setattr(
@@ -159,13 +159,13 @@ def test_analysis_done_tells_the_owner_once_the_last_job_ends(
     AnalysisJob.objects.create(upload=first, state="done", queued_at=timezone.now())
     running = AnalysisJob.objects.create(upload=second, state="running", queued_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        AuditEvent.objects.create(case=scoped_case, action="analysis_done", data={"job": 1})
+        audit_record(case=scoped_case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": 1})
     assert len(queued) == 1, "the pipeline's audit row is queued after the commit"
     notify_case_event(queued[0])
     assert mailoutbox == []  # b.dmp is still being analysed
     AnalysisJob.objects.filter(pk=running.pk).update(state="done")
     with django_capture_on_commit_callbacks(execute=True):
-        AuditEvent.objects.create(case=scoped_case, action="analysis_done", data={"job": running.pk})
+        audit_record(case=scoped_case, actor=None, action=AuditAction.ANALYSIS_DONE, data={"job": running.pk})
     notify_case_event(queued[1])
     assert [m.to[0] for m in mailoutbox] == [engineer.email]
     assert "Analysis done" in mailoutbox[0].subject

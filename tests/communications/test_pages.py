@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
 
 from cases import services as case_services
 from cases.models import AuditEvent
@@ -66,8 +68,6 @@ def test_notifications_page_badge_and_open(client, case, customer, engineer):
     client.force_login(engineer)
     page = client.get("/notifications/").content.decode()
     assert case.number in page and "New message" in page
-    from django.template import Context, Template
-    from django.test import RequestFactory
 
     request = RequestFactory().get("/")
     request.user = engineer

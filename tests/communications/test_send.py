@@ -3,8 +3,11 @@ document itself to the customer contacts, never an internal note."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from cases import services as case_services
 from cases.errors import InvalidInput, NotAllowed
 from cases.models import State, TimelineEntry
 from communications import services
@@ -31,7 +34,6 @@ def _deliver(document) -> int:
 
 
 def _fill(body: str) -> str:
-    import re
 
     return re.sub(r"\[\[.*?\]\]", "Filled in by the engineer.", body, flags=re.S)
 
@@ -87,7 +89,6 @@ def test_customers_and_account_managers_cannot_send(reference_case, customer, ac
 
 
 def test_sending_the_scope_of_a_new_case_sends_the_scope(case, engineer, customer):
-    from cases import services as case_services
 
     case_services.scope_save(
         actor=engineer,

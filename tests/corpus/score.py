@@ -10,10 +10,12 @@ when the engine reports nothing there, so a guess is an error. Used by ``bench/c
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import random
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +23,12 @@ from typing import Any
 
 from analysis.parsers.result import Crash, ParseResult
 from analysis.rules import analyse_file
+from tests.samples import SAMPLES_DIR
 
 CORPUS = Path(__file__).resolve().parent
 ITEMS = CORPUS / "items"
 FILES = CORPUS / "files"
 REPO_ROOT = CORPUS.parents[1]
-SAMPLES = Path(os.environ.get("PORTAL_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "samples"))
 KINDS = ("windbg_text", "linux_oops", "kernel_dump", "user_dump", "evtx")
 
 
@@ -69,7 +71,7 @@ def load_items() -> list[Item]:
 
 
 def _sample_items() -> list[Item]:
-    if not SAMPLES.is_dir():
+    if not SAMPLES_DIR.is_dir():
         return []
     items: list[Item] = []
     for folder, kind, pattern in (
@@ -78,7 +80,7 @@ def _sample_items() -> list[Item]:
         ("kernel_dump", "kernel_dump", "*.dmp"),
         ("user_dump", "user_dump", "*"),
     ):
-        for path in sorted((SAMPLES / folder).glob(pattern)):
+        for path in sorted((SAMPLES_DIR / folder).glob(pattern)):
             if path.suffix == ".json":
                 continue
             sidecar = _sidecar(path)
@@ -304,7 +306,6 @@ def score_items(items: list[Item], transform: Callable[[str], str] | None = None
 
 
 def _parse_text(text: str, name: str) -> ParseResult:
-    import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as handle:
         handle.write(text)
@@ -328,7 +329,6 @@ def _fence(text: str) -> str:
 
 
 def _html(text: str) -> str:
-    import html
 
     return "<details><summary>log</summary><pre><code>" + html.escape(text) + "</code></pre></details>"
 

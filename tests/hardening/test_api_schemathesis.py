@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import (
@@ -15,6 +17,8 @@ from schemathesis.checks import (
     not_a_server_error,
     response_schema_conformance,
 )
+
+from config.wsgi import application
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -24,7 +28,6 @@ CHECKS = [not_a_server_error, content_type_conformance, response_schema_conforma
 
 
 def _load_schema() -> schemathesis.BaseSchema:
-    from config.wsgi import application
 
     return schemathesis.openapi.from_wsgi("/api/schema/", application)
 
@@ -36,8 +39,6 @@ schema = _load_schema()
 def _keep_the_test_connection_open():
     """The WSGI handler closes the connection when a request ends, which would close the test's
     transaction under it; Django's own test client disconnects the same handlers."""
-    from django.core import signals
-    from django.db import close_old_connections
 
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)

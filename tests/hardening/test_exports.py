@@ -15,8 +15,8 @@ from accounts.models import User
 from cases import services as case_services
 from cases.errors import InvalidInput
 from oversight.exports import csv_cell
+from tests.accounts.test_invitations import PASSWORD, _invite
 from tests.factories import CustomerFactory
-from tests.uploads.test_invitations import PASSWORD, _invite
 
 pytestmark = pytest.mark.django_db
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 from django.db import connection
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from analysis import queueing, reconcile
 from analysis.models import AnalysisJob, Crash, Finding
@@ -31,7 +32,7 @@ from communications.models import EmailDelivery
 from outbox import services as outbox_services
 from outbox.models import OutboxMessage
 from tests.analysis.test_linux_oops import X86_OOPS
-from tests.pipeline.conftest import KERNEL_DUMP, sample, store_upload
+from tests.pipeline.conftest import KERNEL_DUMP, store_upload
 from tests.pipeline.realworker import Broker, OwnRedis, Worker, mail_subjects, wait_for
 from tests.pipeline.worker_app import SLOW_MARKER
 from uploads.models import Upload
@@ -148,9 +149,11 @@ def own_redis(settings, tmp_path):
         redis.kill()
 
 
-def test_redis_restarted_empty_while_jobs_are_queued_loses_no_job(own_redis, settings, case, tmp_path):
+def test_redis_restarted_empty_while_jobs_are_queued_loses_no_job(
+    own_redis, settings, case, tmp_path, samples
+):
     """Real time, no clock moved: the outbox sees Redis's new run_id and publishes the jobs again."""
-    content = sample(KERNEL_DUMP).read_bytes()
+    content = samples(KERNEL_DUMP).read_bytes()
     with Broker(tmp_path) as broker:
         uploads = [store_upload(case=case, content=content, filename=f"Mini-{n}.dmp") for n in range(3)]
         jobs = [queueing.job_queue_for_upload(upload=upload) for upload in uploads]  # published, no worker
@@ -160,7 +163,7 @@ def test_redis_restarted_empty_while_jobs_are_queued_loses_no_job(own_redis, set
         )
         own_redis.kill()
         restarted_at = own_redis.start()  # empty: the three messages are gone
-        with Worker(broker, extra_env={"PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP))}):
+        with Worker(broker, extra_env={"PIPELINE_TEST_SAMPLE": str(samples(KERNEL_DUMP))}):
 
             def recovered() -> bool:
                 outbox_services.outbox_dispatch()  # what beat runs every OUTBOX_DISPATCH_INTERVAL (5 s)
@@ -177,7 +180,6 @@ def test_redis_down_during_uploads_answers_204_and_jobs_and_emails_follow_once_i
 ):
     """The reported fault: the last PATCH answered 500 with the broker stopped, and the notifications of
     that time were never sent. Here: 204 each, then every job done once and every e-mail sent once."""
-    from rest_framework.test import APIClient
 
     mail = tmp_path / "mail"
     client = APIClient()
@@ -233,14 +235,14 @@ def test_redis_down_during_uploads_answers_204_and_jobs_and_emails_follow_once_i
 # -- PostgreSQL connections dropped ---------------------------------------------------------------------------
 
 
-def test_postgres_connection_terminated_during_a_job_is_retried_and_done_once(case, tmp_path):
+def test_postgres_connection_terminated_during_a_job_is_retried_and_done_once(case, tmp_path, samples):
     if connection.vendor != "postgresql":
         pytest.skip("DATABASE_URL is not PostgreSQL")
     upload = store_upload(case=case, content=SLOW_MARKER + b"\n", filename="slow.dmp")
     with Broker(tmp_path) as broker:
         worker = Worker(
             broker,
-            extra_env={"PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"},
+            extra_env={"PIPELINE_TEST_SAMPLE": str(samples(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"},
         )
         with worker:
             job = queueing.job_queue_for_upload(upload=upload)
@@ -260,7 +262,7 @@ def test_postgres_connection_terminated_during_a_job_is_retried_and_done_once(ca
 
 
 def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_back(
-    own_redis, settings, case, tmp_path
+    own_redis, settings, case, tmp_path, samples
 ):
     """A job running when Redis dies (its message gone with Redis) is done once after Redis is back, and
     the worker takes new jobs. (bench/faults.py once saw the consumer die here: kombu's close of the
@@ -268,7 +270,7 @@ def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_b
     depends on timing and this test does not reach it reliably: the bench is its check.)"""
     upload = store_upload(case=case, content=SLOW_MARKER + b"\n", filename="slow.dmp")
     with Broker(tmp_path) as broker:
-        env = {"PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"}
+        env = {"PIPELINE_TEST_SAMPLE": str(samples(KERNEL_DUMP)), "PIPELINE_TEST_SLOW_SECONDS": "3"}
         with Worker(broker, extra_env=env) as worker:
             job = queueing.job_queue_for_upload(upload=upload)
             wait_for(lambda: AnalysisJob.objects.filter(pk=job.pk, state="running").exists(), 30, "the job")
@@ -283,7 +285,7 @@ def test_redis_killed_while_a_job_runs_the_worker_takes_tasks_again_once_it_is_b
 
             wait_for(recovered, 45, "the job after Redis came back", every=3)
             took = time.monotonic() - back_at
-            later = store_upload(case=case, content=sample(KERNEL_DUMP).read_bytes(), filename="later.dmp")
+            later = store_upload(case=case, content=samples(KERNEL_DUMP).read_bytes(), filename="later.dmp")
             next_job = queueing.job_queue_for_upload(upload=later)
             wait_for(lambda: _finished([next_job]), 30, "a new job on the same worker")
             assert worker.alive()

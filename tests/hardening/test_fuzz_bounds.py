@@ -25,7 +25,7 @@ from analysis.parsers.result import ParseResult
 from analysis.rules import analyse_file
 from tests.analysis.dump_fixtures import KernelDump, reference_drivers
 from tests.analysis.test_fuzz_text import TEXTS, mutated_text
-from tests.analysis.text_samples import SAMPLES
+from tests.samples import sample_files
 
 TIME_BOUND = 5.0
 MEMORY_BOUND = 64 * 1024 * 1024  # inputs are at most ~100 KB: a parser needing 64 MB is amplifying
@@ -35,10 +35,7 @@ WORK = Path(tempfile.mkdtemp(prefix="fuzz-bounds-"))
 
 
 def _seed_files(folder: str, pattern: str, limit: int = 200_000) -> list[bytes]:
-    directory = SAMPLES / folder
-    if not directory.is_dir():
-        return []
-    return [p.read_bytes() for p in sorted(directory.glob(pattern)) if p.stat().st_size <= limit]
+    return [p.read_bytes() for p in sample_files(folder, pattern) if p.stat().st_size <= limit]
 
 
 KERNEL_SEEDS = [

@@ -15,6 +15,9 @@ import pytest
 from django.core import mail as django_mail
 from django.test import TestCase
 
+from cases.models import AuditEvent
+from communications.tasks import notify_case_event
+from config.celery import app
 from inbound import tasks as inbound_tasks
 from inbound.models import InboundMessage
 from inbound.receiving import inbound_message_receive
@@ -160,8 +163,6 @@ def sent_to(address: str) -> list[django_mail.EmailMessage]:
 
 def notify_latest(action: str) -> None:
     """Run the notification task of the latest event of this kind, as the worker does after the commit."""
-    from cases.models import AuditEvent
-    from communications.tasks import notify_case_event
 
     notify_case_event(AuditEvent.objects.filter(action=action).latest("created_at", "id").pk)
 
@@ -170,19 +171,10 @@ def notify_latest(action: str) -> None:
 def eager(monkeypatch):
     """Tasks queued after a commit run at once in the test's process (analysis, e-mails, notifications),
     as a worker would run them; never a message to a broker outside the test."""
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
     return app
 
 
-SAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "samples"
 MINIDUMP = "kernel_dump/rizin-testbins__triage_x64.dmp"
-
-
-def sample_bytes(relative: str = MINIDUMP) -> bytes:
-    path = SAMPLES_DIR / relative
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared samples live beside the project)")
-    return path.read_bytes()

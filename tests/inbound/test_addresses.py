@@ -5,11 +5,14 @@ same one the API gives."""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from cases import services
+from cases.errors import NotAllowed
 from cases.models import Case
 from communications.models import EmailDelivery
 from inbound import addresses
@@ -142,7 +145,6 @@ def test_revoked_address_is_refused_and_a_new_one_given(mailoutbox, case, custom
 
 
 def test_customers_cannot_revoke(case, customer):
-    from cases.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         reply_address_revoke(actor=customer, case=case, user=customer)
@@ -177,9 +179,6 @@ def test_addresses_fit_the_local_part_limit(case, customer):
 
 
 def test_revoke_command(case, customer):
-    from io import StringIO
-
-    from django.core.management import call_command
 
     old = addresses.reply_address_for(case=case, user=customer)
     out = StringIO()

@@ -60,26 +60,9 @@ class Dovecot:
             connection.logout()
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    if not Path(DOVECOT).exists():
-        pytest.skip("Debian's dovecot-imapd is not installed (make test installs it)")
-    root = Path(tempfile.mkdtemp(prefix="portal-dovecot-"))
-    root.chmod(0o755)
-    (root / "home" / USER).mkdir(parents=True)
-    # As root, dovecot drops to a mail user (never uid 0); unprivileged, it runs as the caller throughout.
-    if os.getuid() == 0:
-        mail_uid, mail_gid, users = 65534, 65534, ""
-        shutil.chown(root / "home", 65534, 65534)
-        shutil.chown(root / "home" / USER, 65534, 65534)
-    else:
-        me = pwd.getpwuid(os.getuid()).pw_name
-        mail_uid, mail_gid = os.getuid(), os.getgid()
-        users = f"default_internal_user = {me}\ndefault_login_user = {me}\n"
-    port = free_port()
-    (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    (root / "dovecot.conf").write_text(
-        f"""base_dir = {root}/run
+def _dovecot_conf(root: Path, port: int, users: str, mail_uid: int, mail_gid: int) -> str:
+    """A dovecot serving IMAP on ``port`` only, with its state, log and one plain-password user under ``root``."""
+    return f"""base_dir = {root}/run
 state_dir = {root}/state
 instance_name = portal-test-{port}
 log_path = {root}/dovecot.log
@@ -108,18 +91,42 @@ service imap-login {{
   }}
 }}
 """
-    )
+
+
+def _wait_for_imap(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            imaplib.IMAP4("127.0.0.1", port, timeout=2).logout()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"dovecot did not start: {server.stderr.read().decode()}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    if not Path(DOVECOT).exists():
+        pytest.skip("Debian's dovecot-imapd is not installed (make test installs it)")
+    root = Path(tempfile.mkdtemp(prefix="portal-dovecot-"))
+    root.chmod(0o755)
+    (root / "home" / USER).mkdir(parents=True)
+    # As root, dovecot drops to a mail user (never uid 0); unprivileged, it runs as the caller throughout.
+    if os.getuid() == 0:
+        mail_uid, mail_gid, users = 65534, 65534, ""
+        shutil.chown(root / "home", 65534, 65534)
+        shutil.chown(root / "home" / USER, 65534, 65534)
+    else:
+        me = pwd.getpwuid(os.getuid()).pw_name
+        mail_uid, mail_gid = os.getuid(), os.getgid()
+        users = f"default_internal_user = {me}\ndefault_login_user = {me}\n"
+    port = free_port()
+    (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    (root / "dovecot.conf").write_text(_dovecot_conf(root, port, users, mail_uid, mail_gid))
     server = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")], stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                imaplib.IMAP4("127.0.0.1", port, timeout=2).logout()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"dovecot did not start: {server.stderr.read().decode()}") from None
-                time.sleep(0.2)
+        _wait_for_imap(server, port)
         yield Dovecot(port=port, folder=root)
     finally:
         server.terminate()

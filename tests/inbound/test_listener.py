@@ -3,10 +3,18 @@ more; what a sending server hears for each case."""
 
 from __future__ import annotations
 
+import os
+import signal
 import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from inbound import smtp
+from inbound.addresses import reply_address_for
 from inbound.models import InboundMessage
 from inbound.receiving import inbound_raw_read
 from inbound.smtp import listener_start
@@ -59,7 +67,6 @@ def test_message_over_the_hard_limit_is_refused_with_552(settings, listener):
 
 
 def test_a_message_that_cannot_be_stored_is_deferred_and_nothing_is_lost(listener, monkeypatch):
-    from inbound import smtp
 
     def broken(**kwargs):
         raise OSError("disk full")
@@ -75,7 +82,6 @@ def test_a_message_that_cannot_be_stored_is_deferred_and_nothing_is_lost(listene
 
 
 def test_lmtp_answers_once_per_recipient(queued, transactional_db, case, customer):
-    from inbound.addresses import reply_address_for
 
     port = free_port()
     controller = listener_start(host="127.0.0.1", port=port, lmtp=True)
@@ -98,12 +104,6 @@ def test_lmtp_answers_once_per_recipient(queued, transactional_db, case, custome
 
 def test_management_command_serves_until_stopped(tmp_path):
     """`manage.py inbound_smtp` (what make run starts) answers SMTP and stops on SIGTERM."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     port = free_port()

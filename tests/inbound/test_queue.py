@@ -3,12 +3,18 @@ discard), each of which handles a message once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from cases.models import Case, State, TimelineEntry
 from inbound import addresses
 from inbound.models import InboundMessage
+from inbound.receiving import inbound_retention_apply
+from inbound.services import inbound_message_discard
 from tests.inbound.conftest import SUPPORT, deliver, email
+from uploads.files import upload_storage
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -155,13 +161,6 @@ def test_all_mail_tab_shows_every_state(client, stranger_mail, case, customer, e
 
 
 def test_retention_deletes_handled_originals(settings, stranger_mail, engineer):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from inbound.receiving import inbound_retention_apply
-    from inbound.services import inbound_message_discard
-    from uploads.files import upload_storage
 
     inbound_message_discard(actor=engineer, message=stranger_mail)
     assert inbound_retention_apply() == 0

@@ -15,19 +15,23 @@ from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent, Case, State, TimelineEntry
 from communications.models import EmailDelivery
-from inbound import addresses
+from inbound import addresses, services
 from inbound.models import InboundMessage
+from inbound.receiving import inbound_reconcile
 from inbound.services import reply_address_revoke
+from tests.factories import CustomerFactory
 from tests.inbound.conftest import (
+    MINIDUMP,
+    SUPPORT,
     deliver,
     email,
     notify_latest,
     process,
     receive,
     reply_to_notification,
-    sample_bytes,
     sent_to,
 )
+from tests.inbound.test_parsing import GBK_ONLY, b64
 from uploads.models import Upload
 
 Reason = InboundMessage.Reason
@@ -43,10 +47,10 @@ def _notice_to(user, case, engineer) -> django_mail.EmailMessage:
 @pytest.mark.samples
 @pytest.mark.django_db(transaction=True)
 def test_reply_to_a_real_notification_with_a_minidump_ends_on_the_timeline_analysed(
-    listener, eager, scoped_case, customer, engineer, mailoutbox
+    listener, eager, scoped_case, customer, engineer, mailoutbox, samples
 ):
     notice = _notice_to(customer, scoped_case, engineer)
-    dump = sample_bytes()
+    dump = samples(MINIDUMP).read_bytes()
     address, raw = reply_to_notification(
         notice, body="The dump of this morning's crash is attached.", files=[("Mini031023-01.dmp", dump)]
     )
@@ -88,7 +92,6 @@ def test_reply_to_a_real_notification_with_a_minidump_ends_on_the_timeline_analy
 
 @pytest.mark.django_db
 def test_gbk_reply_keeps_its_chinese_text(scoped_case, customer, engineer, mailoutbox):
-    from tests.inbound.test_parsing import GBK_ONLY, b64
 
     notice = _notice_to(customer, scoped_case, engineer)
     text = f"您好，已经运行内存诊断，没有发现错误。机器名 {GBK_ONLY}-PC。\r\n\r\n在 2023年3月10日 13:31，Support 写道：\r\n> 请上传"
@@ -110,7 +113,6 @@ def test_gbk_reply_keeps_its_chinese_text(scoped_case, customer, engineer, mailo
 def test_colleague_of_the_customer_may_answer_a_forwarded_email(
     scoped_case, customer, engineer, organisation, mailoutbox
 ):
-    from tests.factories import CustomerFactory
 
     colleague = CustomerFactory(username="carol", organisation=organisation)
     notice = _notice_to(customer, scoped_case, engineer)
@@ -248,6 +250,7 @@ def test_reply_with_files_and_no_text_lists_the_files(case, customer, mailoutbox
     assert message.timeline_entry.body == "Files sent by e-mail: System.evtx"
 
 
+@pytest.mark.slow  # a 67 MB message written, parsed and stored
 @pytest.mark.django_db
 def test_oversized_mail_is_refused_with_the_upload_link(settings, case, customer, mailoutbox):
     """A 50 MB dump, base64 in the mail (67 MB on the wire): nothing is posted, the sender is told where to
@@ -363,7 +366,6 @@ def test_running_the_task_again_posts_nothing_twice(case, customer, mailoutbox):
 
 @pytest.mark.django_db
 def test_a_message_that_keeps_failing_goes_to_staff_after_its_attempts(settings, monkeypatch, case, customer):
-    from inbound import services
 
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])
@@ -382,7 +384,6 @@ def test_a_message_that_keeps_failing_goes_to_staff_after_its_attempts(settings,
 
 @pytest.mark.django_db
 def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, customer, engineer, mailoutbox):
-    from tests.inbound.conftest import SUPPORT
 
     case_services.timeline_add(actor=engineer, case=case, body="Which build?")
     notify_latest("message_added")
@@ -399,8 +400,6 @@ def test_reply_sent_to_the_support_address_finds_its_case_by_threading(case, cus
 
 @pytest.mark.django_db
 def test_reconciler_queues_messages_whose_task_was_lost(queued, case, customer):
-    from inbound.receiving import inbound_reconcile
-
     address = addresses.reply_address_for(case=case, user=customer)
     message = receive(email(to=address), to=[address])
     assert inbound_reconcile() == 0  # just received: its task is on its way

@@ -9,15 +9,16 @@ import pytest
 from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import State, TimelineEntry
+from config.celery import app
 from inbound.models import InboundMessage
 from inbound.smtp import listener_start
 from tests.inbound.conftest import (
     DOMAIN,
+    MINIDUMP,
     Listener,
     free_port,
     notify_latest,
     reply_to_notification,
-    sample_bytes,
     sent_to,
 )
 from tests.pipeline.realworker import Broker, Worker, wait_for
@@ -33,7 +34,6 @@ pytestmark = [
 
 @pytest.fixture
 def broker(tmp_path, monkeypatch):
-    from config.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", False)  # this test's tasks go to the real worker
     with Broker(tmp_path) as shared:
@@ -41,13 +41,15 @@ def broker(tmp_path, monkeypatch):
 
 
 def test_reply_by_mail_is_read_and_its_dump_analysed_by_a_real_worker(
-    broker, scoped_case, customer, engineer, mailoutbox, settings
+    broker, scoped_case, customer, engineer, mailoutbox, settings, samples
 ):
     case_services.timeline_add(actor=engineer, case=scoped_case, body="Please send the minidump.")
     notify_latest("message_added")  # run here: the e-mail is in this process's outbox
     [notice] = sent_to(customer.email)
     address, raw = reply_to_notification(
-        notice, body="Attached, from this morning.", files=[("Mini031023-01.dmp", sample_bytes())]
+        notice,
+        body="Attached, from this morning.",
+        files=[("Mini031023-01.dmp", samples(MINIDUMP).read_bytes())],
     )
     env = {
         "INBOUND_DOMAIN": DOMAIN,

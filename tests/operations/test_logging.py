@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from pythonjsonlogger.json import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +37,6 @@ def test_a_request_id_that_is_not_a_uuid_is_replaced_never_logged(client):
 
 
 def test_json_log_lines_carry_the_request_and_task_ids():
-    from django.conf import settings
-    from pythonjsonlogger.json import JsonFormatter
 
     fmt = settings.LOGGING["formatters"]["json"]
     handler_formatter = JsonFormatter(fmt["fmt"], rename_fields=fmt["rename_fields"])
@@ -59,7 +59,7 @@ class _Collector(BaseHTTPRequestHandler):
         if encoding == "gzip":
             body = gzip.decompress(body)
         elif encoding == "br":  # sentry-sdk compresses with brotli when it is installed (py7zr brings it)
-            import brotli
+            import brotli  # late: only when sentry-sdk chose brotli, so only when it is installed
 
             body = brotli.decompress(body)
         _Collector.received.append(body)
@@ -87,6 +87,7 @@ print("active" if sentry_sdk.get_client().is_active() else "inactive")
 """
 
 
+@pytest.mark.slow  # two Django start-ups in subprocesses
 def test_with_a_dsn_errors_are_reported_through_sentry_sdk():
     _Collector.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)

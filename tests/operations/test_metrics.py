@@ -10,6 +10,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from analysis.models import AnalysisJob
+from oversight.models import CaseClock
 from tests.uploads.conftest import sha256_b64
 
 TOKEN = "scrape-token-0123456789"
@@ -139,7 +140,6 @@ def test_upload_bytes_and_jobs_per_kind_and_outcome(
 
 @pytest.mark.django_db
 def test_service_level_breaches_are_counted(client, case, metrics_token):
-    from oversight.models import CaseClock
 
     now = timezone.now()
     CaseClock.objects.create(

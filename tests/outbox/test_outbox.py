@@ -14,6 +14,7 @@ from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent
 from communications.models import EmailDelivery
+from communications.services import notification_fan_out
 from communications.tasks import email_deliver
 from outbox import services
 from outbox.models import OutboxMessage
@@ -284,7 +285,6 @@ def test_notifications_owed_during_an_outage_are_all_emailed_once_it_ends(
 def test_an_email_read_by_two_runs_at_once_is_sent_by_one(case, customer, engineer, mailoutbox):
     """A message published again after a loss may meet a first run: both read the delivery as pending
     with no attempt yet; the first claims attempt 1 and is sending; the second's claim then fails."""
-    from communications.services import notification_fan_out
 
     case_services.timeline_add(actor=customer, case=case, body="Hello")
     delivery = notification_fan_out(event=AuditEvent.objects.get(action="message_added"))[0]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 
 
@@ -35,9 +37,6 @@ def frozen(monkeypatch):
 
 def ensure_service_level_defaults() -> None:
     """The data migration's defaults, put back when a transactional test (browser, worker) flushed them."""
-    import importlib
-
-    from django.apps import apps
 
     seed = importlib.import_module("oversight.migrations.0002_default_service_levels").seed
     seed(apps, None)

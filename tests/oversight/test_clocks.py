@@ -13,7 +13,7 @@ from cases import services as case_services
 from oversight import services
 from oversight.clocks import FOREVER, Calendar, Event, Status, clock_evaluate, paused_intervals
 from oversight.models import BusinessCalendar, CaseClock, ClockNotification, Holiday, ServiceTarget
-from oversight.selectors import case_clocks
+from oversight.selectors import case_clocks, sla_config_load
 from oversight.tasks import sla_notification_send
 from tests.factories import UserFactory
 
@@ -125,7 +125,6 @@ def test_settings_are_cached_and_a_manager_change_applies_at_once(
     frozen, case, organisation, django_assert_num_queries
 ):
     """The calendars and targets are read once, then from the cache; a saved target or calendar clears it."""
-    from oversight.selectors import sla_config_load
 
     frozen.set(at(0, 9))
     assert _clock("first_response", case).due_at == at(0, 18)

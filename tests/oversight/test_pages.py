@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from cases import services as case_services
 from oversight.models import BusinessCalendar, ServiceTarget
+from oversight.services import sla_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +60,6 @@ def test_case_page_shows_clocks_to_staff_only(client, engineer, customer, case):
 
 
 def test_case_list_shows_the_sweeps_badge(client, engineer, case):
-    from oversight.services import sla_sweep
 
     sla_sweep()
     client.force_login(engineer)
@@ -112,7 +113,6 @@ def test_calendar_without_working_hours_is_refused(client, manager):
 
 
 def test_model_validation_refuses_what_the_form_refuses():
-    from django.core.exceptions import ValidationError
 
     target = ServiceTarget(
         severity="low", first_response_minutes=0, scope_minutes=1, update_minutes=1, resolution_minutes=1

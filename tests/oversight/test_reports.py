@@ -7,12 +7,14 @@ import statistics
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analysis.models import Crash, CrashDriver
 from cases.models import AuditEvent, Case, CaseSummary
+from config import caching
 from oversight import reports
 from oversight.services import sla_sweep
 from uploads.models import Upload
@@ -136,10 +138,10 @@ def _queries(client) -> int:
     return len(context.captured_queries)
 
 
+@pytest.mark.slow  # 5,000 cases written: about 5 s of CPU
 def test_report_query_count_is_constant_from_50_to_5000_cases(
     client, manager, organisation, engineer, other_engineer, monkeypatch
 ):
-    from config import caching
 
     owners = [engineer, other_engineer]
     seed_cases(organisation, owners, 50)
@@ -160,7 +162,6 @@ def test_report_query_count_is_constant_from_50_to_5000_cases(
 def test_the_report_says_how_fresh_it_is_and_is_recomputed_after_its_minute(
     client, manager, organisation, engineer, monkeypatch
 ):
-    from django.core.cache import cache
 
     def figures() -> str:
         page = client.get("/reports/").content.decode()

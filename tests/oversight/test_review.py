@@ -12,6 +12,7 @@ import pytest
 
 from cases import services as case_services
 from cases.errors import InvalidInput, InvalidState, NotAllowed
+from cases.models import AuditEvent
 from oversight import services
 from oversight.models import SummaryReview
 
@@ -170,7 +171,6 @@ def test_customer_cannot_download_the_pdf(client, customer, engineer, case):
 
 
 def test_exports_are_audited(client, manager, engineer, closed_case):
-    from cases.models import AuditEvent
 
     client.force_login(manager)
     assert client.get("/review/export.csv?resolution_type=resolved").status_code == 200

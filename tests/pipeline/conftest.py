@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -13,8 +12,6 @@ from django.core.files.storage import storages
 from accounts.models import User
 from cases.models import Case
 from uploads.models import Upload
-
-SAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 
 def store_upload(*, case: Case, content: bytes, filename: str, uploaded_by: User | None = None) -> Upload:
@@ -43,26 +40,18 @@ def make_upload(case, customer) -> Callable[..., Upload]:
     return _make
 
 
-def sample(relative: str) -> Path:
-    """A file of ../shared/samples; the test skips (with the reason) when the folder is absent."""
-    path = SAMPLES_DIR / relative
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared samples live beside the project)")
-    return path
-
-
 KERNEL_DUMP = "kernel_dump/rizin-testbins__triage_x64.dmp"
 SYSTEM_LOG = "evtx/python-evtx__system.evtx"
 USER_DUMP = "user_dump/breakpad__null_read_av.dmp"
 
 
 @pytest.fixture
-def kernel_dump_upload(make_upload) -> Upload:
-    path = sample(KERNEL_DUMP)
+def kernel_dump_upload(make_upload, samples) -> Upload:
+    path = samples(KERNEL_DUMP)
     return make_upload(content=path.read_bytes(), filename="Mini022121-01.dmp")
 
 
 @pytest.fixture
-def system_log_upload(make_upload) -> Upload:
-    path = sample(SYSTEM_LOG)
+def system_log_upload(make_upload, samples) -> Upload:
+    path = samples(SYSTEM_LOG)
     return make_upload(content=path.read_bytes(), filename="System.evtx")

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from analysis.formatting import duration
 from analysis.models import AnalysisJob
+from analysis.queueing import job_queue_for_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +33,6 @@ def test_analysis_time_shows_the_real_duration(seconds, shown):
 
 
 def test_the_analysis_panel_shows_how_long_a_sub_second_job_took(make_upload, customer, case):
-    from analysis.queueing import job_queue_for_upload
 
     job = job_queue_for_upload(upload=make_upload(content=b"quick"))
     AnalysisJob.objects.filter(pk=job.pk).update(
@@ -47,7 +48,6 @@ def test_the_analysis_panel_shows_how_long_a_sub_second_job_took(make_upload, cu
 
 
 def test_the_time_is_worded_in_the_readers_language():
-    from django.utils import translation
 
     with translation.override("zh-hans"):
         assert (duration(0.24), duration(4.25), duration(65)) == ("240 毫秒", "4.2 秒", "1:05")

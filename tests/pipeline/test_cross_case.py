@@ -11,12 +11,12 @@ from analysis.models import CaseMark, Crash, CrashDriver, MarkCount
 from analysis.selectors import seen_elsewhere
 from cases import services as case_services
 from tests.factories import OrganisationFactory, UserFactory
+from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
 
 def _crash(case, index: int, drivers: list[str], signature: str = "") -> Crash:
-    from uploads.models import Upload
 
     upload = Upload.objects.create(case=case, filename=f"{index}.dmp", size=1, offset=1, state="analysed")
     crash = Crash.objects.create(

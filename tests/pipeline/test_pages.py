@@ -5,11 +5,14 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analysis import queueing, tasks
 from analysis.models import AnalysisJob, Crash
-from tests.pipeline.conftest import KERNEL_DUMP, sample, store_upload
+from cases import services as case_services
+from tests.pipeline.conftest import KERNEL_DUMP, store_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -78,11 +81,10 @@ def test_rerun_button_queues_a_new_job_for_staff_only(client, engineer, customer
     assert AnalysisJob.objects.filter(upload=kernel_dump_upload, state="queued").count() == 1
 
 
-def test_seen_in_other_cases_is_counted(client, engineer, organisation, customer, case, make_upload):
-    from cases import services as case_services
+def test_seen_in_other_cases_is_counted(client, engineer, organisation, customer, case, make_upload, samples):
 
     other = case_services.case_create(actor=engineer, organisation=organisation, title="Same crash elsewhere")
-    content = sample(KERNEL_DUMP).read_bytes()
+    content = samples(KERNEL_DUMP).read_bytes()
     _analyse(make_upload(content=content, filename="a.dmp"))
     _analyse(store_upload(case=other, content=content, filename="b.dmp"))
     client.force_login(engineer)
@@ -91,14 +93,12 @@ def test_seen_in_other_cases_is_counted(client, engineer, organisation, customer
 
 
 def test_panel_query_count_does_not_grow_with_crashes(
-    client, engineer, case, make_upload, django_assert_max_num_queries
+    client, engineer, case, make_upload, django_assert_max_num_queries, samples
 ):
-    content = sample(KERNEL_DUMP).read_bytes()
+    content = samples(KERNEL_DUMP).read_bytes()
     _analyse(make_upload(content=content, filename="one.dmp"))
     client.force_login(engineer)
     url = reverse("analysis:panel", args=[case.number])
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
 from django.core.files.storage import storages
+from django.utils import timezone
 
 from analysis import queueing, reconcile, services, tasks
 from analysis.case_findings import _crash_from_json, _event_from_row, case_findings_recompute
@@ -199,7 +202,6 @@ def test_missing_file_fails_without_retry(make_upload):
 
 
 def test_soft_time_limit_fails_the_job_with_the_limit(kernel_dump_upload):
-    from celery.exceptions import SoftTimeLimitExceeded
 
     job = _queue(kernel_dump_upload)
     with mock.patch("analysis.tasks._parse", side_effect=SoftTimeLimitExceeded()):
@@ -210,9 +212,6 @@ def test_soft_time_limit_fails_the_job_with_the_limit(kernel_dump_upload):
 
 
 def test_reconciler_publishes_lost_and_expired_jobs(make_upload):
-    from datetime import timedelta
-
-    from django.utils import timezone
 
     now = timezone.now()
     lost = _queue(make_upload(filename="a.bin"))

@@ -12,9 +12,10 @@ from django.urls import reverse
 
 from analysis import queueing, reconcile
 from analysis.models import AnalysisJob, Crash, Finding
-from tests.pipeline.conftest import KERNEL_DUMP, sample, store_upload
+from tests.pipeline.conftest import KERNEL_DUMP, store_upload
 from tests.pipeline.realworker import Broker, Worker, wait_for
 from tests.pipeline.worker_app import KILL_MARKER, SLOW_MARKER
+from tests.samples import sample_path
 from uploads.models import Upload
 
 pytestmark = [pytest.mark.worker, pytest.mark.samples, pytest.mark.django_db(transaction=True)]
@@ -35,7 +36,7 @@ def _worker(broker: Broker, concurrency: int = 1) -> Worker:
         broker,
         concurrency=concurrency,
         extra_env={
-            "PIPELINE_TEST_SAMPLE": str(sample(KERNEL_DUMP)),
+            "PIPELINE_TEST_SAMPLE": str(sample_path(KERNEL_DUMP)),
             "PIPELINE_TEST_SLOW_SECONDS": str(SLOW_SECONDS),
         },
     )
@@ -78,9 +79,9 @@ def _tus_upload(client, case, content: bytes, filename: str) -> Upload:
 
 
 def test_dump_uploaded_through_tus_is_analysed_and_rerun_gives_the_same_rows(
-    broker, client, customer, engineer, case
+    broker, client, customer, engineer, case, samples
 ):
-    content = sample(KERNEL_DUMP).read_bytes()
+    content = samples(KERNEL_DUMP).read_bytes()
     with _worker(broker):
         client.force_login(customer)
         upload = _tus_upload(client, case, content, "Mini022121-01.dmp")
@@ -103,9 +104,9 @@ def test_dump_uploaded_through_tus_is_analysed_and_rerun_gives_the_same_rows(
     print(f"\nupload stored -> findings visible: {took:.2f} s (real worker)")
 
 
-def test_poison_file_fails_after_three_attempts_and_the_worker_survives(broker, case, customer):
+def test_poison_file_fails_after_three_attempts_and_the_worker_survives(broker, case, customer, samples):
     poison = store_upload(case=case, content=KILL_MARKER + b"\x00" * 64, filename="poison.dmp")
-    good = store_upload(case=case, content=sample(KERNEL_DUMP).read_bytes(), filename="good.dmp")
+    good = store_upload(case=case, content=samples(KERNEL_DUMP).read_bytes(), filename="good.dmp")
     with _worker(broker) as worker:
         bad_job = queueing.job_queue_for_upload(upload=poison)
         wait_for(lambda: _finished(bad_job), 90, "the poison job to fail")

@@ -22,6 +22,8 @@ __all__ = ["app"]
 
 
 def _install() -> None:
+    # Late: this module is the worker subprocess's Celery app, loaded before Django is set up; the tasks'
+    # module needs the app registry.
     import django
 
     django.setup()

@@ -63,6 +63,7 @@ class MotoServer:
                 stderr=subprocess.DEVNULL,
             )
         else:
+            # Late: moto takes about a second to import, and only the in-process server needs it.
             from moto.server import ThreadedMotoServer
 
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from analysis import tasks as analysis_tasks
 from analysis.models import AnalysisJob, Crash
 from cases.models import AuditEvent, Case
+from outbox.models import OutboxMessage
 from tests.analysis.dump_fixtures import KernelDump
 from tests.storage.conftest import multipart_uploads, objects
 from tests.uploads.conftest import TUS, sha256_b64
@@ -49,7 +50,6 @@ def _send(tus_patch, user, location: str, data: bytes, chunk: int, start: int = 
 def _finish() -> Upload:
     """Run the completion task the last chunk queued: its message is an outbox row of that request
     (the on-commit callbacks captured, so nothing reached a broker)."""
-    from outbox.models import OutboxMessage
 
     message = OutboxMessage.objects.filter(task="uploads.tasks.upload_finish_task").latest("pk")
     upload_id, sha256 = message.args

@@ -6,6 +6,7 @@ streams through a web process in parts with its memory flat."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -107,7 +108,6 @@ def _headers(token: str, **extra: str) -> dict[str, str]:
 
 
 def _create(web: WebHost, case, token: str, size: int, name: str = "upload.bin") -> str:
-    import base64
 
     response = requests.post(
         f"{web.url}/api/cases/{case.number}/uploads/tus/",

@@ -65,7 +65,3 @@ def tus_patch(token_client):
         return client.generic("PATCH", location, data, content_type=content_type, **headers)
 
     return _patch
-
-
-def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "slow: a large transfer (1 GiB); deselect with -m 'not slow'")

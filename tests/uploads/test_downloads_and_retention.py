@@ -9,11 +9,13 @@ from django.core.files.storage import storages
 from django.test import Client
 from django.utils import timezone
 
+from analysis.models import AnalysisJob
 from cases import services as case_services
 from cases.models import AuditEvent
 from tests.uploads.conftest import TUS
 from uploads import housekeeping
 from uploads.models import Upload
+from uploads.tasks import upload_expire_sweep, upload_retention_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +169,6 @@ def test_beat_schedule_has_the_upload_sweeps(settings):
 
 
 def test_sweep_tasks_run(stored):
-    from uploads.tasks import upload_expire_sweep, upload_retention_sweep
 
     assert upload_expire_sweep() == 0
     assert upload_retention_sweep() == 0
@@ -177,7 +178,6 @@ def test_non_archive_completion_queues_analysis_in_the_same_transaction(
     tus_create, tus_patch, customer, case, django_capture_on_commit_callbacks
 ):
     pytest.importorskip("analysis.services", reason="the analysis pipeline is not in this tree yet")
-    from analysis.models import AnalysisJob  # type: ignore[attr-defined]
 
     location = tus_create(customer, case, 9, filename="dmesg.txt")["Location"]
     with django_capture_on_commit_callbacks() as callbacks:

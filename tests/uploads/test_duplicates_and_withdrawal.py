@@ -7,17 +7,21 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.core.files.storage import storages
 from django.test import Client
+from django.utils import timezone
 
 from analysis import case_findings, queueing
 from analysis import tasks as analysis_tasks
 from analysis.models import AnalysisJob, Crash, Finding
+from cases import services as case_services
 from cases.errors import InvalidState
 from cases.models import AuditEvent, Case
 from communications.notifications import notification_email, notification_recipients
+from outbox.models import OutboxMessage
 from tests.factories import CustomerFactory, UserFactory
 from uploads import archives, housekeeping, services
 from uploads.models import Upload
@@ -120,7 +124,6 @@ def test_the_same_name_with_another_size_is_not_a_duplicate(send):
 
 
 def test_the_same_bytes_in_another_case_are_not_a_duplicate(send, engineer, organisation, customer):
-    from cases import services as case_services
 
     other_case = case_services.case_create(
         actor=engineer, organisation=organisation, title="Another", customer_contact=customer, owner=engineer
@@ -338,7 +341,6 @@ def test_withdrawing_twice_is_a_conflict(send, token_client, customer):
 
 
 def test_withdrawing_the_first_copy_hands_the_analysis_to_the_next(send, token_client, customer):
-    from outbox.models import OutboxMessage
 
     first = send(b"the same dump", name="one.dmp")
     second = send(b"the same dump", name="two.dmp")
@@ -371,9 +373,6 @@ def test_withdrawing_an_archive_takes_its_members(
 
 
 def test_retention_leaves_a_withdrawn_record_as_it_is(send, token_client, customer, engineer, case):
-    from datetime import timedelta
-
-    from django.utils import timezone
 
     upload = send(b"withdrawn then closed")
     AnalysisJob.objects.filter(upload=upload).update(state=AnalysisJob.State.DONE)

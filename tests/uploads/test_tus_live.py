@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -115,7 +116,6 @@ def test_cut_chunk_with_a_checksum_is_discarded(tus, token, dump):
     first = tus.uploader(str(dump), chunk_size=MiB, metadata={"filename": dump.name})
     first.upload(stop_at=MiB)
     chunk = data[MiB : 2 * MiB]
-    import base64
 
     checksum = f"Upload-Checksum: sha256 {base64.b64encode(hashlib.sha256(chunk).digest()).decode()}\r\n"
     sock = _raw_patch_start(first.url, token, MiB, len(chunk), chunk[:300_000], checksum)

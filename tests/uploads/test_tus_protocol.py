@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cases import services as case_services
 from cases.models import AuditEvent
+from tests.factories import CustomerFactory
 from tests.uploads.conftest import TUS, metadata, sha256_b64, tus_url
 from uploads import files, housekeeping, services, tasks, tus
 from uploads.models import Upload
@@ -393,7 +394,6 @@ def test_cancelling_a_finished_upload_is_a_conflict_that_says_to_withdraw_it(
 def test_another_customer_of_the_organisation_cannot_continue_my_upload(
     tus_create, tus_patch, customer, case, organisation
 ):
-    from tests.factories import CustomerFactory
 
     colleague = CustomerFactory(username="carol", organisation=organisation)
     location = _created(tus_create(customer, case, 3))

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from accounts.capabilities import can_invite_contacts
 from uploads import housekeeping, selectors
 
 register = template.Library()
@@ -23,6 +24,6 @@ def upload_case_panel(context: template.Context) -> dict[str, Any]:
         "uploads": uploads[:PANEL_ROWS],
         "total": uploads.count(),
         "retention_date": housekeeping.upload_retention_date(case=case),
-        "can_invite": case.is_open and (user.is_superuser or user.is_support_staff),
+        "can_invite": case.is_open and can_invite_contacts(user),
         "request": context.get("request"),
     }

@@ -74,9 +74,13 @@ class Command(BaseCommand):
         return users
 
     def _cases(self, users: dict[str, User]) -> None:
-        engineer, manager = users["engineer"], users["manager"]
-        contoso, fabrikam = users["alice"].organisation, users["bob"].organisation
-        assert contoso is not None and fabrikam is not None  # made with their organisations above
+        self._reference_case(users)
+        self._contoso_scoping(users)
+        self._fabrikam_cases(users)
+
+    def _reference_case(self, users: dict[str, User]) -> None:
+        """The reference case (seed/case-CAS-08433.txt): opened by the TAM, scoped, accepted, a dump sent."""
+        engineer, contoso = users["engineer"], users["alice"].organisation
         reference = services.case_create(
             actor=users["tam"],
             organisation=contoso,
@@ -106,9 +110,11 @@ class Command(BaseCommand):
             data=(DEMO_DIR / "reference-0xBE-analyze.txt").read_bytes(),
         )
 
+    def _contoso_scoping(self, users: dict[str, User]) -> None:
+        engineer = users["engineer"]
         scoping = services.case_create(
             actor=engineer,
-            organisation=contoso,
+            organisation=users["alice"].organisation,
             title="Outlook add-in crashes after update",
             severity=Severity.MEDIUM,
             customer_contact=users["alice"],
@@ -118,6 +124,10 @@ class Command(BaseCommand):
             actor=engineer, case=scoping, body="Asked the customer for the WER report.", internal=True
         )
 
+    def _fabrikam_cases(self, users: dict[str, User]) -> None:
+        """One case under investigation and one closed, for the review queue."""
+        engineer, manager = users["engineer"], users["manager"]
+        fabrikam = users["bob"].organisation
         investigating = services.case_create(
             actor=manager,
             organisation=fabrikam,

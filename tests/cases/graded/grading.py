@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.corpus.score import FILES as CORPUS_FILES
-from tests.corpus.score import SAMPLES
+from tests.samples import SAMPLES_DIR, SEED_DIR
 
 GRADED = Path(__file__).resolve().parent
-SEED = SAMPLES.parent / "seed"
 
 
 @dataclass
@@ -46,9 +45,9 @@ def load_cases() -> list[GradedCase]:
 
 def _path(entry: dict[str, str], folder: Path) -> Path | None:
     if "samples" in entry:
-        return SAMPLES / entry["samples"]
+        return SAMPLES_DIR / entry["samples"]
     if "seed" in entry:
-        return SEED / entry["seed"]
+        return SEED_DIR / entry["seed"]
     if "corpus" in entry:
         return CORPUS_FILES / entry["corpus"]
     if "file" in entry:
