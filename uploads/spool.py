@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from cases.audit import AuditAction
 from uploads import bucket, files
 from uploads.handoff import upload_record
 from uploads.locking import upload_lock_release_files
@@ -26,7 +27,7 @@ def spool_remove(upload_id: uuid.UUID | str, multipart: tuple[str, str] | None =
 
 
 def upload_reject_without_file(
-    upload: Upload, *, reason: str, action: str, data: dict[str, object], now: datetime
+    upload: Upload, *, reason: str, action: AuditAction, data: dict[str, object], now: datetime
 ) -> None:
     """An unfinished upload that will never be stored: ``rejected`` with the reason, its file counted as
     gone, and an audit entry naming it."""
