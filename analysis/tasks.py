@@ -26,6 +26,7 @@ from analysis import cross_case, heartbeat, reconcile, services
 from analysis.parsers.result import Kind, ParseResult
 from analysis.rules import analyse_file
 from uploads import bucket, files
+from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +108,7 @@ def analyse_upload(self: Task[[int], str], job_id: int) -> str:
         return "skipped"
     upload = claim.upload
     try:
-        with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
-            result = _parse(
-                source, upload.filename, cast("Kind | None", upload.detected_kind or None)
-            )  # the column holds a parser Kind
+        result = _parse_stored(upload)
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
         logger.info(
             "analysis job %s done: upload %s, %s, %d crashes, %d findings",
@@ -155,6 +153,12 @@ def analyse_upload(self: Task[[int], str], job_id: int) -> str:
             reason=_("Internal error: %(error)s") % {"error": _describe(error)},
         )
         return "failed"
+
+
+def _parse_stored(upload: Upload) -> ParseResult:
+    with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
+        # The column holds the parser Kind the upload side detected ("" when none was).
+        return _parse(source, upload.filename, cast("Kind | None", upload.detected_kind or None))
 
 
 def _describe(error: BaseException) -> str:
