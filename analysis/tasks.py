@@ -1,7 +1,7 @@
 """Celery tasks of the analysis pipeline: thin, take ids, own the retry policy (STYLE.md rule 5).
 
 Reliability settings (late ack, reject on worker lost, prefetch 1, time limits, visibility timeout) are in
-config/settings.py with their reasons; the attempts counter and the lease are in analysis.services.
+config/settings_parts/tasks.py with their reasons; the attempts counter and the lease are in analysis.services.
 The task imports the services; the services publish it by name (analysis.queueing), never import it.
 """
 

@@ -1,4 +1,4 @@
-"""The Celery application; its settings live in config/settings.py under the CELERY_ namespace."""
+"""The Celery application; its settings live in config/settings_parts/tasks.py under the CELERY_ namespace."""
 
 import contextlib
 import os
