@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,6 +37,7 @@ from cases.models import Case, ResolutionProposal, Severity, State
 from communications.panel import communications_panel_for
 from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
+from config.pagination import SharedCountPaginator
 
 PAGE_SIZE = 25
 
@@ -70,7 +70,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         severity=params.get("severity", ""),
         search=params.get("q", ""),
     )
-    page = Paginator(cases, PAGE_SIZE).get_page(params.get("page"))
+    page = SharedCountPaginator(cases, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     organisations = (
