@@ -9,7 +9,6 @@ from typing import Any, TypeVar, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,6 +38,7 @@ from cases.models import Case, ResolutionProposal, Severity, State
 from communications.panel import communications_panel_for
 from communications.selectors import evidence_checklist
 from communications.services import case_follow as case_follow_service
+from config.pagination import SharedCountPaginator
 
 PAGE_SIZE = 25
 
@@ -73,7 +73,7 @@ def case_list(request: AuthenticatedRequest) -> HttpResponse:
         severity=params.get("severity", ""),
         search=params.get("q", ""),
     )
-    page = Paginator(cases, PAGE_SIZE).get_page(params.get("page"))
+    page = SharedCountPaginator(cases, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     own = request.user.organisation_id

@@ -66,3 +66,30 @@ def test_a_search_shows_its_matching_words_whatever_the_cache_holds(client, engi
     case_search_sweep()
     page = _list(client, "/cases/?view=all&q=SfUemIsoSpace")[0]
     assert "search-excerpt" in page
+
+
+def test_readers_of_the_same_list_share_its_count(client, engineer, manager, organisation):
+    for _ in range(30):
+        CaseFactory(organisation=organisation)
+    client.force_login(engineer)
+    first, first_queries = _list(client)
+    client.force_login(manager)  # sees the same cases with the same filters
+    second, second_queries = _list(client)
+    assert any("COUNT(*)" in sql and 'FROM "cases_case"' in sql for sql in first_queries)
+    assert not any('FROM "cases_case"' in sql and "COUNT(*)" in sql for sql in second_queries)
+    assert "30 cases" in first and "30 cases" in second
+    narrowed, narrowed_queries = _list(client, "/cases/?view=all&severity=critical")
+    assert any(
+        "COUNT(*)" in sql and "cases_case" in sql for sql in narrowed_queries
+    )  # other filters: a count of their own
+
+
+def test_the_api_shares_the_count_too(login_api, engineer, organisation):
+    for _ in range(30):
+        CaseFactory(organisation=organisation)
+    client = login_api(engineer)
+    assert client.get("/api/cases/").json()["count"] == 30
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/api/cases/?page=2").json()
+    assert body["count"] == 30 and len(body["results"]) == 5
+    assert not any("COUNT(*)" in query["sql"] for query in queries.captured_queries)
