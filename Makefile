@@ -44,7 +44,7 @@ test: install browser-deps ## Run the whole test suite (PostgreSQL/Redis when DA
 test-fast: install ## The suite without browser, worker and slow tests, in parallel (TEST_WORKERS=2)
 	$(BIN)/python -m pytest -m "not browser and not worker and not slow" -n $(TEST_WORKERS) --durations=15
 
-lint: install ## ruff check, ruff format --check, mypy on the parsers
+lint: install ## ruff check, ruff format --check, mypy --strict over every app (django-stubs, drf-stubs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -8,19 +8,23 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import IdentityProvider, Organisation, User
+from accounts.requests import signed_in_user
 from accounts.throttling import signin_lockout_lift
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Portal", {"fields": ("role", "organisation", "language")}))
+class UserAdmin(BaseUserAdmin[User]):
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("Portal", {"fields": ("role", "organisation", "language")}),
+    )
     list_display = ("username", "email", "role", "organisation", "is_active")
     list_filter = ("role", "organisation", "is_active")
     list_select_related = ("organisation",)
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     list_display = ("name", "slug", "password_login", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("account_managers",)
@@ -28,7 +32,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdentityProvider)
-class IdentityProviderAdmin(admin.ModelAdmin):
+class IdentityProviderAdmin(admin.ModelAdmin[IdentityProvider]):
     list_display = ("name", "slug", "organisation", "issuer", "new_user_role", "enabled")
     list_filter = ("enabled", "organisation")
     prepopulated_fields = {"slug": ("name",)}
@@ -41,12 +45,12 @@ admin.site.unregister(AccessAttempt)
 
 
 @admin.register(AccessAttempt)
-class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):  # type: ignore[misc]  # django-axes has no types
     actions = ["lift_lockout", "cleanup_expired_attempts"]
 
     @admin.action(description=gettext_lazy("Lift the lockout of the selected user names and addresses"))
     def lift_lockout(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
-        lifted = signin_lockout_lift(actor=request.user, attempts=queryset)
+        lifted = signin_lockout_lift(actor=signed_in_user(request), attempts=queryset)
         self.message_user(
             request,
             _("Lockout lifted for %(pairs)s.")
@@ -55,7 +59,7 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
         )
 
     def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
-        signin_lockout_lift(actor=request.user, attempts=AccessAttempt.objects.filter(pk=obj.pk))
+        signin_lockout_lift(actor=signed_in_user(request), attempts=AccessAttempt.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
-        signin_lockout_lift(actor=request.user, attempts=queryset)
+        signin_lockout_lift(actor=signed_in_user(request), attempts=queryset)

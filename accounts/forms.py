@@ -13,7 +13,7 @@ from accounts.models import User
 
 
 class LoginForm(AuthenticationForm):
-    def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
+    def confirm_login_allowed(self, user: User) -> None:
         """After the password was right (so nobody learns a policy without it): refused when the
         person's organisation, or staff, sign in with single sign-on only."""
         super().confirm_login_allowed(user)
@@ -21,7 +21,7 @@ class LoginForm(AuthenticationForm):
             raise forms.ValidationError(sso.password_login_refusal(), code="sso_only")
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(forms.ModelForm[User]):
     language = forms.ChoiceField(
         choices=[("", _("The browser's"))] + list(settings.LANGUAGES),
         required=False,

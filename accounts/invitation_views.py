@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -19,6 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts import invitations
 from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user, case_visible_queryset
 
@@ -41,15 +44,15 @@ class AcceptForm(forms.Form):
         label=gettext_lazy("Password again"), widget=forms.PasswordInput(render_value=False)
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("password1") != data.get("password2"):
             raise forms.ValidationError(gettext_lazy("The two passwords differ."))
         return data
 
 
 @login_required
-def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
+def invitation_new(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """Invite a customer contact to the case, and see or revoke the case's invitations."""
     case = case_get_for_user(user=request.user, number=number)  # 404 first: never hint a case exists
     if not can_invite_contacts(request.user):
@@ -79,7 +82,7 @@ def invitation_new(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(
         Invitation.objects.select_related("case"), pk=pk, case__in=case_visible_queryset(request.user)
     )

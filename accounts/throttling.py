@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -74,7 +74,7 @@ def lockout_message() -> str:
     ) % {"minutes": minutes}
 
 
-def _window_start() -> timezone.datetime:
+def _window_start() -> datetime:
     return timezone.now() - settings.AXES_COOLOFF_TIME
 
 
@@ -145,4 +145,5 @@ def lockout_remaining(*, username: str, address: str) -> timedelta | None:
     )
     if attempt is None or attempt.failures_since_start < settings.AXES_FAILURE_LIMIT:
         return None
-    return attempt.attempt_time + settings.AXES_COOLOFF_TIME - timezone.now()
+    remaining: timedelta = attempt.attempt_time + settings.AXES_COOLOFF_TIME - timezone.now()
+    return remaining

@@ -19,7 +19,8 @@ from cases.audit import AuditAction, audit_record
 
 
 def token_expires_at(token: Token) -> datetime:
-    return token.created + timedelta(days=settings.API_TOKEN_EXPIRY_DAYS)
+    expires: datetime = token.created + timedelta(days=settings.API_TOKEN_EXPIRY_DAYS)
+    return expires
 
 
 def token_list_for_user(*, user: User) -> list[Token]:

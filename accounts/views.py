@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from typing import Any
 
 import segno
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_POST
 from accounts import throttling, tokens, two_factor
 from accounts.forms import ProfileForm
 from accounts.middleware import DISPLAY_LANGUAGE_SESSION_KEY, USER_LANGUAGE_SESSION_KEY
+from accounts.requests import AuthenticatedRequest
 from accounts.services import profile_save
 from cases.errors import DomainError
 
@@ -38,7 +40,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     """The person's own name and saved language (documents and e-mails to them use it)."""
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
@@ -52,12 +54,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("cases:list")
 
 
 def lockout(
-    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
 ) -> HttpResponse:
     """What a locked-out sign-in sees (django-axes): a clear message and when to try again (the time
     left of this lockout: attempts during it never extend it)."""
@@ -90,7 +92,7 @@ class SignInView(LoginView):
 
 
 @login_required
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Staff add an authenticator app: scan the code, type the current six digits."""
     if request.method == "POST":
         try:
@@ -120,7 +122,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def two_factor_verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
     """The second step of signing in for staff with an authenticator."""
     if request.method == "POST":
         try:
@@ -138,7 +140,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedRequest) -> HttpResponse:
     """The signed-in user's API tokens: when each expires, revoke, or make a new one (shown once)."""
     now = timezone.now()
     rows = [
@@ -163,7 +165,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthenticatedRequest) -> HttpResponse:
     token = tokens.token_create(user=request.user)
     # Shown once on the next page (POST-redirect-GET), never again: the session forgets it there.
     request.session["new_token_key"] = token.key
@@ -172,7 +174,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest) -> HttpResponse:
+def token_revoke(request: AuthenticatedRequest) -> HttpResponse:
     key_start = request.POST.get("key_start", "").strip()
     if len(key_start) < 6 or not tokens.token_revoke(
         user=request.user, key_start=key_start, reason="revoked by its owner (page)"

@@ -4,7 +4,7 @@ from analysis.models import AnalysisJob, Crash, Finding
 
 
 @admin.register(AnalysisJob)
-class AnalysisJobAdmin(admin.ModelAdmin):
+class AnalysisJobAdmin(admin.ModelAdmin[AnalysisJob]):
     list_display = ["id", "upload", "state", "attempts", "queued_at", "started_at", "finished_at", "worker"]
     list_filter = ["state", "engine_version"]
     search_fields = ["upload__filename", "upload__case__number", "worker"]
@@ -13,14 +13,14 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Crash)
-class CrashAdmin(admin.ModelAdmin):
+class CrashAdmin(admin.ModelAdmin[Crash]):
     list_display = ["id", "case", "code", "name", "crash_time", "culprit_module", "signature_module"]
     search_fields = ["case__number", "code", "name", "culprit_module", "signature_module"]
     raw_id_fields = ["job", "upload", "case"]
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(admin.ModelAdmin[Finding]):
     list_display = ["id", "case", "upload", "severity", "code", "title"]
     list_filter = ["severity", "code"]
     search_fields = ["case__number", "code", "title"]

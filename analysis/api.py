@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.capabilities import can_see_internal
+from accounts.requests import AuthenticatedApiRequest
 from analysis import selectors
 from analysis.serializers import CaseFindingsSerializer, crash_json, finding_json, upload_analysis
 from cases.selectors import case_get_for_user
@@ -21,7 +21,7 @@ class CaseFindingsApi(APIView):
     upload's analysis state is on ``/api/uploads/<id>/``); other organisations get 404."""
 
     @extend_schema(responses=CaseFindingsSerializer)
-    def get(self, request: Request, number: str) -> Response:
+    def get(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = case_get_for_user(user=request.user, number=number)
         if not can_see_internal(request.user):
             raise PermissionDenied(_("Findings are internal to the support team."))

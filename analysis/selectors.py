@@ -5,11 +5,12 @@ Every function costs a fixed number of queries whatever the number of uploads, c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Literal, TypedDict
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -58,7 +59,7 @@ class UploadStatus:
         return None if elapsed is None else int(elapsed)
 
 
-def _latest_jobs() -> Prefetch:
+def _latest_jobs() -> Prefetch[Literal["analysis_jobs"], QuerySet[AnalysisJob], Literal["jobs"]]:
     return Prefetch(
         "analysis_jobs", queryset=AnalysisJob.objects.order_by("-queued_at", "-id"), to_attr="jobs"
     )
@@ -155,78 +156,133 @@ def _label(state: str) -> str:
     return str(dict(AnalysisJob.State.choices).get(state) or _("Not analysed"))
 
 
-def status_payload(statuses: list[UploadStatus]) -> dict[str, Any]:
+class UploadStatusView(TypedDict):
+    """One upload's analysis as the page polls it (JSON) and the panel lists it."""
+
+    id: str
+    filename: str
+    state: str
+    label: str
+    elapsed: int | None
+    elapsed_text: str
+    attempts: int
+    error: str
+
+
+class StatusPayload(TypedDict):
+    """The live status of a case's uploads; ``version`` changes whenever a job changes state."""
+
+    pending: bool
+    version: str
+    uploads: list[UploadStatusView]
+
+
+class FindingView(TypedDict):
+    """A finding in the reader's language, with the numbers of the crashes that are its evidence."""
+
+    severity: str
+    severity_label: str
+    code: str
+    title: str
+    detail: str
+    recommendation: str
+    confidence: str
+    upload: Upload | None
+    evidence: list[int]
+
+
+class ParameterView(TypedDict):
+    index: int
+    value: object
+    meaning: str
+
+
+class CrashView(TypedDict):
+    """A crash of the case, numbered, with its bug check parameters explained and where else its
+    drivers and signature were seen."""
+
+    number: int
+    crash: Crash
+    time_sort: str
+    parameters: list[ParameterView]
+    summary: str
+    modules: list[dict[str, object]]
+    drivers: list[tuple[str, int, list[str]]]
+    signature_seen: tuple[int, list[str]]
+
+
+def status_payload(statuses: list[UploadStatus]) -> StatusPayload:
     """The live status the page polls: small, and the same shape for customers and staff."""
     now = timezone.now()
     uploads = [
-        {
-            "id": str(s.upload.pk),
-            "filename": s.upload.filename,
-            "state": s.state,
-            "label": _label(s.state),
-            "elapsed": s.elapsed_seconds(now),
-            "elapsed_text": duration(s.elapsed(now)),
-            "attempts": s.job.attempts if s.job else 0,
-            "error": s.job.error if s.job and s.job.state == AnalysisJob.State.FAILED else "",
-        }
+        UploadStatusView(
+            id=str(s.upload.pk),
+            filename=s.upload.filename,
+            state=s.state,
+            label=_label(s.state),
+            elapsed=s.elapsed_seconds(now),
+            elapsed_text=duration(s.elapsed(now)),
+            attempts=s.job.attempts if s.job else 0,
+            error=s.job.error if s.job and s.job.state == AnalysisJob.State.FAILED else "",
+        )
         for s in statuses
     ]
-    return {
-        "pending": any(s.pending for s in statuses),
+    return StatusPayload(
+        pending=any(s.pending for s in statuses),
         # Changes whenever a job changes state: the page reloads the panel then, not on every poll.
-        "version": "|".join(f"{u['id']}:{u['state']}" for u in uploads),
-        "uploads": uploads,
-    }
+        version="|".join(f"{u['id']}:{u['state']}" for u in uploads),
+        uploads=uploads,
+    )
 
 
-def _finding_view(finding: Finding, zh: bool, crash_numbers: dict[int, int]) -> dict[str, Any]:
-    return {
-        "severity": finding.severity,
-        "severity_label": finding.get_severity_display(),
-        "code": finding.code,
-        "title": (zh and finding.title_zh) or finding.title,
-        "detail": (zh and finding.detail_zh) or finding.detail,
-        "recommendation": (zh and finding.recommendation_zh) or finding.recommendation,
-        "confidence": finding.confidence,
-        "upload": finding.upload,
-        "evidence": sorted(crash_numbers[c.pk] for c in finding.crashes.all() if c.pk in crash_numbers),
-    }
+def _finding_view(finding: Finding, zh: bool, crash_numbers: dict[int, int]) -> FindingView:
+    return FindingView(
+        severity=finding.severity,
+        severity_label=finding.get_severity_display(),
+        code=finding.code,
+        title=(zh and finding.title_zh) or finding.title,
+        detail=(zh and finding.detail_zh) or finding.detail,
+        recommendation=(zh and finding.recommendation_zh) or finding.recommendation,
+        confidence=finding.confidence,
+        upload=finding.upload,
+        evidence=sorted(crash_numbers[c.pk] for c in finding.crashes.all() if c.pk in crash_numbers),
+    )
 
 
-def _crash_view(number: int, crash: Crash, seen: SeenElsewhere, zh: bool = False) -> dict[str, Any]:
+def _crash_view(number: int, crash: Crash, seen: SeenElsewhere, zh: bool = False) -> CrashView:
     info = bugcheck_info(crash.code) if crash.code and not crash.exception_code else None
     values = tuple(crash.parameters or ())
     meanings = parameter_meanings(crash.code, values, "zh" if zh else "en") if info else []
     parameters = [
-        {"index": i + 1, "value": value, "meaning": meanings[i] if i < len(meanings) else ""}
+        ParameterView(index=i + 1, value=value, meaning=meanings[i] if i < len(meanings) else "")
         for i, value in enumerate(crash.parameters or [])
     ]
-    return {
-        "number": number,
-        "crash": crash,
-        "time_sort": crash.crash_time.isoformat() if crash.crash_time else "",
-        "parameters": parameters,
-        "summary": info.summary if info else "",
-        "modules": sorted(
+    return CrashView(
+        number=number,
+        crash=crash,
+        time_sort=crash.crash_time.isoformat() if crash.crash_time else "",
+        parameters=parameters,
+        summary=info.summary if info else "",
+        modules=sorted(
             crash.modules or [], key=lambda m: (m.get("origin") != "third_party", m.get("name", ""))
         ),
-        "drivers": [(name, *seen.drivers.get(name.lower(), (0, []))) for name in crash.third_party_drivers],
-        "signature_seen": seen.signatures.get(crash.signature_module, (0, [])),
-    }
+        drivers=[(name, *seen.drivers.get(name.lower(), (0, []))) for name in crash.third_party_drivers],
+        signature_seen=seen.signatures.get(crash.signature_module, (0, [])),
+    )
 
 
 @dataclass(frozen=True)
 class AnalysisPanel:
     """What the analysis panel of the case page shows to one viewer."""
 
-    statuses: list[tuple[UploadStatus, dict[str, Any]]]
+    statuses: list[tuple[UploadStatus, UploadStatusView]]
     pending: bool
     show_findings: bool
     can_rerun: bool
     status_url: str
-    crashes: list[dict[str, Any]] = field(default_factory=list)
-    case_findings: list[dict[str, Any]] = field(default_factory=list)
-    upload_findings: list[dict[str, Any]] = field(default_factory=list)
+    crashes: list[CrashView] = field(default_factory=list)
+    case_findings: list[FindingView] = field(default_factory=list)
+    upload_findings: list[FindingView] = field(default_factory=list)
 
 
 def analysis_panel_for(*, user: User, case: Case) -> AnalysisPanel:
@@ -234,21 +290,21 @@ def analysis_panel_for(*, user: User, case: Case) -> AnalysisPanel:
     zh = (translation.get_language() or "").startswith("zh")
     statuses = upload_statuses_for_case(case=case)
     payload = status_payload(statuses)
-    base = {
-        "statuses": list(zip(statuses, payload["uploads"], strict=True)),
-        "pending": payload["pending"],
-        "show_findings": can_see_internal(user),
-        "can_rerun": can_rerun_analysis(user),
-        "status_url": reverse("analysis:status", args=[case.number]),
-    }
-    if not base["show_findings"]:
-        return AnalysisPanel(**base)
+    base = AnalysisPanel(
+        statuses=list(zip(statuses, payload["uploads"], strict=True)),
+        pending=payload["pending"],
+        show_findings=can_see_internal(user),
+        can_rerun=can_rerun_analysis(user),
+        status_url=reverse("analysis:status", args=[case.number]),
+    )
+    if not base.show_findings:
+        return base
     crashes = list(crashes_for_case(case=case))
     seen = seen_elsewhere(user=user, case=case, crashes=crashes)
     numbers = {crash.pk: i + 1 for i, crash in enumerate(crashes)}
     findings = [_finding_view(f, zh, numbers) for f in findings_for_case(case=case)]
-    return AnalysisPanel(
-        **base,
+    return dataclasses.replace(
+        base,
         crashes=[_crash_view(numbers[c.pk], c, seen, zh) for c in crashes],
         case_findings=[f for f in findings if f["upload"] is None],
         upload_findings=[f for f in findings if f["upload"] is not None],

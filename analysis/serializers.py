@@ -11,7 +11,7 @@ from uploads.models import Upload
 from uploads.serializers import UploadSerializer
 
 
-class AnalysisJobSerializer(serializers.ModelSerializer):
+class AnalysisJobSerializer(serializers.ModelSerializer[AnalysisJob]):
     class Meta:
         model = AnalysisJob
         fields = [
@@ -32,7 +32,7 @@ class AnalysisJobSerializer(serializers.ModelSerializer):
 def upload_analysis(upload: Upload) -> dict[str, Any] | None:
     """The newest job of an upload as the API shows it; uses prefetched ``jobs`` when present. A copy of
     a file already in the case shows its original's job: that analysis stands for both."""
-    if upload.duplicate_of_id is not None:
+    if upload.duplicate_of_id is not None and upload.duplicate_of is not None:
         upload = upload.duplicate_of
     jobs = getattr(upload, "jobs", None)
     job = (
@@ -87,7 +87,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-class CaseFindingsSerializer(serializers.Serializer):
+class CaseFindingsSerializer(serializers.Serializer[None]):
     """Schema of ``/api/cases/<number>/findings/`` (built by the view from the selectors)."""
 
     case = serializers.CharField()

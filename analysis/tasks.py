@@ -1,7 +1,7 @@
 """Celery tasks of the analysis pipeline: thin, take ids, own the retry policy (STYLE.md rule 5).
 
 Reliability settings (late ack, reject on worker lost, prefetch 1, time limits, visibility timeout) are in
-config/settings.py with their reasons; the attempts counter and the lease are in analysis.services.
+config/settings_parts/tasks.py with their reasons; the attempts counter and the lease are in analysis.services.
 The task imports the services; the services publish it by name (analysis.queueing), never import it.
 """
 
@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from celery import Task, shared_task
@@ -26,6 +26,7 @@ from analysis import cross_case, heartbeat, reconcile, services
 from analysis.parsers.result import Kind, ParseResult
 from analysis.rules import analyse_file
 from uploads import bucket, files
+from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class TransientError(Exception):
 
 
 # S3 storage: connection-level failures only; a 404 or 403 is not going to heal by waiting.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     TransientError,
     OperationalError,
     InterfaceError,
@@ -71,7 +72,7 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
         return
     if not files.storage_is_bucket():
         with storage.open(name, "rb") as handle:  # another storage: the parsers copy what they need
-            yield handle
+            yield cast(BinaryIO, handle)  # a Django File proxies the binary file it holds
         return
     try:
         reader = bucket.open_ranged(name, size=size)
@@ -83,7 +84,7 @@ def stored_source(storage: Storage, name: str, size: int | None = None) -> Itera
             raise TransientError(str(error)) from error
         raise
     with reader:
-        yield reader  # type: ignore[misc]
+        yield reader
 
 
 def _parse(path: str | BinaryIO, display_name: str, kind: Kind | None = None) -> ParseResult:
@@ -93,7 +94,7 @@ def _parse(path: str | BinaryIO, display_name: str, kind: Kind | None = None) ->
 
 
 @shared_task(name="analysis.tasks.analyse_upload", bind=True, max_retries=MAX_RETRIES)
-def analyse_upload(self: Task, job_id: int) -> str:
+def analyse_upload(self: Task[[int], str], job_id: int) -> str:
     """Run the parsers on the job's upload and record the outcome; transient errors are retried with
     backoff, a bad file never is (it gets an explained finding)."""
     task_id = self.request.id or f"direct-{job_id}"
@@ -107,8 +108,7 @@ def analyse_upload(self: Task, job_id: int) -> str:
         return "skipped"
     upload = claim.upload
     try:
-        with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
-            result = _parse(source, upload.filename, upload.detected_kind or None)
+        result = _parse_stored(upload)
         services.job_complete(job_id=job_id, task_id=task_id, result=result)
         logger.info(
             "analysis job %s done: upload %s, %s, %d crashes, %d findings",
@@ -153,6 +153,12 @@ def analyse_upload(self: Task, job_id: int) -> str:
             reason=_("Internal error: %(error)s") % {"error": _describe(error)},
         )
         return "failed"
+
+
+def _parse_stored(upload: Upload) -> ParseResult:
+    with stored_source(storages["uploads"], upload.storage_name, upload.size) as source:
+        # The column holds the parser Kind the upload side detected ("" when none was).
+        return _parse(source, upload.filename, cast("Kind | None", upload.detected_kind or None))
 
 
 def _describe(error: BaseException) -> str:

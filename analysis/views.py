@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.capabilities import can_rerun_analysis
+from accounts.requests import AuthenticatedRequest
 from analysis import queueing, selectors
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
@@ -26,7 +27,7 @@ from uploads.models import Upload
 @never_cache
 @login_required
 @require_GET
-def analysis_status(request: HttpRequest, number: str) -> JsonResponse:
+def analysis_status(request: AuthenticatedRequest, number: str) -> JsonResponse:
     case = case_get_for_user(user=request.user, number=number)
     return JsonResponse(selectors.status_payload(selectors.upload_statuses_for_case(case=case)))
 
@@ -34,7 +35,7 @@ def analysis_status(request: HttpRequest, number: str) -> JsonResponse:
 @never_cache
 @login_required
 @require_GET
-def analysis_panel(request: HttpRequest, number: str) -> HttpResponse:
+def analysis_panel(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The panel alone (an HTML fragment) for the page to swap in when a job finishes."""
     case = case_get_for_user(user=request.user, number=number)
     panel = selectors.analysis_panel_for(user=request.user, case=case)
@@ -43,7 +44,7 @@ def analysis_panel(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def analysis_rerun(request: HttpRequest, number: str, upload_id: str) -> HttpResponse:
+def analysis_rerun(request: AuthenticatedRequest, number: str, upload_id: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     if not can_rerun_analysis(request.user):
         raise PermissionDenied

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Model
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.requests import signed_in_user
 from cases import services
 from cases.errors import DomainError
 from cases.models import AuditEvent, Case, CaseSummary, ScopeVersion, TimelineEntry
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline[Model, Case]):
     extra = 0
     can_delete = False
 
@@ -34,7 +37,7 @@ class SummaryInline(ReadOnlyInline):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(admin.ModelAdmin[Case]):
     list_display = ("number", "title", "organisation", "state", "severity", "owner", "opened_at")
     list_filter = ("state", "severity", "organisation")
     list_select_related = ("organisation", "owner")
@@ -70,16 +73,16 @@ class CaseAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Case | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: Case, form: object, change: bool) -> None:
-        fields = {name: form.cleaned_data[name] for name in form.changed_data}  # type: ignore[attr-defined]
+    def save_model(self, request: HttpRequest, obj: Case, form: ModelForm[Case], change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
         try:
-            services.case_update(actor=request.user, case=Case.objects.get(pk=obj.pk), **fields)
+            services.case_update(actor=signed_in_user(request), case=Case.objects.get(pk=obj.pk), **fields)
         except DomainError as error:
             self.message_user(request, error.message, level=messages.ERROR)
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(admin.ModelAdmin):
+class TimelineEntryAdmin(admin.ModelAdmin[TimelineEntry]):
     list_display = ("case", "kind", "internal", "author", "created_at")
     list_select_related = ("case", "author")
     readonly_fields = ("case", "kind", "internal", "body", "author", "created_at")
@@ -89,7 +92,7 @@ class TimelineEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = ("created_at", "case", "actor", "action", "from_state", "to_state")
     list_filter = ("action",)
     list_select_related = ("case", "actor")

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation, User
 from cases.models import ResolutionType, Severity
+
+
+class CustomerChoiceField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj} ({obj.organisation})"
 
 
 class CaseCreateForm(forms.Form):
@@ -16,22 +23,23 @@ class CaseCreateForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM, label=_("Severity"))
     product = forms.CharField(max_length=120, required=False, label=_("Product / area"))
     external_reference = forms.CharField(max_length=120, required=False, label=_("External reference"))
-    customer_contact = forms.ModelChoiceField(
+    customer_contact = CustomerChoiceField(
         queryset=User.objects.none(), required=False, label=_("Customer contact")
     )
     owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("Owner"))
 
-    def __init__(self, *args: object, user: User, **kwargs: object) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         organisations = Organisation.objects.all()
         if user.is_account_manager:
             organisations = organisations.filter(account_managers=user)
-        self.fields["organisation"].queryset = organisations
-        self.fields["customer_contact"].queryset = User.objects.filter(
+        cast(forms.ModelChoiceField[Organisation], self.fields["organisation"]).queryset = organisations
+        # The fields declared above, as their own classes (the form's fields dict holds Field).
+        contact = cast(forms.ModelChoiceField[User], self.fields["customer_contact"])
+        contact.queryset = User.objects.filter(
             role=User.Role.CUSTOMER, is_active=True, organisation__in=organisations
         ).select_related("organisation")
-        self.fields["customer_contact"].label_from_instance = lambda u: f"{u} ({u.organisation})"
-        self.fields["owner"].queryset = User.objects.filter(
+        cast(forms.ModelChoiceField[User], self.fields["owner"]).queryset = User.objects.filter(
             role__in=[User.Role.ENGINEER, User.Role.MANAGER], is_active=True
         )
         if user.role in {User.Role.ENGINEER, User.Role.MANAGER}:
@@ -71,9 +79,9 @@ class AssignForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=User.objects.none(), label=_("New owner"))
     reason = forms.CharField(max_length=500, required=False, label=_("Reason"))
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = User.objects.filter(
+        cast(forms.ModelChoiceField[User], self.fields["owner"]).queryset = User.objects.filter(
             role__in=[User.Role.ENGINEER, User.Role.MANAGER], is_active=True
         ).order_by("username")
 

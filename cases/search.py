@@ -27,7 +27,7 @@ from html import escape
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Case as Choose
-from django.db.models import F, FilteredRelation, Q, QuerySet, Value, When
+from django.db.models import Expression, F, FilteredRelation, Q, QuerySet, Value, When
 from django.db.models.fields import FloatField
 from django.utils.safestring import SafeString, mark_safe
 
@@ -182,6 +182,7 @@ def case_search(*, user: User, query: str, cases: QuerySet[Case]) -> QuerySet[Ca
     # The reader's own queryset again (its filters, joins and annotations), narrowed to those matches.
     cases = cases.filter(pk__in=newest)
     rank_query = _rank_query(terms) if _postgres() else None
+    rank: Expression
     if rank_query is not None:
         rank = SearchRank(F("search_doc__vector"), rank_query)
     else:

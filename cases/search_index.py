@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from string import hexdigits
 
 from django.db import transaction
@@ -284,7 +285,7 @@ def case_search_sweep(*, batch: int = 200, budget_seconds: float = 20.0) -> int:
         with transaction.atomic():
             case_search_refresh(case_ids=[case_id for case_id, _ in pending])
             # A case written again during the rebuild has a newer time: its row stays for the next round.
-            by_time: dict[object, list[int]] = defaultdict(list)
+            by_time: dict[datetime, list[int]] = defaultdict(list)
             for case_id, touched_at in pending:
                 by_time[touched_at].append(case_id)
             done_rows = Q()

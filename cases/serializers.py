@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,9 +23,9 @@ from cases.selectors import case_resolution_proposal
 from inbound.addresses import reply_address_for
 
 
-class CaseListSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+class CaseListSerializer(serializers.ModelSerializer[Case]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True)
     search_highlight = serializers.SerializerMethodField()
 
     class Meta:
@@ -52,7 +53,7 @@ class CaseListSerializer(serializers.ModelSerializer):
         return str(search_highlight(case.search_text or "", query))
 
 
-class ResolutionProposalSerializer(serializers.ModelSerializer):
+class ResolutionProposalSerializer(serializers.ModelSerializer[ResolutionProposal]):
     """The standing proposed resolution; ``answer`` is ``accepted``, ``rejected`` or null while pending."""
 
     answer = serializers.SerializerMethodField()
@@ -66,14 +67,19 @@ class ResolutionProposalSerializer(serializers.ModelSerializer):
         return proposal.answer or None
 
 
-class ResolutionAnswerSerializer(serializers.Serializer):
+class ResolutionAnswerSerializer(serializers.Serializer[None]):
     accepted = serializers.BooleanField()
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class CaseDetailSerializer(CaseListSerializer):
-    customer_contact = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    customer_contact = serializers.SlugRelatedField[User](
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Named like DRF's own Field.parent (the enclosing serializer), which it shadows on this class only.
+    parent = serializers.SlugRelatedField[Case](  # type: ignore[assignment]
+        slug_field="number", read_only=True, allow_null=True
+    )
     resolution_proposal = serializers.SerializerMethodField()
     reply_address = serializers.SerializerMethodField(
         help_text="The caller's own address for this case: mail to it is a message on the case "
@@ -109,20 +115,22 @@ class CaseDetailSerializer(CaseListSerializer):
         ]
 
 
-class CaseCreateSerializer(serializers.Serializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", queryset=Organisation.objects.all())
+class CaseCreateSerializer(serializers.Serializer[None]):
+    organisation = serializers.SlugRelatedField[Organisation](
+        slug_field="slug", queryset=Organisation.objects.all()
+    )
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
     product = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     external_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    customer_contact = serializers.SlugRelatedField(
+    customer_contact = serializers.SlugRelatedField[User](
         slug_field="username",
         queryset=User.objects.filter(role=User.Role.CUSTOMER),
         required=False,
         allow_null=True,
     )
-    owner = serializers.SlugRelatedField(
+    owner = serializers.SlugRelatedField[User](
         slug_field="username",
         queryset=User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]),
         required=False,
@@ -130,7 +138,7 @@ class CaseCreateSerializer(serializers.Serializer):
     )
 
 
-class CaseUpdateSerializer(serializers.Serializer):
+class CaseUpdateSerializer(serializers.Serializer[None]):
     title = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
@@ -138,7 +146,7 @@ class CaseUpdateSerializer(serializers.Serializer):
     external_reference = serializers.CharField(required=False, allow_blank=True, max_length=120)
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(serializers.Serializer[None]):
     """Body of ``POST /api/cases/<number>/<transition>/``; which fields count depends on the action."""
 
     message = serializers.CharField(required=False, allow_blank=True, default="")
@@ -156,8 +164,8 @@ class TransitionSerializer(serializers.Serializer):
     )
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class TimelineEntrySerializer(serializers.ModelSerializer[TimelineEntry]):
+    author = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     # Entries of lifecycle events may have no body; a posted message must have one.
     body = serializers.CharField()
 
@@ -167,16 +175,16 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "kind", "author", "created_at"]
 
 
-class ScopeAcknowledgementSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ScopeAcknowledgementSerializer(serializers.ModelSerializer[ScopeAcknowledgement]):
+    author = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = ScopeAcknowledgement
         fields = ["decision", "comment", "author", "created_at"]
 
 
-class ScopeVersionSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ScopeVersionSerializer(serializers.ModelSerializer[ScopeVersion]):
+    author = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     acknowledgements = ScopeAcknowledgementSerializer(many=True, read_only=True)
 
     class Meta:
@@ -193,13 +201,13 @@ class ScopeVersionSerializer(serializers.ModelSerializer):
         read_only_fields = ["version", "author", "created_at", "acknowledgements"]
 
 
-class ScopeAnswerSerializer(serializers.Serializer):
+class ScopeAnswerSerializer(serializers.Serializer[None]):
     accepted = serializers.BooleanField()
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class CaseSummarySerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class CaseSummarySerializer(serializers.ModelSerializer[CaseSummary]):
+    author = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = CaseSummary
@@ -217,15 +225,16 @@ class CaseSummarySerializer(serializers.ModelSerializer):
 class TimelineEntryDetailSerializer(TimelineEntrySerializer):
     """A timeline entry as read back: a lifecycle event's ``event`` (its action) and a sent document's id."""
 
-    event = serializers.SlugRelatedField(slug_field="action", read_only=True, allow_null=True)
-    document = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    event = serializers.SlugRelatedField[AuditEvent](slug_field="action", read_only=True, allow_null=True)
+    # communications.SentDocument; cases does not import the app that builds on it.
+    document = serializers.PrimaryKeyRelatedField[Model](read_only=True, allow_null=True)
 
     class Meta(TimelineEntrySerializer.Meta):
         fields = [*TimelineEntrySerializer.Meta.fields, "event", "document"]
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    actor = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = AuditEvent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,9 +19,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.capabilities import can_open_cases, can_see_internal, can_work_cases
 from accounts.models import Organisation, User
+from accounts.requests import AuthenticatedRequest
 from analysis.selectors import analysis_panel_for
 from cases import conversation, selectors, services
-from cases.conversation import resolution_deadlines
+from cases.conversation import ResolutionDeadlines, resolution_deadlines
 from cases.errors import DomainError
 from cases.forms import (
     AnswerForm,
@@ -41,6 +42,8 @@ from config.pagination import SharedCountPaginator
 
 PAGE_SIZE = 25
 
+T = TypeVar("T")
+
 
 def _staff_required(user: User) -> None:
     if not can_see_internal(user):
@@ -59,7 +62,7 @@ def _run(request: HttpRequest, action: Callable[[], object], success: str) -> bo
 
 
 @login_required
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthenticatedRequest) -> HttpResponse:
     params = request.GET
     view = params.get("view", "mine" if request.user.role == User.Role.ENGINEER else "")
     cases = selectors.case_list_for_user(
@@ -73,11 +76,11 @@ def case_list(request: HttpRequest) -> HttpResponse:
     page = SharedCountPaginator(cases, PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
-    organisations = (
-        Organisation.objects.filter(pk=request.user.organisation_id)
-        if request.user.is_customer
-        else Organisation.objects.all()
-    )
+    own = request.user.organisation_id
+    if request.user.is_customer:
+        organisations = Organisation.objects.filter(pk=own) if own else Organisation.objects.none()
+    else:
+        organisations = Organisation.objects.all()
     return render(
         request,
         "cases/list.html",
@@ -97,7 +100,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: AuthenticatedRequest) -> HttpResponse:
     _staff_required(request.user)
     form = CaseCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -124,10 +127,14 @@ def case_folds(*, user: User, case: Case) -> dict[str, bool]:
     }
 
 
-def _lazy(compute: Callable[[], object]) -> object:
+def _lazy(compute: Callable[[], T]) -> T:
     # Most of the case page comes from fragments cached per case version (cases/templatetags): what only
     # they show is computed when one of them is rendered, never on a page served from the cache.
-    return SimpleLazyObject(compute)
+    return cast(T, SimpleLazyObject(compute))  # the proxy stands for the value it computes
+
+
+def _pending_deadlines(proposal: ResolutionProposal | None) -> ResolutionDeadlines | None:
+    return resolution_deadlines(proposal=proposal) if proposal and proposal.pending else None
 
 
 def _case_reads(*, user: User, case: Case) -> dict[str, object]:
@@ -143,9 +150,7 @@ def _case_reads(*, user: User, case: Case) -> dict[str, object]:
             lambda: list(selectors.case_scope_versions_for_user(user=user, case=case)[1:])
         ),
         "proposal": proposal,
-        "proposal_deadlines": _lazy(
-            lambda: resolution_deadlines(proposal=read_proposal()) if proposal and proposal.pending else None
-        ),
+        "proposal_deadlines": _lazy(lambda: _pending_deadlines(read_proposal())),
         "next_step": _lazy(
             lambda: selectors.case_next_step(
                 user=user,
@@ -175,7 +180,7 @@ def _case_actions(*, user: User, case: Case, scope: Any, proposal: Any) -> dict[
         "can_close": case.is_open and any(t.name == "close" for t in allowed),
         "can_post": case.is_open or is_staff,
         "is_staff": is_staff,
-        "following": is_staff and case.following,
+        "following": is_staff and case.following,  # type: ignore[attr-defined]  # annotated by the selector
         "can_answer_scope": _lazy(
             lambda: (
                 user.is_customer
@@ -214,7 +219,7 @@ def _case_forms(*, scope: Any) -> dict[str, object]:
 
 
 @login_required
-def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
     # The case row (with its live version) is read first: a change during the render raises the version
     # above the one the page carries, so the page fetches it again.
     case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
@@ -237,7 +242,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def case_version(request: HttpRequest, number: str) -> HttpResponse:
+def case_version(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The case's live version, polled by open case pages; ``304`` while nothing changed (one query)."""
     version = selectors.case_live_version(user=request.user, number=number)
     etag = f'"{version}"'
@@ -250,7 +255,7 @@ def case_version(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _answer(
-    request: HttpRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
+    request: AuthenticatedRequest, number: str, answer: Callable[..., object], *, done: str, anchor: str
 ) -> HttpResponse:
     """The customer's answer to the scope or to a proposed resolution: a refusal is a message on the page."""
     case = selectors.case_get_for_user(user=request.user, number=number)
@@ -264,7 +269,7 @@ def _answer(
 
 @login_required
 @require_POST
-def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
+def case_resolution_answer(request: AuthenticatedRequest, number: str) -> HttpResponse:
     return _answer(
         request,
         number,
@@ -276,7 +281,7 @@ def case_resolution_answer(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_follow(request: HttpRequest, number: str) -> HttpResponse:
+def case_follow(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     follow = request.POST.get("follow") == "1"
     _run(
@@ -291,7 +296,7 @@ def case_follow(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
+def case_scope_save(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = ScopeForm(request.POST)
     if not form.is_valid():
@@ -309,7 +314,7 @@ def case_scope_save(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
+def case_scope_answer(request: AuthenticatedRequest, number: str) -> HttpResponse:
     return _answer(
         request,
         number,
@@ -321,7 +326,7 @@ def case_scope_answer(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_message(request: HttpRequest, number: str) -> HttpResponse:
+def case_message(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = MessageForm(request.POST)
     if not form.is_valid():
@@ -337,7 +342,7 @@ def case_message(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+def case_action(request: AuthenticatedRequest, number: str, action: str) -> HttpResponse:
     if action not in services.TRANSITIONS or action == "close":
         raise Http404("No such action.")
     case = selectors.case_get_for_user(user=request.user, number=number)
@@ -355,7 +360,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_assign(request: HttpRequest, number: str) -> HttpResponse:
+def case_assign(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = AssignForm(request.POST)
     if not form.is_valid():
@@ -371,7 +376,7 @@ def case_assign(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_split(request: HttpRequest, number: str) -> HttpResponse:
+def case_split(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     form = SplitForm(request.POST)
     if not form.is_valid():
@@ -386,7 +391,7 @@ def case_split(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
-def case_close(request: HttpRequest, number: str) -> HttpResponse:
+def case_close(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = selectors.case_get_for_user(user=request.user, number=number)
     _staff_required(request.user)
     scope = selectors.case_current_scope(case=case)

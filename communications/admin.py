@@ -10,7 +10,7 @@ from communications.models import (
 
 
 @admin.register(SentDocument)
-class SentDocumentAdmin(admin.ModelAdmin):
+class SentDocumentAdmin(admin.ModelAdmin[SentDocument]):
     list_display = ["case", "kind", "language", "subject", "author", "sent_at"]
     list_filter = ["kind", "language"]
     search_fields = ["case__number", "subject"]
@@ -19,7 +19,7 @@ class SentDocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailDelivery)
-class EmailDeliveryAdmin(admin.ModelAdmin):
+class EmailDeliveryAdmin(admin.ModelAdmin[EmailDelivery]):
     list_display = ["to", "subject", "state", "attempts", "created_at", "sent_at"]
     list_filter = ["state"]
     search_fields = ["to", "subject", "case__number"]
@@ -27,18 +27,18 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(admin.ModelAdmin[Notification]):
     list_display = ["recipient", "case", "kind", "created_at", "read_at"]
     list_filter = ["kind"]
     raw_id_fields = ["recipient", "case", "event"]
 
 
 @admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(admin.ModelAdmin[NotificationPreference]):
     list_display = ["user", "kind", "email", "portal"]
 
 
 @admin.register(EvidenceItem)
-class EvidenceItemAdmin(admin.ModelAdmin):
+class EvidenceItemAdmin(admin.ModelAdmin[EvidenceItem]):
     list_display = ["case", "label", "kind", "filename_pattern", "created_at"]
     raw_id_fields = ["case"]

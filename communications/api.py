@@ -7,13 +7,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from cases.models import Case
 from communications import selectors
 from communications.models import Notification
 from communications.notifications import event_text
 
 
-class NotificationSerializer(serializers.ModelSerializer):
-    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
+class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
     title = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
 
@@ -30,7 +31,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return notification.read_at is not None
 
 
-class NotificationListApi(ListAPIView):
+class NotificationListApi(ListAPIView[Notification]):
     """``GET`` your notifications, newest first, each with its case number and what happened (in your
     language); paginated like every list."""
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -39,7 +41,7 @@ class EvidenceForm(forms.Form):
 class PreferencesForm(forms.Form):
     """Two switches per notification kind: e-mail and portal."""
 
-    def __init__(self, *args: object, current: dict[str, tuple[bool, bool]], **kwargs: object) -> None:
+    def __init__(self, *args: Any, current: dict[str, tuple[bool, bool]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rows = []
         for kind, label in NotificationKind.choices:

@@ -3,10 +3,11 @@ one viewer; the case page's view passes it to its template."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.utils import translation
+from django_stubs_ext import StrOrPromise
 
 from accounts.capabilities import can_see_internal, can_work_cases
 from accounts.models import User
@@ -29,7 +30,7 @@ class CommunicationsPanel:
     deliveries: list[EmailDelivery]
     failed_deliveries: list[EmailDelivery]
     contact_language: str
-    document_kinds: list[tuple[Any, str]]
+    document_kinds: Sequence[tuple[str, StrOrPromise]]
     language: str
 
 

@@ -16,7 +16,8 @@ from outbox.services import outbox_publish
 EMAIL_MAX_RETRIES = 4
 
 
-class _EmailTask(Task):
+# Celery's Task is generic for the type checker only (celery-types); it cannot be subscripted at run time.
+class _EmailTask(Task):  # type: ignore[type-arg]
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         delivery_id = kwargs.get("delivery_id", args[0] if args else None)
         if delivery_id is not None:

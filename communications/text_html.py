@@ -16,7 +16,8 @@ _NUMBERED = re.compile(r"^\s*\d+[.)、]\s*")
 
 
 def _inline(line: str) -> str:
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for match in _URL.finditer(line):
         url = match.group(0).rstrip(".,;:!?'")
         out.append(escape(line[last : match.start()]))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.capabilities import can_work_cases
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.models import Case
 from cases.selectors import case_get_for_user
@@ -24,7 +25,7 @@ from communications.panel import LANGUAGE_NAMES
 from communications.text_html import text_to_html
 
 
-def _worker_required(request: HttpRequest) -> None:
+def _worker_required(request: AuthenticatedRequest) -> None:
     if not can_work_cases(request.user):
         raise PermissionDenied
 
@@ -36,7 +37,7 @@ def _kind_or_404(kind: str) -> str:
 
 
 @login_required
-def document_edit(request: HttpRequest, number: str, kind: str) -> HttpResponse:
+def document_edit(request: AuthenticatedRequest, number: str, kind: str) -> HttpResponse:
     """The draft of a document, generated from the case, ready to edit and send."""
     case = case_get_for_user(user=request.user, number=number)
     _worker_required(request)
@@ -48,7 +49,7 @@ def document_edit(request: HttpRequest, number: str, kind: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def document_send(request: HttpRequest, number: str, kind: str) -> HttpResponse:
+def document_send(request: AuthenticatedRequest, number: str, kind: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     _worker_required(request)
     kind = _kind_or_404(kind)
@@ -104,7 +105,7 @@ def _document_page(
 
 
 @login_required
-def document_read(request: HttpRequest, number: str, document_id: int) -> HttpResponse:
+def document_read(request: AuthenticatedRequest, number: str, document_id: int) -> HttpResponse:
     """A sent document as the customer received it."""
     case = case_get_for_user(user=request.user, number=number)
     document = get_object_or_404(selectors.documents_for_case(case=case), pk=document_id)
@@ -113,7 +114,7 @@ def document_read(request: HttpRequest, number: str, document_id: int) -> HttpRe
 
 @login_required
 @require_POST
-def evidence_add(request: HttpRequest, number: str) -> HttpResponse:
+def evidence_add(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     _worker_required(request)
     form = EvidenceForm(request.POST)
@@ -131,7 +132,7 @@ def evidence_add(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def evidence_remove(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
+def evidence_remove(request: AuthenticatedRequest, number: str, item_id: int) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     _worker_required(request)
     # Already withdrawn (a second click, or a colleague): nothing left to do.
@@ -145,7 +146,7 @@ def evidence_remove(request: HttpRequest, number: str, item_id: int) -> HttpResp
 
 
 @login_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for_user(user=request.user), 30).get_page(
         request.GET.get("page")
     )
@@ -154,7 +155,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+def notification_open(request: AuthenticatedRequest, notification_id: int) -> HttpResponse:
     notification = get_object_or_404(selectors.notifications_for_user(user=request.user), pk=notification_id)
     services.notification_mark_read(user=request.user, notification_id=notification.pk)
     # The case may have become invisible since (organisation changed): the case page decides, with 404.
@@ -163,14 +164,14 @@ def notification_open(request: HttpRequest, notification_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
+def notifications_read(request: AuthenticatedRequest) -> HttpResponse:
     services.notification_mark_read(user=request.user)
     messages.success(request, _("All notifications marked read."))
     return redirect("communications:notifications")
 
 
 @login_required
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: AuthenticatedRequest) -> HttpResponse:
     current = selectors.notification_preferences(user=request.user)
     form = PreferencesForm(request.POST or None, current=current)
     if request.method == "POST" and form.is_valid():

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import sso, throttling, tokens, two_factor
+from accounts.requests import AuthenticatedApiRequest
 
 
 class TokenCreateApi(ObtainAuthToken):
@@ -42,6 +43,6 @@ class TokenCreateApi(ObtainAuthToken):
         token = tokens.token_get_or_create(user=user)
         return Response({"token": token.key, "expires_at": tokens.token_expires_at(token).isoformat()})
 
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: AuthenticatedApiRequest) -> Response:
         tokens.token_revoke(user=request.user, reason="revoked by its owner (API)")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from queue import Empty
 from time import monotonic
+from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -22,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue, payload, **kwargs):  # type: ignore[no-untyped-def]
+    # kombu's stubs name the second argument "message" in one parent and "payload" in the other.
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # The reader only takes "<stamp>_<uuid>.<queue>.msg": a leading dot never matches a queue.
@@ -35,12 +38,12 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue):  # type: ignore[no-untyped-def]
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         try:
             return super()._get(queue)
         except ValueError:  # a half-written file from a producer without this class: skip, do not crash
             logger.warning("skipped an unreadable message file in %s", self.data_folder_in)
-            raise filesystem.Empty() from None
+            raise Empty() from None  # kombu's filesystem transport raises queue.Empty too
 
 
 class Transport(filesystem.Transport):

@@ -1,4 +1,4 @@
-"""The Celery application; its settings live in config/settings.py under the CELERY_ namespace."""
+"""The Celery application; its settings live in config/settings_parts/tasks.py under the CELERY_ namespace."""
 
 import contextlib
 import os
@@ -45,7 +45,8 @@ class Consumer(CeleryConsumer):
                 with contextlib.suppress(AttributeError):
                     close()
 
-            connection.close = close_quietly
+            # Only this connection object's close is replaced, on purpose.
+            connection.close = close_quietly  # type: ignore[method-assign]
         super().on_connection_error_after_connected(exc)
 
 

@@ -34,8 +34,8 @@ class ConstantPolicyMiddleware(CSPMiddleware):
     @cached_property
     def _constant(self) -> tuple[str, str] | None:
         """The (enforced, report-only) headers of the settings, or None when they vary by path."""
-        for name in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY"):
-            if (getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES"):
+        for policy in (settings.CONTENT_SECURITY_POLICY, settings.CONTENT_SECURITY_POLICY_REPORT_ONLY):
+            if (policy or {}).get("EXCLUDE_URL_PREFIXES"):
                 return None
         return build_policy(), build_policy(report_only=True)
 

@@ -16,6 +16,9 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from accounts.capabilities import can_see_internal
+from analysis.selectors import worker_health
+from config.celery import app
+from outbox.selectors import outbox_backlog
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -28,8 +31,6 @@ def _database_ok() -> tuple[bool, str]:
 
 
 def _broker_ok() -> tuple[bool, str]:
-    from config.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
@@ -41,8 +42,6 @@ def _broker_ok() -> tuple[bool, str]:
 def _workers(database: bool) -> dict[str, object]:
     if not database:
         return {"state": "unknown", "detail": "database unavailable"}
-    from analysis.selectors import worker_health
-
     try:
         return worker_health()
     except Exception as error:
@@ -52,8 +51,6 @@ def _workers(database: bool) -> dict[str, object]:
 def _outbox(database: bool) -> dict[str, object]:
     if not database:
         return {"state": "unknown"}
-    from outbox.selectors import outbox_backlog
-
     try:
         return outbox_backlog()
     except Exception as error:

@@ -25,9 +25,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -36,10 +38,17 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from analysis.models import AnalysisJob
+from config.celery import app
+from outbox.models import OutboxMessage
+from oversight.models import CaseClock, ClockNotification
+from uploads.models import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +110,6 @@ class SiteCollector(Collector):
                 logger.exception("metrics: %s failed", produce.__name__)
 
     def _jobs(self) -> Iterator[Any]:
-        from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-
-        from analysis.models import AnalysisJob
-
         states = GaugeMetricFamily(
             "portal_analysis_jobs", "Analysis jobs now queued or running.", labels=["state"]
         )
@@ -156,25 +161,19 @@ class SiteCollector(Collector):
         yield family
 
     def _outbox(self) -> Iterator[Any]:
-        from django.apps import apps
-
-        if not apps.is_installed("outbox"):
-            return
-        from django.db.models import Count, Min
-        from django.utils import timezone
-
-        model = apps.get_model("outbox", "OutboxMessage")
         backlog = GaugeMetricFamily(
             "portal_outbox_messages",
             "Outbox messages by state (pending = not yet published).",
             labels=["state"],
         )
         for state, count in (
-            model.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+            OutboxMessage.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n")
         ):
             backlog.add_metric([state], count)
         yield backlog
-        oldest = model.objects.filter(state="pending").aggregate(oldest=Min("created_at"))["oldest"]
+        oldest = OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).aggregate(
+            oldest=Min("created_at")
+        )["oldest"]
         yield GaugeMetricFamily(
             "portal_outbox_oldest_pending_seconds",
             "Age of the oldest unpublished outbox message (0 when none).",
@@ -182,10 +181,6 @@ class SiteCollector(Collector):
         )
 
     def _service_levels(self) -> Iterator[Any]:
-        from django.db.models import Count
-
-        from oversight.models import CaseClock, ClockNotification
-
         breached = GaugeMetricFamily(
             "portal_service_level_breached_clocks",
             "Case clocks past their target now, by clock.",
@@ -200,16 +195,12 @@ class SiteCollector(Collector):
             "Service-level warnings and breaches recorded (each e-mailed once), by kind.",
             labels=["kind"],
         )
-        rows = ClockNotification.objects.values_list("kind").annotate(n=Count("pk"))
-        for kind, count in rows.values_list("kind", "n"):
+        notice_rows = ClockNotification.objects.values_list("kind").annotate(n=Count("pk"))
+        for kind, count in notice_rows.values_list("kind", "n"):
             notices.add_metric([kind], count)
         yield notices
 
     def _uploads(self) -> Iterator[Any]:
-        from django.db.models import Count, Sum
-
-        from uploads.models import Upload
-
         family = GaugeMetricFamily(
             "portal_uploads", "Uploads by state (receiving = in progress).", labels=["state"]
         )
@@ -225,13 +216,12 @@ class SiteCollector(Collector):
 
 
 def queue_depths() -> dict[str, int]:
-    from config.celery import app
-
     queues = ["analysis", "default"]
     broker = str(app.conf.broker_url or "")
     if broker.startswith(("redis://", "rediss://")):
         with app.connection_for_read() as conn:
-            client = conn.default_channel.client
+            # A Redis broker's channel has a client; kombu's stubs declare only the common channel.
+            client = conn.default_channel.client  # type: ignore[attr-defined]
             return {queue: int(client.llen(queue)) for queue in queues}
     folder = (app.conf.broker_transport_options or {}).get("data_folder_in")
     if folder and os.path.isdir(folder):
@@ -248,8 +238,6 @@ _site_registry.register(SiteCollector())
 def exposition() -> bytes:
     """This process's metrics (or every worker's, in multiprocess mode) followed by the site's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         local = generate_latest(registry)

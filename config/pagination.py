@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -19,8 +20,12 @@ from rest_framework.pagination import PageNumberPagination
 
 COUNT_SECONDS = 30
 
+_T = TypeVar("_T")
 
-class SharedCountPaginator(Paginator):
+
+class SharedCountPaginator(Paginator[_T]):
+    """Django's paginator whose count is shared ``COUNT_SECONDS`` by readers of the same query."""
+
     @cached_property
     def count(self) -> int:
         rows = self.object_list

@@ -1,4 +1,5 @@
-"""The one settings module: every difference between deployments comes from the environment.
+"""The settings (DJANGO_SETTINGS_MODULE=config.settings): every difference between deployments comes
+from the environment. Mail, Celery and observability are in config/settings_parts, gathered here.
 
 With no environment set the portal runs self-contained (SQLite, a file-system Celery broker, local
 files). DATABASE_URL, REDIS_URL and STORAGE_* switch to PostgreSQL, Redis and S3-compatible storage.
@@ -12,17 +13,29 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.utils.translation import gettext_lazy as _
-from django_guid.integrations import CeleryIntegration
 
 from config.env import env_bool, env_int, env_list, env_str
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, the embedded broker and local uploads live here
+# The folders, DEBUG and REDIS_URL first (every part reads them); then mail, Celery and observability,
+# each in a module of config/settings_parts; this module holds the web application's own settings.
+from config.settings_parts.base import BASE_DIR as BASE_DIR
+from config.settings_parts.base import DEBUG as DEBUG
+from config.settings_parts.base import REDIS_URL as REDIS_URL
+from config.settings_parts.base import VAR_DIR as VAR_DIR
+from config.settings_parts.mail import *  # noqa: F403 - a settings module gathers its parts' names
+from config.settings_parts.observability import *  # noqa: F403
+from config.settings_parts.tasks import *  # noqa: F403
 
-DEBUG = env_bool("DEBUG", True)
+# ModelAdmin[User], QuerySet[Case], ModelForm[User]...: the generic classes the type checker reads
+# (django-stubs) subscripted at run time too.
+django_stubs_ext.monkeypatch()
+
 SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-development-key-only-for-debug"
+# Former keys, comma-separated: sessions, signed reply addresses and tokens made with them stay valid
+# while a new SECRET_KEY is rolled out.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     env_str("ALLOWED_HOSTS", required=True)  # stops start-up with a clear message
@@ -137,7 +150,6 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     # Fails soft (config/cache.py): a page must not fail because Redis is down; short socket timeouts so
     # an unreachable Redis costs a second, not a hung request.
@@ -290,6 +302,9 @@ UPLOAD_RETENTION_DAYS = env_int("UPLOAD_RETENTION_DAYS", 90)
 # and Zendesk do the same), after a reminder this many business days before.
 RESOLUTION_RESPONSE_DAYS = env_int("RESOLUTION_RESPONSE_DAYS", 5)
 RESOLUTION_REMINDER_DAYS = env_int("RESOLUTION_REMINDER_DAYS", 2)
+# The font summary PDFs are set in (a TrueType font with Chinese glyphs); empty: the first of WenQuanYi
+# Micro Hei, Zen Hei or Droid Sans Fallback installed, else reportlab's built-in STSong-Light.
+OVERSIGHT_PDF_FONT = env_str("OVERSIGHT_PDF_FONT", "")
 # tus chunk size of the upload page (nginx's client_max_body_size is one chunk plus 1 MiB).
 UPLOAD_CHUNK_SIZE = env_int("UPLOAD_CHUNK_SIZE", 64 * 1024**2)
 # Archive expansion limits (research/reliability.md S12); crash dumps of mostly zeroed memory compress
@@ -300,51 +315,6 @@ UPLOAD_ARCHIVE_MAX_MEMBERS = env_int("UPLOAD_ARCHIVE_MAX_MEMBERS", 10_000)
 UPLOAD_ARCHIVE_MAX_DEPTH = env_int("UPLOAD_ARCHIVE_MAX_DEPTH", 3)
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
 
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@localhost")
-# Only for EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (bench/faults.py counts e-mails).
-EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
-
-# Mail in (inbound/, docs/inbound.md). Every notification carries a reply address of its own on
-# INBOUND_DOMAIN; mail to INBOUND_SUPPORT_ADDRESS opens cases. Without a domain (production default) the
-# portal sends mail without reply addresses and takes none in.
-INBOUND_DOMAIN = env_str("INBOUND_DOMAIN", "localhost" if DEBUG else "").lower()
-INBOUND_SUPPORT_ADDRESS = env_str(
-    "INBOUND_SUPPORT_ADDRESS", f"support@{INBOUND_DOMAIN}" if INBOUND_DOMAIN else ""
-).lower()
-# The aiosmtpd listener (manage.py inbound_smtp; make run starts it): SMTP, or LMTP behind Postfix.
-INBOUND_SMTP_HOST = env_str("INBOUND_SMTP_HOST", "127.0.0.1")
-INBOUND_SMTP_PORT = env_int("INBOUND_SMTP_PORT", 8025)
-INBOUND_LMTP = env_bool("INBOUND_LMTP", False)
-# Mail up to this size is read; larger mail (up to INBOUND_SMTP_SIZE_LIMIT, which the listener refuses
-# beyond) is answered with the upload page's link. 25 MiB is what the big mail providers accept.
-INBOUND_MAX_MESSAGE_SIZE = env_int("INBOUND_MAX_MESSAGE_SIZE", 25 * 1024**2)
-INBOUND_SMTP_SIZE_LIMIT = env_int("INBOUND_SMTP_SIZE_LIMIT", 100 * 1024**2)
-# IMAP polling for sites that cannot route mail to the listener: imaps://user:password@host/INBOX.
-INBOUND_IMAP_URL = env_str("INBOUND_IMAP_URL", "")
-INBOUND_IMAP_INTERVAL = env_int("INBOUND_IMAP_INTERVAL", 60)
-# New cases by e-mail are opened as the sender only when our own MTA's Authentication-Results header
-# (this authserv-id) says SPF, DKIM or DMARC passed for the From domain; otherwise staff decide.
-INBOUND_REQUIRE_AUTH = env_bool("INBOUND_REQUIRE_AUTH", not DEBUG)
-INBOUND_AUTHSERV_ID = env_str("INBOUND_AUTHSERV_ID", "").lower()
-# A reply address stops working this many days after its case closed (the reply goes to staff).
-INBOUND_REPLY_EXPIRY_DAYS = env_int("INBOUND_REPLY_EXPIRY_DAYS", 30)
-# At most this many automatic answers (acknowledgements, refusals) to one address per hour: a last guard
-# against a loop with a responder that marks its mail as nothing automatic.
-INBOUND_AUTO_ANSWERS_PER_HOUR = env_int("INBOUND_AUTO_ANSWERS_PER_HOUR", 5)
-# Raw messages are kept this many days after they were handled (staff download the original).
-INBOUND_RETENTION_DAYS = env_int("INBOUND_RETENTION_DAYS", 90)
-INBOUND_MAX_ATTEMPTS = 3
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request then gets 401 with WWW-Authenticate, not 403.
@@ -388,113 +358,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Celery. Each reliability setting has its reason (research/reliability.md section 2).
-CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
-if not REDIS_URL:
-    # Embedded broker: messages are files in a folder that the web process and the worker share.
-    # It deletes a message when a worker takes it, so a worker killed as a whole loses its unacked
-    # messages: the reconciler (analysis.tasks.jobs_reconcile) publishes such jobs again after their lease.
-    _broker_dir = Path(env_str("CELERY_BROKER_DIR", str(VAR_DIR / "celery-broker")))
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        # Exchange bindings; kombu's default is "control" in the current directory.
-        "control_folder": str(_broker_dir / "control"),
-        # kombu polls the folder once a second by default, and with prefetch 1 a worker waits for the next
-        # poll after every task: about 1 s per job (measured 1.0 jobs/s). Ten listings a second are cheap.
-        "polling_interval": 0.1,
-    }
-    # kombu's transport with atomic message files: the stock one can hand a worker a half-written file,
-    # which stops the worker (config/broker.py).
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
-CELERY_TASK_IGNORE_RESULT = True  # job state lives on our own rows, not in a result backend
-# A task is acknowledged when it ends, and put back when its worker process dies mid-task; with the
-# default early ack a killed pool child loses its job for good (measured: 1 of 10 lost).
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# Parsing jobs are long: a worker reserves one at a time so no job waits behind a busy process.
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Upper bound of any task's hard limit; per-job limits scale with the file size below this.
-ANALYSIS_SOFT_TIME_LIMIT_BASE = env_int("ANALYSIS_SOFT_TIME_LIMIT_BASE", 60)
-ANALYSIS_SOFT_TIME_LIMIT_PER_GB = env_int("ANALYSIS_SOFT_TIME_LIMIT_PER_GB", 60)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
-# A message not acknowledged within the visibility timeout is delivered again: it must be at least twice
-# the longest hard time limit or a slow job runs twice (measured: 62 runs for 10 jobs when too short).
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT + 60)
-if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        # kombu's default sweep restores a dead worker's messages after about 100 s; 5 s x 1 brings a
-        # whole-worker crash back in about 30 s (measured: 110.9 s against 31.6 s).
-        "unacked_restore_interval": 5,
-        "unacked_restore_throttle": 1,
-        # A publish to an unreachable host fails in 2 s instead of hanging the request that made it (the
-        # outbox keeps the message for the dispatcher).
-        "socket_connect_timeout": 2,
-    }
-CELERY_TASK_DEFAULT_QUEUE = "default"
-# Parsing has its own queue so e-mails and housekeeping are never starved behind big dumps.
-CELERY_TASK_ROUTES = {"analysis.tasks.*": {"queue": "analysis"}}
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_000_000)  # KiB
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Reconnects to a broker that went away every 3 s at most (kombu's default grows to 30 s).
-CELERY_WORKER_CONSUMER = "config.celery:Consumer"
-CELERY_TIMEZONE = "UTC"
-# The outbox (outbox/services.py): the dispatcher publishes what the broker could not take at commit time
-# and what it or a dead worker lost; every few seconds so recovery after an outage takes seconds.
-OUTBOX_DISPATCH_INTERVAL = env_int("OUTBOX_DISPATCH_INTERVAL", 5)
-# A message in the broker this long that no worker holds is published again (a worker killed while
-# holding it for a countdown); longer than any queue wait expected here.
-OUTBOX_REDISPATCH_AFTER = env_int("OUTBOX_REDISPATCH_AFTER", 300)
-OUTBOX_MAX_DISPATCHES = env_int("OUTBOX_MAX_DISPATCHES", 5)
-OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7)
-# How often the analysis reconciler looks for jobs a dead worker left running (it asks the workers).
-ANALYSIS_RECONCILE_INTERVAL = env_int("ANALYSIS_RECONCILE_INTERVAL", 10)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # A dispatch message that waited longer than its period is useless: the next one is already queued.
-    "outbox-dispatch": {
-        "task": "outbox.tasks.outbox_dispatch",
-        "schedule": float(OUTBOX_DISPATCH_INTERVAL),
-        "options": {"expires": max(OUTBOX_DISPATCH_INTERVAL * 2, 10)},
-    },
-    "outbox-purge": {"task": "outbox.tasks.outbox_purge", "schedule": 3600.0},
-    "uploads-expire-partials": {"task": "uploads.tasks.upload_expire_sweep", "schedule": 3600.0},
-    "uploads-retention": {"task": "uploads.tasks.upload_retention_sweep", "schedule": 6 * 3600.0},
-    # Uploads whose every byte arrived but whose completion failed are finished by the server.
-    "uploads-finish-stranded": {"task": "uploads.tasks.upload_finish_sweep", "schedule": 300.0},
-    # Publishes again jobs whose message was lost (died between commit and publish, broker down, worker
-    # killed as a whole on the embedded broker).
-    "analysis-jobs-reconcile": {
-        "task": "analysis.tasks.jobs_reconcile",
-        "schedule": float(ANALYSIS_RECONCILE_INTERVAL),
-        "options": {"expires": max(ANALYSIS_RECONCILE_INTERVAL * 2, 20)},
-    },
-    # "Seen in N other cases" counters recomputed from the crashes; the pipeline keeps them in between.
-    "analysis-marks-rebuild": {"task": "analysis.tasks.marks_rebuild", "schedule": 24 * 3600.0},
-    # Service-level clocks: snapshots for lists and reports, warnings and breaches e-mailed once.
-    "oversight-sla-sweep": {"task": "oversight.tasks.sla_sweep", "schedule": 60.0},
-    # Proposed resolutions: a reminder, then closing as "no response" when nobody answered.
-    "cases-resolutions-sweep": {"task": "cases.tasks.resolutions_sweep", "schedule": 900.0},
-    # Mail in: messages whose task was lost are queued again; a mailbox is polled; old raw mail removed.
-    "inbound-reconcile": {"task": "inbound.tasks.inbound_reconcile", "schedule": 120.0},
-    "inbound-retention": {"task": "inbound.tasks.inbound_retention_sweep", "schedule": 6 * 3600.0},
-    # Runs on an analysis worker; /healthz reads its age to tell whether any worker takes tasks.
-    "analysis-worker-heartbeat": {"task": "analysis.tasks.worker_heartbeat", "schedule": 30.0},
-    # Search documents of the cases written since the last sweep: search lags a write by these seconds.
-    "cases-search-sweep": {"task": "cases.tasks.search_sweep", "schedule": 5.0},
-}
-if INBOUND_IMAP_URL:
-    CELERY_BEAT_SCHEDULE["inbound-imap-poll"] = {
-        "task": "inbound.tasks.inbound_imap_poll",
-        "schedule": float(INBOUND_IMAP_INTERVAL),
-    }
-ANALYSIS_MAX_ATTEMPTS = 3
-
 # Content Security Policy: pages load scripts and styles from our own origin only (no inline code).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -509,6 +372,8 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+# No report-only policy beside it (django-csp's default, named so the middleware reads it as a setting).
+CONTENT_SECURITY_POLICY_REPORT_ONLY: dict[str, object] | None = None
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -524,70 +389,3 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-
-# Metrics (config/metrics.py): /metrics answers a scraper with this bearer token, or from these addresses
-# (REMOTE_ADDR, e.g. "10.0.0.0/8"); with neither, nobody.
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
-METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [])
-PROMETHEUS_METRIC_NAMESPACE = ""
-PROMETHEUS_EXPORT_MIGRATIONS = False
-
-# Request ids: X-Request-ID from the client when it is a UUID (anything else is replaced: it goes into
-# logs), returned on the response, carried into the Celery tasks a request queues (CeleryIntegration).
-DJANGO_GUID = {
-    "GUID_HEADER_NAME": "X-Request-ID",
-    "VALIDATE_GUID": True,
-    "RETURN_HEADER": True,
-    "EXPOSE_HEADER": False,
-    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
-}
-
-# Logs: JSON lines (one object per record, with the request id and, in tasks, the Celery ids) by default
-# with DEBUG off, for a log shipper; readable text in development.
-LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"},
-        "celery_tracing": {"()": "django_guid.integrations.celery.log_filters.CeleryTracing"},
-    },
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(celery_current_id)s %(celery_parent_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "text"} else "text",
-            "filters": ["request_id", "celery_tracing"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "minidump": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        # django-guid logs every id it sets or refuses at INFO.
-        "django_guid": {"level": "WARNING"},
-    },
-}
-
-# Error reporting (optional): with a DSN, unhandled errors of web requests and tasks go to Sentry (or a
-# compatible service), without personal data; traces only when a sample rate is set.
-SENTRY_DSN = env_str("SENTRY_DSN", "")
-if SENTRY_DSN:
-    import sentry_sdk
-    from sentry_sdk.integrations.celery import CeleryIntegration as _SentryCelery
-    from sentry_sdk.integrations.django import DjangoIntegration as _SentryDjango
-
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        integrations=[_SentryDjango(), _SentryCelery()],
-        environment=env_str("SENTRY_ENVIRONMENT", "production" if not DEBUG else "development"),
-        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
-        send_default_pii=False,
-    )

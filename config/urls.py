@@ -1,7 +1,7 @@
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
@@ -32,7 +32,7 @@ class DocsApi(_DocsPermission, SpectacularSwaggerSplitView):
 # Swagger UI sets inline style attributes; only this page relaxes style-src for them.
 docs_view = csp_update({"style-src": ["'unsafe-inline'"]})(DocsApi.as_view(url_name="api:schema"))
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("token/", TokenCreateApi.as_view(), name="token"),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file, so the CSP needs no inline script.

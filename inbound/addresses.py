@@ -100,7 +100,7 @@ def reply_address_check(address: str) -> AddressCheck:
     if case is None or user is None:
         return AddressCheck("token_unknown")
     kind, generation = match["kind"], int(match["generation"])
-    secrets_to_try = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    secrets_to_try = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
     if not any(
         constant_time_compare(match["mac"], _mac(case.pk, user.pk, kind, generation, secret))
         for secret in secrets_to_try

@@ -15,7 +15,7 @@ class AttachForm(forms.Form):
     )
 
     def clean_case_number(self) -> str:
-        return self.cleaned_data["case_number"].strip().upper()
+        return str(self.cleaned_data["case_number"]).strip().upper()
 
 
 class OpenCaseForm(forms.Form):

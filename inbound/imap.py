@@ -78,7 +78,7 @@ def _connect(box: Mailbox) -> imaplib.IMAP4:
     return connection
 
 
-def _fetch(connection: imaplib.IMAP4, uid: bytes, item: str) -> bytes:
+def _fetch(connection: imaplib.IMAP4, uid: str, item: str) -> bytes:
     status, data = connection.uid("FETCH", uid, f"({item})")
     if status != "OK":
         raise imaplib.IMAP4.error(f"FETCH {item} failed: {status}")
@@ -88,7 +88,7 @@ def _fetch(connection: imaplib.IMAP4, uid: bytes, item: str) -> bytes:
     return b""
 
 
-def _size(connection: imaplib.IMAP4, uid: bytes) -> int:
+def _size(connection: imaplib.IMAP4, uid: str) -> int:
     status, data = connection.uid("FETCH", uid, "(RFC822.SIZE)")
     found = re.search(
         rb"RFC822\.SIZE (\d+)", b" ".join(d if isinstance(d, bytes) else d[0] for d in data if d)
@@ -105,8 +105,9 @@ def imap_poll(*, url: str, limit: int = BATCH) -> PollResult:
         status, _data = connection.select(f'"{box.folder}"')
         if status != "OK":
             raise imaplib.IMAP4.error(f"cannot open the folder {box.folder!r}")
-        status, data = connection.uid("SEARCH", None, "UNDELETED", "UNKEYWORD", TOO_LARGE_KEYWORD)
-        uids = data[0].split()[:limit] if status == "OK" and data and data[0] else []
+        status, data = connection.uid("SEARCH", "UNDELETED", "UNKEYWORD", TOO_LARGE_KEYWORD)
+        found = data[0].split()[:limit] if status == "OK" and data and data[0] else []
+        uids = [uid.decode("ascii") for uid in found]  # message numbers: ASCII digits
         for uid in uids:
             size = _size(connection, uid)
             if size > settings.INBOUND_SMTP_SIZE_LIMIT:

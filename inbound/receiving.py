@@ -103,4 +103,5 @@ def inbound_retention_apply(*, now: datetime | None = None) -> int:
 def inbound_raw_read(*, message: InboundMessage, limit: int | None = None) -> bytes:
     """The message as received (the first ``limit`` bytes)."""
     with upload_storage().open(message.storage_name, "rb") as handle:
-        return handle.read(limit) if limit is not None else handle.read()
+        raw: bytes = handle.read(limit) if limit is not None else handle.read()
+    return raw

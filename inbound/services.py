@@ -205,7 +205,9 @@ def _post(message: InboundMessage, *, actor: User, case: Case, body: str, intern
         message.timeline_entry = entry
 
 
-def _files(mail: parsing.ParsedMail, *, internal: bool) -> tuple[list[parsing.Attachment], list[dict]]:
+def _files(
+    mail: parsing.ParsedMail, *, internal: bool
+) -> tuple[list[parsing.Attachment], list[dict[str, object]]]:
     """The attachments that become uploads, and a result row for each one that does not."""
     results = [
         {"filename": name, "size": 0, "outcome": "skipped", "detail": _("empty file")}

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.capabilities import can_manage_mail_queue
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from inbound import mail_text, parsing, receiving, selectors, services
@@ -23,13 +24,13 @@ from uploads.files import content_disposition
 PAGE_SIZE = 50
 
 
-def _worker_required(request: HttpRequest) -> None:
+def _worker_required(request: AuthenticatedRequest) -> None:
     if not can_manage_mail_queue(request.user):
         raise PermissionDenied
 
 
 @login_required
-def mail_queue(request: HttpRequest) -> HttpResponse:
+def mail_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Mail waiting for staff (``?state=`` shows the rest: posted, opened cases, automatic, ...)."""
     _worker_required(request)
     state = request.GET.get("state", InboundMessage.State.QUEUED)
@@ -75,7 +76,7 @@ def _detail(
 
 
 @login_required
-def mail_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_detail(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     return _detail(request, message)
 
@@ -89,20 +90,20 @@ def _original(message: InboundMessage) -> HttpResponse:
 
 
 @login_required
-def mail_original(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_original(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     """The message exactly as received, as an attachment (``nosniff`` is set site-wide)."""
     return _original(selectors.inbound_message_for_staff(user=request.user, message_id=message_id))
 
 
 @login_required
-def mail_entry_original(request: HttpRequest, entry_id: int) -> HttpResponse:
+def mail_entry_original(request: AuthenticatedRequest, entry_id: int) -> HttpResponse:
     """The original e-mail of a timeline entry written from one (staff only)."""
     return _original(selectors.inbound_message_for_entry(user=request.user, entry_id=entry_id))
 
 
 @login_required
 @require_POST
-def mail_attach(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_attach(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = AttachForm(request.POST)
     if not form.is_valid():
@@ -127,7 +128,7 @@ def mail_attach(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mail_open_case(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_open_case(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = OpenCaseForm(request.POST)
     if not form.is_valid():
@@ -143,7 +144,7 @@ def mail_open_case(request: HttpRequest, message_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mail_discard(request: HttpRequest, message_id: int) -> HttpResponse:
+def mail_discard(request: AuthenticatedRequest, message_id: int) -> HttpResponse:
     message = selectors.inbound_message_for_staff(user=request.user, message_id=message_id)
     form = DiscardForm(request.POST)
     form.is_valid()

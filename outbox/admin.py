@@ -4,7 +4,7 @@ from outbox.models import OutboxMessage
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(admin.ModelAdmin[OutboxMessage]):
     """Read-only: what waits for the broker, what ran, what was given up and why."""
 
     list_display = ("id", "task", "key", "state", "dispatches", "created_at", "dispatched_at", "done_at")

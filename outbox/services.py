@@ -133,7 +133,8 @@ def task_send_now(
             importlib.import_module(task.rpartition(".")[0])
     found = app.tasks.get(task)
     if found is not None:  # the task's own options and routing apply (and eager mode in tests)
-        found.apply_async(args=list(args), kwargs=kwargs or {}, **options)
+        # A list, as the outbox recorded it (celery-types asks for a tuple; Celery takes either).
+        found.apply_async(args=list(args), kwargs=kwargs or {}, **options)  # type: ignore[arg-type]
     else:  # a task of a module this process did not import: by name, routed by CELERY_TASK_ROUTES
         app.send_task(task, args=list(args), kwargs=kwargs or {}, **options)
 

@@ -14,19 +14,19 @@ from oversight.models import (
 )
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(admin.TabularInline[Holiday, BusinessCalendar]):
     model = Holiday
     extra = 1
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(admin.ModelAdmin[BusinessCalendar]):
     list_display = ("name", "organisation", "time_zone", "day_start", "day_end")
     inlines = [HolidayInline]
 
 
 @admin.register(ServiceTarget)
-class ServiceTargetAdmin(admin.ModelAdmin):
+class ServiceTargetAdmin(admin.ModelAdmin[ServiceTarget]):
     list_display = (
         "organisation",
         "severity",
@@ -40,14 +40,14 @@ class ServiceTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClockNotification)
-class ClockNotificationAdmin(admin.ModelAdmin):
+class ClockNotificationAdmin(admin.ModelAdmin[ClockNotification]):
     list_display = ("case", "clock", "kind", "created_at", "sent_at")
     list_filter = ("clock", "kind")
     readonly_fields = [f.name for f in ClockNotification._meta.fields]
 
 
 @admin.register(CaseClock)
-class CaseClockAdmin(admin.ModelAdmin):
+class CaseClockAdmin(admin.ModelAdmin[CaseClock]):
     list_display = (
         "case",
         "clock",
@@ -62,7 +62,7 @@ class CaseClockAdmin(admin.ModelAdmin):
 
 
 @admin.register(SummaryReview)
-class SummaryReviewAdmin(admin.ModelAdmin):
+class SummaryReviewAdmin(admin.ModelAdmin[SummaryReview]):
     list_display = ("summary", "decision", "reviewer", "created_at")
     list_filter = ("decision",)
     readonly_fields = [f.name for f in SummaryReview._meta.fields]

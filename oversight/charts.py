@@ -58,7 +58,7 @@ def columns(categories: Sequence[str], series: Sequence[Sequence[int]], *, title
     peak = max((max(values, default=0) for values in series), default=0) or 1
     slot = (WIDTH - 40) / max(len(categories), 1)
     bar = max(slot / (len(series) + 1), 1)
-    body = [format_html('<line class="axis" x1="30" y1="{}" x2="{}" y2="{}"/>', base, WIDTH, base)]
+    body: list[str] = [format_html('<line class="axis" x1="30" y1="{}" x2="{}" y2="{}"/>', base, WIDTH, base)]
     body.append(format_html('<text class="tick" x="26" y="{}">{}</text>', top + 8, peak))
     body.append(format_html('<text class="tick" x="26" y="{}">0</text>', base))
     step = max(1, len(categories) // 6)

@@ -35,7 +35,7 @@ FONT_CANDIDATES = (
 @cache
 def pdf_font() -> str:
     """Register and name the font the summary is set in."""
-    for path in (getattr(settings, "OVERSIGHT_PDF_FONT", ""), *FONT_CANDIDATES):
+    for path in (settings.OVERSIGHT_PDF_FONT, *FONT_CANDIDATES):
         if path and os.path.exists(path):
             pdfmetrics.registerFont(TTFont("PortalCJK", path, subfontIndex=0))
             return "PortalCJK"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -15,8 +16,8 @@ class _Period(forms.Form):
     since = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError(_("The period ends before it starts."))
         return data
@@ -25,6 +26,16 @@ class _Period(forms.Form):
         """The cleaned value, or empty when the field (or the form) did not validate."""
         self.is_valid()
         return None if name in self.errors else getattr(self, "cleaned_data", {}).get(name)
+
+    def text(self, name: str) -> str:
+        """A text or choice field's cleaned value; empty when absent or invalid."""
+        value = self.value(name)
+        return str(value) if value else ""
+
+    def day(self, name: str) -> dt.date | None:
+        """A date field's cleaned value; None when absent or invalid."""
+        value = self.value(name)
+        return value if isinstance(value, dt.date) else None
 
 
 class ReviewFilterForm(_Period):
@@ -46,14 +57,14 @@ class ReviewFilterForm(_Period):
         ],
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         engineers = User.objects.filter(role__in=[User.Role.ENGINEER, User.Role.MANAGER]).order_by("username")
-        self.fields["engineer"].choices = [
+        cast(forms.ChoiceField, self.fields["engineer"]).choices = [
             ("", _("Any engineer")),
             *((u.username, str(u)) for u in engineers),
         ]
-        self.fields["organisation"].choices = [
+        cast(forms.ChoiceField, self.fields["organisation"]).choices = [
             ("", _("Any organisation")),
             *Organisation.objects.values_list("slug", "name"),
         ]
@@ -85,9 +96,9 @@ class SummaryRewriteForm(forms.Form):
 class ReportFilterForm(_Period):
     organisation = forms.ChoiceField(required=False, label=_("Organisation"))
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].choices = [
+        cast(forms.ChoiceField, self.fields["organisation"]).choices = [
             ("", _("All organisations")),
             *Organisation.objects.values_list("slug", "name"),
         ]
@@ -99,7 +110,7 @@ class AuditFilterForm(_Period):
     action = forms.CharField(required=False, label=_("Action"))
 
 
-class ServiceTargetForm(forms.ModelForm):
+class ServiceTargetForm(forms.ModelForm[ServiceTarget]):
     class Meta:
         model = ServiceTarget
         fields = [
@@ -113,7 +124,7 @@ class ServiceTargetForm(forms.ModelForm):
         ]
 
 
-class BusinessCalendarForm(forms.ModelForm):
+class BusinessCalendarForm(forms.ModelForm[BusinessCalendar]):
     working_days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple, label=_("Working days")
     )
@@ -132,7 +143,7 @@ class BusinessCalendarForm(forms.ModelForm):
             "day_end": forms.TimeInput(attrs={"type": "time"}),
         }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["holidays"] = "\n".join(

@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import (
@@ -15,6 +16,7 @@ from django.db.models import (
     Count,
     DurationField,
     Exists,
+    Expression,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -26,9 +28,11 @@ from django.db.models import (
     Window,
 )
 from django.db.models import Case as CaseWhen
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from accounts.models import User
 from analysis.models import Crash, CrashDriver
@@ -50,13 +54,18 @@ AGE_BUCKETS = (
 )
 
 
+# Per group (an engineer's user name, None when unassigned, or a severity): for each duration, its
+# median and 90th percentile (None without a case).
+Percentiles = dict[str | None, dict[str, list[timedelta | None]]]
+
+
 class PercentileCont(Aggregate):
     """PostgreSQL's ordered-set aggregate: the interpolated percentile of the group."""
 
     function = "percentile_cont"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression: object, fraction: float, **extra: object) -> None:
+    def __init__(self, expression: Expression, fraction: float, **extra: Any) -> None:
         super().__init__(expression, fraction=float(fraction), output_field=DurationField(), **extra)
 
 
@@ -80,11 +89,11 @@ class Period:
         return cls(since=today - timedelta(weeks=DEFAULT_WEEKS), until=today, organisation=organisation)
 
 
-def _duration(end: str) -> ExpressionWrapper:
+def _duration(end: str) -> ExpressionWrapper[CombinedExpression]:
     return ExpressionWrapper(F(end) - F("opened_at"), output_field=DurationField())
 
 
-def _percentiles_postgres(cases: QuerySet[Case], group: str) -> dict[object, dict[str, list[object]]]:
+def _percentiles_postgres(cases: QuerySet[Case], group: str) -> Percentiles:
     aggregates = {
         f"{name}_{int(p * 100)}": PercentileCont(_duration(end), p)
         for name, (end, _label) in DURATIONS.items()
@@ -97,10 +106,10 @@ def _percentiles_postgres(cases: QuerySet[Case], group: str) -> dict[object, dic
     }
 
 
-def _percentiles_offsets(cases: QuerySet[Case], group: str) -> dict[object, dict[str, list[object]]]:
+def _percentiles_offsets(cases: QuerySet[Case], group: str) -> Percentiles:
     """percentile_cont by hand: rank each duration in its group, fetch the one or two rows around each
     percentile's position, and interpolate between them (a few rows per group reach Python)."""
-    result: dict[object, dict[str, list[object]]] = defaultdict(lambda: {n: [None, None] for n in DURATIONS})
+    result: Percentiles = defaultdict(lambda: {n: [None, None] for n in DURATIONS})
     for name, (end, _label) in DURATIONS.items():
         ranked = (
             cases.filter(**{f"{end}__isnull": False})
@@ -112,8 +121,8 @@ def _percentiles_offsets(cases: QuerySet[Case], group: str) -> dict[object, dict
         )
         for index, p in enumerate(PERCENTILES):
             near = ranked.filter(rn__gt=(F("n") - 1) * p, rn__lt=(F("n") - 1) * p + 2)
-            rows: dict[object, dict[int, timedelta]] = defaultdict(dict)
-            sizes: dict[object, int] = {}
+            rows: dict[str | None, dict[int, timedelta]] = defaultdict(dict)
+            sizes: dict[str | None, int] = {}
             for key, rn, n, d in near.values_list(group, "rn", "n", "d"):
                 rows[key][rn] = d
                 sizes[key] = n
@@ -125,7 +134,7 @@ def _percentiles_offsets(cases: QuerySet[Case], group: str) -> dict[object, dict
     return dict(result)
 
 
-def _percentiles(cases: QuerySet[Case], group: str) -> dict[object, dict[str, list[object]]]:
+def _percentiles(cases: QuerySet[Case], group: str) -> Percentiles:
     if connection.vendor == "postgresql":
         return _percentiles_postgres(cases, group)
     return _percentiles_offsets(cases, group)
@@ -136,19 +145,99 @@ def _weeks(period: Period) -> list[date]:
     return [first + timedelta(weeks=i) for i in range((period.until - first).days // 7 + 1)]
 
 
-def _as_date(value: object) -> date:
-    return value.date() if isinstance(value, datetime) else value  # type: ignore[return-value]
+def _as_date(value: date | datetime) -> date:
+    """A truncated week or month (a datetime from the database) as the date the tables are keyed by."""
+    return value.date() if isinstance(value, datetime) else value
 
 
-def report_build(*, period: Period) -> dict[str, object]:
+@dataclass(frozen=True)
+class MonthlyTable:
+    """Cases per month (of the case's opening) for each key: a month x key table."""
+
+    keys: list[str]
+    rows: list[tuple[date, list[int]]]
+
+
+@dataclass(frozen=True)
+class ReopenCounts:
+    """The period's cases closed at least once, and those of them reopened."""
+
+    closed: int
+    reopened: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.reopened / self.closed if self.closed else None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of the reports page (``oversight/_report_body.html``) for one period."""
+
+    period: Period
+    weekly: list[tuple[date, int, int]]  # week, opened, closed
+    opened_total: int
+    closed_total: int
+    backlog: list[tuple[StrOrPromise, list[int]]]  # open state, cases per age bucket
+    backlog_total: int
+    age_buckets: list[StrOrPromise]
+    durations: list[tuple[str, StrOrPromise]]  # name, label: the columns of by_engineer and by_severity
+    by_engineer: list[tuple[str | None, list[timedelta | None]]]  # name, median and 90th per duration
+    by_severity: list[tuple[StrOrPromise, list[timedelta | None]]]
+    sla: list[tuple[StrOrPromise, int, int]]  # clock, kept, breached
+    sla_total: int
+    reopen: ReopenCounts
+    reopen_rate: float | None
+    resolutions: list[tuple[StrOrPromise, int]]
+    resolutions_total: int
+    top_codes: list[tuple[str, int, int]]  # bug check code, cases, crashes
+    top_drivers: list[tuple[str, int, int]]  # driver, cases, crashes
+    code_months: MonthlyTable
+    driver_months: MonthlyTable
+
+
+def report_build(*, period: Period) -> Report:
     """Every figure of the reports page for this period and organisation; a fixed number of queries."""
     cases = Case.objects.all()
     if period.organisation:
         cases = cases.filter(organisation__slug=period.organisation)
     opened = cases.filter(opened_at__gte=period.start, opened_at__lt=period.end)
     closed = cases.filter(closed_at__gte=period.start, closed_at__lt=period.end)
+    weekly, opened_total, closed_total = _weekly(period, opened, closed)
+    backlog = _backlog(cases)
+    by_engineer, by_severity = _durations(opened)
+    sla = _service_levels(opened)
+    reopen = _reopen_counts(opened)
+    resolutions, resolutions_total = _resolutions(closed)
+    top_codes, top_drivers, code_months, driver_months = _crash_figures(opened)
+    return Report(
+        period=period,
+        weekly=weekly,
+        opened_total=opened_total,
+        closed_total=closed_total,
+        backlog=backlog,
+        backlog_total=sum(sum(counts) for _label, counts in backlog),
+        age_buckets=[label for _k, label, _t in AGE_BUCKETS],
+        durations=[(name, label) for name, (_end, label) in DURATIONS.items()],
+        by_engineer=by_engineer,
+        by_severity=by_severity,
+        sla=sla,
+        sla_total=sum(kept + breached for _label, kept, breached in sla),
+        reopen=reopen,
+        reopen_rate=reopen.rate,
+        resolutions=resolutions,
+        resolutions_total=resolutions_total,
+        top_codes=top_codes,
+        top_drivers=top_drivers,
+        code_months=code_months,
+        driver_months=driver_months,
+    )
 
-    # Opened and closed per week.
+
+def _weekly(
+    period: Period, opened: QuerySet[Case], closed: QuerySet[Case]
+) -> tuple[list[tuple[date, int, int]], int, int]:
+    """Cases opened and closed per week of the period, and the totals."""
     opened_weeks = dict(
         opened.annotate(week=TruncWeek("opened_at")).values_list("week").annotate(n=Count("id")).order_by()
     )
@@ -158,8 +247,11 @@ def report_build(*, period: Period) -> dict[str, object]:
     opened_by_week = {_as_date(k): v for k, v in opened_weeks.items()}
     closed_by_week = {_as_date(k): v for k, v in closed_weeks.items()}
     weekly = [(week, opened_by_week.get(week, 0), closed_by_week.get(week, 0)) for week in _weeks(period)]
+    return weekly, sum(opened_by_week.values()), sum(closed_by_week.values())
 
-    # Backlog (open now) by state and age.
+
+def _backlog(cases: QuerySet[Case]) -> list[tuple[StrOrPromise, list[int]]]:
+    """The cases open now, by state and age."""
     now = timezone.now()
     bucket = CaseWhen(
         *[When(opened_at__gt=now - limit, then=Value(key)) for key, _l, limit in AGE_BUCKETS if limit],
@@ -176,13 +268,20 @@ def report_build(*, period: Period) -> dict[str, object]:
     backlog_counts: dict[str, dict[str, int]] = defaultdict(dict)
     for state, key, n in backlog_rows:
         backlog_counts[state][key] = n
-    backlog = [
+    return [
         (label, [backlog_counts[value].get(key, 0) for key, _l, _t in AGE_BUCKETS])
         for value, label in State.choices
         if value in OPEN_STATES
     ]
 
-    # Percentiles by engineer and by severity (wall-clock durations of cases opened in the period).
+
+def _durations(
+    opened: QuerySet[Case],
+) -> tuple[
+    list[tuple[str | None, list[timedelta | None]]], list[tuple[StrOrPromise, list[timedelta | None]]]
+]:
+    """Percentiles by engineer (by name, unassigned last) and by severity: wall-clock durations of the
+    cases opened in the period."""
     by_engineer = _percentiles(opened, "owner__username")
     # People by their names (one query for the engineers of the period).
     names = {
@@ -190,8 +289,19 @@ def report_build(*, period: Period) -> dict[str, object]:
     }
     by_severity = _percentiles(opened, "severity")
     severity_labels = dict(Severity.choices)
+    engineers = sorted(by_engineer.items(), key=lambda item: (item[0] is None, names.get(item[0] or "", "")))
+    return (
+        [(names.get(key, key) if key else None, _flat(metrics)) for key, metrics in engineers],
+        [
+            (severity_labels[value], _flat(by_severity[value]))
+            for value in Severity.values
+            if value in by_severity
+        ],
+    )
 
-    # Service levels kept and breached: the sweep's snapshots of finished or breached clocks.
+
+def _service_levels(opened: QuerySet[Case]) -> list[tuple[StrOrPromise, int, int]]:
+    """Service levels kept and breached: the sweep's snapshots of finished or breached clocks."""
     sla_rows = (
         CaseClock.objects.filter(case__in=opened)
         .values("clock")
@@ -202,16 +312,20 @@ def report_build(*, period: Period) -> dict[str, object]:
         .order_by()
     )
     sla_by_clock = {row["clock"]: (row["kept"], row["breached"]) for row in sla_rows}
-    sla = [(label, *sla_by_clock.get(value, (0, 0))) for value, label in Clock.choices]
+    return [(label, *sla_by_clock.get(value, (0, 0))) for value, label in Clock.choices]
 
-    # Reopen rate among the period's cases that were closed at least once.
+
+def _reopen_counts(opened: QuerySet[Case]) -> ReopenCounts:
+    """Reopen rate among the period's cases that were closed at least once."""
     reopened = Exists(AuditEvent.objects.filter(case=OuterRef("pk"), action="reopen"))
-    rates = {
-        "closed": opened.filter(Q(closed_at__isnull=False) | Q(reopened)).count(),
-        "reopened": opened.filter(reopened).count(),
-    }
+    return ReopenCounts(
+        closed=opened.filter(Q(closed_at__isnull=False) | Q(reopened)).count(),
+        reopened=opened.filter(reopened).count(),
+    )
 
-    # Resolution types of the cases closed in the period (their latest summary).
+
+def _resolutions(closed: QuerySet[Case]) -> tuple[list[tuple[StrOrPromise, int]], int]:
+    """Resolution types of the cases closed in the period (their latest summary), and their total."""
     latest_type = Subquery(
         CaseSummary.objects.filter(case=OuterRef("pk")).order_by("-version").values("resolution_type")[:1]
     )
@@ -222,9 +336,16 @@ def report_build(*, period: Period) -> dict[str, object]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    resolutions = [(label, resolution_counts.get(value, 0)) for value, label in ResolutionType.choices]
+    resolutions: list[tuple[StrOrPromise, int]] = [
+        (label, resolution_counts.get(value, 0)) for value, label in ResolutionType.choices
+    ]
+    return resolutions, sum(resolution_counts.values())
 
-    # Crash figures across the period's cases: top codes and drivers, and their cases per month.
+
+def _crash_figures(
+    opened: QuerySet[Case],
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]], MonthlyTable, MonthlyTable]:
+    """Crash figures across the period's cases: top codes and drivers, and their cases per month."""
     crashes = Crash.objects.filter(case__in=opened).exclude(code="")
     top_codes = list(
         crashes.values_list("code")
@@ -239,45 +360,14 @@ def report_build(*, period: Period) -> dict[str, object]:
     )
     code_months = _monthly(crashes.filter(code__in=[row[0] for row in top_codes]), "code")
     driver_months = _monthly(drivers.filter(name__in=[row[0] for row in top_drivers]), "name")
-
-    return {
-        "period": period,
-        "opened_total": sum(opened_by_week.values()),
-        "closed_total": sum(closed_by_week.values()),
-        "weekly": weekly,
-        "backlog": backlog,
-        "backlog_total": sum(sum(counts) for _label, counts in backlog),
-        "age_buckets": [label for _k, label, _t in AGE_BUCKETS],
-        "durations": [(name, label) for name, (_end, label) in DURATIONS.items()],
-        "by_engineer": [
-            (names.get(key, key) if key else None, _flat(metrics))
-            for key, metrics in sorted(
-                by_engineer.items(), key=lambda item: (item[0] is None, names.get(item[0] or "", ""))
-            )
-        ],
-        "by_severity": [
-            (severity_labels[value], _flat(by_severity[value]))
-            for value in Severity.values
-            if value in by_severity
-        ],
-        "sla": sla,
-        "sla_total": sum(kept + breached for _label, kept, breached in sla),
-        "reopen": rates,
-        "reopen_rate": (rates["reopened"] / rates["closed"]) if rates["closed"] else None,
-        "resolutions": resolutions,
-        "resolutions_total": sum(resolution_counts.values()),
-        "top_codes": top_codes,
-        "top_drivers": top_drivers,
-        "code_months": code_months,
-        "driver_months": driver_months,
-    }
+    return top_codes, top_drivers, code_months, driver_months
 
 
-def _flat(metrics: dict[str, list[object]]) -> list[object]:
+def _flat(metrics: dict[str, list[timedelta | None]]) -> list[timedelta | None]:
     return [value for name in DURATIONS for value in metrics[name]]
 
 
-def _monthly(rows: QuerySet, key: str) -> dict[str, object]:
+def _monthly(rows: QuerySet[Crash] | QuerySet[CrashDriver], key: str) -> MonthlyTable:
     """Cases per month (of the case's opening) for each key: a month x key table."""
     counts = (
         rows.annotate(month=TruncMonth("case__opened_at"))
@@ -291,7 +381,6 @@ def _monthly(rows: QuerySet, key: str) -> dict[str, object]:
         table[_as_date(month)][name] = n
         if name not in keys:
             keys.append(name)
-    return {
-        "keys": keys,
-        "rows": [(month, [table[month].get(name, 0) for name in keys]) for month in sorted(table)],
-    }
+    return MonthlyTable(
+        keys=keys, rows=[(month, [table[month].get(name, 0) for name in keys]) for month in sorted(table)]
+    )

@@ -51,7 +51,7 @@ def sla_config_load() -> SlaConfig:
     """Calendars with their holidays and all targets, from the cache: every case page and sweep needs
     them and they change a few times a year. Saving or deleting one clears the cache (see
     :func:`sla_config_forget`); the timeout bounds what a queryset ``update()`` could leave stale."""
-    config = cache.get(SLA_CONFIG_CACHE_KEY)
+    config: SlaConfig | None = cache.get(SLA_CONFIG_CACHE_KEY)
     if config is None:
         config = _sla_config_query()
         cache.set(SLA_CONFIG_CACHE_KEY, config, SLA_CONFIG_CACHE_SECONDS)

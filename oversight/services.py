@@ -4,7 +4,7 @@ service-level settings (STYLE.md rules 2 and 4)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -246,7 +246,7 @@ def service_target_save(*, actor: User, target: ServiceTarget) -> ServiceTarget:
 
 
 def business_calendar_save(
-    *, actor: User, calendar: BusinessCalendar, holidays: list[tuple[object, str]] | None = None
+    *, actor: User, calendar: BusinessCalendar, holidays: list[tuple[date, str]] | None = None
 ) -> BusinessCalendar:
     """Save a calendar after model validation (working days and hours required); replace its holidays."""
     _require_service_level_manager(actor)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -25,9 +27,10 @@ from accounts.capabilities import (
     can_see_internal,
     can_see_reports,
 )
+from accounts.requests import AuthenticatedRequest
 from cases.audit import AuditAction
 from cases.errors import DomainError
-from cases.models import Severity
+from cases.models import AuditEvent, CaseSummary, Severity
 from cases.selectors import case_get_for_user
 from communications.notifications import event_text
 from communications.templatetags.communications import state_label
@@ -62,29 +65,29 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _local(value: object) -> str:
+def _local(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 # -- review -----------------------------------------------------------------------------------------------
 
 
-def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, object]:
+def _review_summaries(request: HttpRequest) -> tuple[ReviewFilterForm, QuerySet[CaseSummary]]:
     form = ReviewFilterForm(request.GET)
     form.is_valid()
     summaries = selectors.review_queue(
-        engineer=form.value("engineer") or "",
-        organisation=form.value("organisation") or "",
-        resolution_type=form.value("resolution_type") or "",
-        review_state=form.value("review_state") or "",
-        since=form.value("since"),
-        until=form.value("until"),
+        engineer=form.text("engineer"),
+        organisation=form.text("organisation"),
+        resolution_type=form.text("resolution_type"),
+        review_state=form.text("review_state"),
+        since=form.day("since"),
+        until=form.day("until"),
     )
     return form, summaries
 
 
 @login_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Closed cases' latest summaries, filterable, each with its checklist and decision."""
     _require(can_review(request.user))
     form, summaries = _review_summaries(request)
@@ -104,7 +107,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def review_export(request: HttpRequest) -> HttpResponse:
+def review_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """The filtered review queue as CSV."""
     _require(can_review(request.user))
     _form, summaries = _review_summaries(request)
@@ -147,7 +150,7 @@ def review_export(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_decide(request: HttpRequest, number: str) -> HttpResponse:
+def review_decide(request: AuthenticatedRequest, number: str) -> HttpResponse:
     _require(can_review(request.user))
     case = case_get_for_user(user=request.user, number=number)
     summary = selectors.summary_latest(case=case)
@@ -182,7 +185,7 @@ def review_decide(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
-def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
+def summary_pdf_download(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """The latest summary of a case as PDF, for support staff."""
     case = case_get_for_user(user=request.user, number=number)
     _require(can_see_internal(request.user))
@@ -203,7 +206,7 @@ def summary_pdf_download(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def summary_rewrite(request: HttpRequest, number: str) -> HttpResponse:
+def summary_rewrite(request: AuthenticatedRequest, number: str) -> HttpResponse:
     case = case_get_for_user(user=request.user, number=number)
     form = SummaryRewriteForm(request.POST)
     if not form.is_valid():
@@ -232,33 +235,33 @@ def _report_body(request: HttpRequest, period: reports.Period) -> str:
         ["report-body", caching.release_digest(), str(period.since), str(period.until), period.organisation,
          translation.get_language()]
     )  # fmt: skip
-    body = cache.get(key)
+    body: str | None = cache.get(key)
     if body is None:
         report = reports.report_build(period=period)
-        weeks = [f"{week:%m-%d}" for week, _o, _c in report["weekly"]]
+        weeks = [f"{week:%m-%d}" for week, _o, _c in report.weekly]
         context = {
             "report": report,
             "generated_at": timezone.now(),
             "fresh_seconds": REPORT_FRESH_SECONDS,
-            "empty": not (report["opened_total"] or report["closed_total"] or report["backlog_total"]),
+            "empty": not (report.opened_total or report.closed_total or report.backlog_total),
             "weekly_chart": charts.columns(
                 weeks,
-                [[o for _w, o, _c in report["weekly"]], [c for _w, _o, c in report["weekly"]]],
+                [[o for _w, o, _c in report.weekly], [c for _w, _o, c in report.weekly]],
                 title=_("Cases opened and closed per week"),
             ),
-            "backlog_chart": charts.hbars(report["backlog"], title=_("Backlog by state and age")),
+            "backlog_chart": charts.hbars(report.backlog, title=_("Backlog by state and age")),
             "sla_chart": charts.hbars(
-                [(label, [kept, breached]) for label, kept, breached in report["sla"]],
+                [(label, [kept, breached]) for label, kept, breached in report.sla],
                 title=_("Service levels kept and breached"),
             ),
             "resolution_chart": charts.hbars(
-                [(label, [n]) for label, n in report["resolutions"]], title=_("Resolution types")
+                [(label, [n]) for label, n in report.resolutions], title=_("Resolution types")
             ),
             "codes_chart": charts.hbars(
-                [(code, [cases]) for code, cases, _n in report["top_codes"]], title=_("Top bug check codes")
+                [(code, [cases]) for code, cases, _n in report.top_codes], title=_("Top bug check codes")
             ),
             "drivers_chart": charts.hbars(
-                [(name, [cases]) for name, cases, _n in report["top_drivers"]],
+                [(name, [cases]) for name, cases, _n in report.top_drivers],
                 title=_("Top third-party drivers"),
             ),
         }
@@ -268,14 +271,14 @@ def _report_body(request: HttpRequest, period: reports.Period) -> str:
 
 
 @login_required
-def report_dashboard(request: HttpRequest) -> HttpResponse:
+def report_dashboard(request: AuthenticatedRequest) -> HttpResponse:
     _require(can_see_reports(request.user))
     form = ReportFilterForm(request.GET)
     form.is_valid()
-    default = reports.Period.default(organisation=form.value("organisation") or "")
+    default = reports.Period.default(organisation=form.text("organisation"))
     period = reports.Period(
-        since=form.value("since") or default.since,
-        until=form.value("until") or default.until,
+        since=form.day("since") or default.since,
+        until=form.day("until") or default.until,
         organisation=default.organisation,
     )
     body = mark_safe(_report_body(request, period))  # noqa: S308 - rendered by our template, escaped there
@@ -285,21 +288,21 @@ def report_dashboard(request: HttpRequest) -> HttpResponse:
 # -- audit ------------------------------------------------------------------------------------------------
 
 
-def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, object]:
+def _audit_events(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
     form = AuditFilterForm(request.GET)
     form.is_valid()
     events = selectors.audit_trail(
-        case_number=form.value("case") or "",
-        username=form.value("user") or "",
-        action=form.value("action") or "",
-        since=form.value("since"),
-        until=form.value("until"),
+        case_number=form.text("case"),
+        username=form.text("user"),
+        action=form.text("action"),
+        since=form.day("since"),
+        until=form.day("until"),
     )
     return form, events
 
 
 @login_required
-def audit_trail(request: HttpRequest) -> HttpResponse:
+def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
     """The audit trail of a case or a user, filterable."""
     _require(can_see_audit_trail(request.user))
     form, events = _audit_events(request)
@@ -317,7 +320,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _require(can_see_audit_trail(request.user))
     _form, events = _audit_events(request)
     services.export_record(
@@ -364,7 +367,7 @@ _SEVERITY_RANK = models.Case(
 
 
 @login_required
-def service_levels(request: HttpRequest) -> HttpResponse:
+def service_levels(request: AuthenticatedRequest) -> HttpResponse:
     _require(can_manage_service_levels(request.user))
     return render(
         request,
@@ -379,7 +382,7 @@ def service_levels(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def target_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def target_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     _require(can_manage_service_levels(request.user))
     target = get_object_or_404(ServiceTarget, pk=pk) if pk else ServiceTarget()
     form = ServiceTargetForm(request.POST or None, instance=target)
@@ -395,7 +398,7 @@ def target_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @login_required
-def calendar_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def calendar_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     _require(can_manage_service_levels(request.user))
     calendar = get_object_or_404(BusinessCalendar, pk=pk) if pk else BusinessCalendar()
     form = BusinessCalendarForm(request.POST or None, instance=calendar)

@@ -4,7 +4,7 @@ from uploads.models import Upload
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(admin.ModelAdmin[Upload]):
     list_display = ["filename", "case", "size", "state", "kind", "uploaded_by", "created_at"]
     list_filter = ["state", "kind"]
     search_fields = ["filename", "sha256", "case__number"]

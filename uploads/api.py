@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedApiRequest, signed_in_user
 from accounts.tokens import ExpiringTokenAuthentication
 from analysis.serializers import UploadWithAnalysisSerializer
 from cases.selectors import case_get_for_user
@@ -42,9 +44,7 @@ class TusApiView(APIView):
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != tus.TUS_VERSION:
             raise TusVersionUnsupported(_("This server speaks tus 1.0.0 (send Tus-Resumable: 1.0.0)."))
 
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = tus.TUS_VERSION
         response["Cache-Control"] = "no-store"
@@ -54,8 +54,10 @@ class TusApiView(APIView):
             response.data = None
         return response
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self._authorise(request, **kwargs)
+    # DRF's APIView takes its own Request here, narrowing Django's View.options the same way.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        # initial() ran the permission check (a signed-in user) before this handler.
+        self._authorise(cast(AuthenticatedApiRequest, request), **kwargs)
         return Response(
             status=status.HTTP_204_NO_CONTENT,
             headers={
@@ -66,7 +68,7 @@ class TusApiView(APIView):
             },
         )
 
-    def _authorise(self, request: Request, **kwargs: Any) -> object:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> object:
         raise NotImplementedError
 
 
@@ -80,11 +82,11 @@ def _offset_headers(upload: Upload) -> dict[str, str]:
 class TusCreateApi(TusApiView):
     """``POST /api/cases/<number>/uploads/tus/``: tus creation (``Upload-Length``, ``Upload-Metadata``)."""
 
-    def _authorise(self, request: Request, **kwargs: Any) -> object:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> object:
         return case_get_for_user(user=request.user, number=kwargs["number"])
 
     @extend_schema(request=None, responses={201: None})
-    def post(self, request: Request, number: str) -> Response:
+    def post(self, request: AuthenticatedApiRequest, number: str) -> Response:
         case = case_get_for_user(user=request.user, number=number)
         if request.headers.get("Upload-Defer-Length"):
             return Response(
@@ -116,13 +118,13 @@ class TusCreateNoSlashApi(TusCreateApi):
 class TusUploadApi(TusApiView):
     """``HEAD``/``PATCH``/``DELETE /api/cases/<number>/uploads/tus/<id>``: tus core and termination."""
 
-    def _authorise(self, request: Request, **kwargs: Any) -> Upload:
+    def _authorise(self, request: AuthenticatedApiRequest, **kwargs: Any) -> Upload:
         return selectors.upload_get_for_user(
             user=request.user, upload_id=kwargs["upload_id"], case_number=kwargs["number"]
         )
 
     @extend_schema(responses={200: None})
-    def head(self, request: Request, number: str, upload_id: str) -> Response:
+    def head(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         gone = upload.content_deleted_at is not None and upload.state == Upload.State.REJECTED
         expired = (
@@ -135,7 +137,7 @@ class TusUploadApi(TusApiView):
         return Response(status=status.HTTP_200_OK, headers=_offset_headers(upload))
 
     @extend_schema(request=None, responses={204: None})
-    def patch(self, request: Request, number: str, upload_id: str) -> Response:
+    def patch(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         meta = request.META
         raw_length = meta.get("CONTENT_LENGTH") or ""
@@ -160,26 +162,26 @@ class TusUploadApi(TusApiView):
         return Response(status=status.HTTP_204_NO_CONTENT, headers=headers)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, number: str, upload_id: str) -> Response:
+    def delete(self, request: AuthenticatedApiRequest, number: str, upload_id: str) -> Response:
         upload = self._authorise(request, number=number, upload_id=upload_id)
         services.upload_terminate(actor=request.user, upload=upload)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UploadListApi(ListAPIView):
+class UploadListApi(ListAPIView[Upload]):
     """``GET /api/cases/<number>/uploads/``: the case's uploads, newest first, paginated."""
 
     serializer_class = UploadSerializer
     authentication_classes = AUTHENTICATION
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Upload]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no case, no user
             return Upload.objects.none()
-        case = case_get_for_user(user=self.request.user, number=self.kwargs["number"])
+        case = case_get_for_user(user=signed_in_user(self.request), number=self.kwargs["number"])
         return selectors.upload_list_for_case(case=case)
 
 
-class UploadWithdrawSerializer(serializers.Serializer):
+class UploadWithdrawSerializer(serializers.Serializer[None]):
     reason = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -197,7 +199,7 @@ class UploadDetailApi(APIView):
     serializer_class = UploadWithAnalysisSerializer
 
     @extend_schema(responses=UploadWithAnalysisSerializer)
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's contract name
+    def get(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002 - the URL's contract name
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return Response(self.serializer_class(upload, context={"request": request}).data)
 
@@ -211,7 +213,7 @@ class UploadDetailApi(APIView):
             "already withdrawn."
         ),
     )
-    def delete(self, request: Request, id: str) -> Response:  # noqa: A002
+    def delete(self, request: AuthenticatedApiRequest, id: str) -> Response:  # noqa: A002
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         body = UploadWithdrawSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
@@ -229,6 +231,6 @@ class UploadDownloadApi(APIView):
     authentication_classes = AUTHENTICATION
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
-    def get(self, request: Request, id: str) -> HttpResponseBase:  # noqa: A002
+    def get(self, request: AuthenticatedApiRequest, id: str) -> HttpResponseBase:  # noqa: A002
         upload = selectors.upload_get_for_user(user=request.user, upload_id=id)
         return download_response(actor=request.user, upload=upload)

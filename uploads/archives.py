@@ -22,8 +22,9 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import py7zr
 from django.conf import settings
@@ -120,7 +121,7 @@ def member_name_check(name: str) -> str:
 
 
 def _copy_counted(
-    source: IO[bytes], target: Path, expansion: Expansion, declared: int | None
+    source: IO[bytes] | BufferedIOBase, target: Path, expansion: Expansion, declared: int | None
 ) -> tuple[int, str]:
     """Copy a member out with the byte counters running; returns its size and SHA-256."""
     digest = hashlib.sha256()
@@ -402,7 +403,11 @@ def _expand_7z(
         )
 
 
-_SINGLE_OPENERS: dict[str, Callable[..., IO[bytes]]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_SINGLE_OPENERS: dict[str, Callable[[Path, Literal["rb"]], BufferedIOBase]] = {
+    "gzip": gzip.open,
+    "bz2": bz2.open,
+    "xz": lzma.open,
+}
 _SINGLE_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz")
 
 

@@ -3,6 +3,8 @@ original leaves the case its oldest copy takes its place."""
 
 from __future__ import annotations
 
+import uuid
+
 from uploads.handoff import upload_analysis_queue, upload_expansion_queue
 from uploads.models import Upload
 
@@ -11,7 +13,7 @@ ORIGINAL_STATES = (Upload.State.STORED, Upload.State.ANALYSED, Upload.State.FAIL
 
 
 def upload_duplicate_original(
-    *, case_id: int, sha256: str, size: int, exclude_id: object = None
+    *, case_id: int, sha256: str, size: int, exclude_id: uuid.UUID | None = None
 ) -> Upload | None:
     """The first upload of the case with these exact bytes (SHA-256 and size) whose file is still
     stored, or None. Copies point at the original, never at another copy."""
@@ -30,7 +32,7 @@ def upload_duplicate_original(
     return candidates.select_related("uploaded_by").order_by("completed_at", "created_at", "pk").first()
 
 
-def upload_duplicates_promote(originals: list[Upload], *, removed: set[object]) -> list[Upload]:
+def upload_duplicates_promote(originals: list[Upload], *, removed: set[uuid.UUID]) -> list[Upload]:
     """The originals are leaving the case: each one's oldest remaining copy becomes the original, the
     other copies point at it, and it is analysed (or expanded) now, since nothing else stands for it."""
     heirs: list[Upload] = []

@@ -133,6 +133,6 @@ def upload_retention_apply(*, now: datetime | None = None) -> int:
                     "reason": "retention",
                 },
             )
-            transaction.on_commit(lambda name=upload.storage_name: storage.delete(name))
+            transaction.on_commit(functools.partial(storage.delete, upload.storage_name))
             done += 1
     return done

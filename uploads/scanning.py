@@ -38,7 +38,6 @@ security_log = logging.getLogger("portal.security")
 # 256 KiB per INSTREAM chunk: memory stays flat whatever the file size, and the per-chunk overhead
 # (4 bytes, one syscall) is negligible next to clamd's own ~40 MB/s scanning speed.
 CHUNK = 256 * 1024
-DEFAULT_MAX_SIZE = 2 * 1024**3 - 1
 _ANSWER_LIMIT = 4096
 
 
@@ -56,11 +55,11 @@ class ScanAnswer:
 
 
 def scan_enabled() -> bool:
-    return bool(getattr(settings, "CLAMAV_SOCKET", ""))
+    return bool(settings.CLAMAV_SOCKET)
 
 
 def scan_max_size() -> int:
-    return int(getattr(settings, "CLAMAV_MAX_SIZE", DEFAULT_MAX_SIZE))
+    return int(settings.CLAMAV_MAX_SIZE)
 
 
 def _connect(address: str, timeout: float) -> socket.socket:
@@ -147,8 +146,8 @@ def upload_scan_run(*, upload_id: str) -> Upload:
     upload = Upload.objects.select_related("case", "uploaded_by").get(pk=upload_id)
     if upload.scan != Upload.Scan.PENDING:
         return upload
-    address = str(getattr(settings, "CLAMAV_SOCKET", ""))
-    timeout = float(getattr(settings, "CLAMAV_TIMEOUT", 120))
+    address = str(settings.CLAMAV_SOCKET)
+    timeout = float(settings.CLAMAV_TIMEOUT)
     try:
         with files.open_stored(upload.storage_name) as handle:
             answer = clamd_scan_stream(handle, address=address, timeout=timeout)

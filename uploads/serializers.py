@@ -7,16 +7,19 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from accounts.models import User
+from cases.models import Case
 from uploads.models import STORED_STATES, Upload
 
 
-class UploadSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    case = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+class UploadSerializer(serializers.ModelSerializer[Upload]):
+    uploaded_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    case = serializers.SlugRelatedField[Case](slug_field="number", read_only=True)
+    # Named like DRF's own Field.parent (the enclosing serializer), which it shadows on this class only.
+    parent = serializers.PrimaryKeyRelatedField[Upload](read_only=True)  # type: ignore[assignment]
     # The first upload of the case with the same bytes; its analysis stands for this one.
-    duplicate_of = serializers.PrimaryKeyRelatedField(read_only=True)
-    withdrawn_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    duplicate_of = serializers.PrimaryKeyRelatedField[Upload](read_only=True)
+    withdrawn_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     archive_path = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
 
@@ -49,7 +52,8 @@ class UploadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_archive_path(self, upload: Upload) -> str | None:
-        return upload.metadata.get("archive_path")
+        path = upload.metadata.get("archive_path")
+        return str(path) if path is not None else None
 
     def get_download_url(self, upload: Upload) -> str | None:
         if upload.state not in STORED_STATES or not upload.storage_name or upload.content_deleted_at:

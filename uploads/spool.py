@@ -3,8 +3,10 @@ removed after the commit, and the upload rejected with the reason."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
+from cases.audit import AuditAction
 from uploads import bucket, files
 from uploads.handoff import upload_record
 from uploads.locking import upload_lock_release_files
@@ -17,7 +19,7 @@ def multipart_of(upload: Upload) -> tuple[str, str] | None:
     return files.storage_name_for(case_number=upload.case.number, upload_id=upload.pk), upload.multipart_id
 
 
-def spool_remove(upload_id: object, multipart: tuple[str, str] | None = None) -> None:
+def spool_remove(upload_id: uuid.UUID | str, multipart: tuple[str, str] | None = None) -> None:
     files.spool_path(upload_id).unlink(missing_ok=True)
     upload_lock_release_files(upload_id)
     if multipart is not None:
@@ -25,7 +27,7 @@ def spool_remove(upload_id: object, multipart: tuple[str, str] | None = None) ->
 
 
 def upload_reject_without_file(
-    upload: Upload, *, reason: str, action: str, data: dict[str, object], now: datetime
+    upload: Upload, *, reason: str, action: AuditAction, data: dict[str, object], now: datetime
 ) -> None:
     """An unfinished upload that will never be stored: ``rejected`` with the reason, its file counted as
     gone, and an audit entry naming it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -10,10 +12,20 @@ from uploads.errors import StorageUnavailable
 
 # Expanding is I/O on files we own and can be repeated safely (idempotent service), so only transient
 # storage and database errors are retried.
-_TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+_TRANSIENT: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
+
+
+class _RetryOptions(TypedDict):
+    autoretry_for: tuple[type[Exception], ...]
+    retry_backoff: bool
+    retry_jitter: bool
+    max_retries: int
+    acks_late: bool
+
+
 # Work on a file that can be repeated: transient errors retried with backoff, the message acknowledged
 # only when the task ends (a killed worker's task is delivered again).
-_RETRIED = {
+_RETRIED: _RetryOptions = {
     "autoretry_for": _TRANSIENT,
     "retry_backoff": True,
     "retry_jitter": True,

@@ -192,8 +192,8 @@ def tus_patch(
         )
         if upload.multipart_id and offset % upload.part_size:
             # The bytes in front of this chunk are in its parts or its own tail now.
-            upload_id = upload.pk
-            transaction.on_commit(lambda: bucket.tail_delete(upload_id=upload_id, offset=offset))
+            stored_id = upload.pk
+            transaction.on_commit(lambda: bucket.tail_delete(upload_id=stored_id, offset=offset))
         if end == upload.size:
             return services.upload_finish(upload=upload, sha256=running.hexdigest() if running else None)
         if running is not None:

@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import FileResponse, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.capabilities import can_act_for_vendor, can_delete_any_upload
 from accounts.models import User
+from accounts.requests import AuthenticatedRequest
 from cases.errors import DomainError
 from cases.selectors import case_get_for_user
 from config.links import site_url
@@ -49,7 +50,7 @@ def download_response(*, actor: User, upload: Upload) -> HttpResponseBase:
 
 
 @login_required
-def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponseBase:
+def upload_download(request: AuthenticatedRequest, upload_id: uuid.UUID) -> HttpResponseBase:
     upload = selectors.upload_get_for_user(user=request.user, upload_id=upload_id)
     try:
         return download_response(actor=request.user, upload=upload)
@@ -59,7 +60,7 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponseB
 
 @login_required
 @require_POST
-def upload_withdraw(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+def upload_withdraw(request: AuthenticatedRequest, upload_id: uuid.UUID) -> HttpResponse:
     """The page's Cancel, Withdraw and Delete buttons (a form: they work without JavaScript); the outcome
     or the refusal is a message on the upload page."""
     upload = selectors.upload_get_for_user(user=request.user, upload_id=upload_id)
@@ -92,7 +93,7 @@ def upload_withdraw(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
-def upload_page(request: HttpRequest, number: str) -> HttpResponse:
+def upload_page(request: AuthenticatedRequest, number: str) -> HttpResponse:
     """``/cases/<number>/upload/``: drag and drop, progress, resume, and the case's uploads (each with
     the cancel, resume, withdraw or delete its reader may use)."""
     case = case_get_for_user(user=request.user, number=number)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
@@ -115,7 +117,7 @@ def _withdraw_family(*, actor: User, upload: Upload, family: list[Upload], reaso
     )
     storage = files.upload_storage()
     for name in names:
-        transaction.on_commit(lambda name=name: storage.delete(name))
+        transaction.on_commit(functools.partial(storage.delete, name))
 
 
 def _require_withdrawable(upload: Upload) -> None:

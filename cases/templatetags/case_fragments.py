@@ -61,7 +61,9 @@ def _names_in(page: template.base.Template) -> tuple[str, ...]:
     """The fragment names of a template (its blocks included), found once per template and process."""
     if page.origin.name not in _NAMES:
         _NAMES[page.origin.name] = tuple(
-            node.name for node in page.nodelist.get_nodes_by_type(CaseFragmentNode)
+            node.name
+            for node in page.nodelist.get_nodes_by_type(CaseFragmentNode)
+            if isinstance(node, CaseFragmentNode)
         )
     return _NAMES[page.origin.name]
 
@@ -77,7 +79,8 @@ def _page_keys(context: template.Context, *, case_id: int, version: int, scope: 
             name: fragment_key(case_id=case_id, version=version, name=name, scope=scope, language=language)
             for name in names
         }
-    return store["case_fragment_keys"]
+    keys: dict[str, str] = store["case_fragment_keys"]
+    return keys
 
 
 def _prefetched(context: template.Context, keys: dict[str, str]) -> dict[str, str]:
@@ -85,7 +88,8 @@ def _prefetched(context: template.Context, keys: dict[str, str]) -> dict[str, st
     store = context.render_context
     if "case_fragments" not in store:
         store["case_fragments"] = django_cache.get_many(list(keys.values())) if keys else {}
-    return store["case_fragments"]
+    fragments: dict[str, str] = store["case_fragments"]
+    return fragments
 
 
 # A row shows the service-level clocks ("3 h left"), which move with the time of day.
@@ -114,10 +118,10 @@ class CaseRowNode(template.Node):
         if "case_rows" not in store:
             keys = [
                 row_key(case_id=row.pk, version=row.live_version, scope=scope, language=language)
-                for row in context.get("page", ())
+                for row in context.get("page") or ()
             ]
             store["case_rows"] = django_cache.get_many(keys) if keys else {}
-        html = store["case_rows"].get(key)
+        html: str | None = store["case_rows"].get(key)
         metrics.case_fragment(hit=html is not None)
         if html is None:
             html = self.nodelist.render(context)

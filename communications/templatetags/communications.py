@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from django import template
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from cases.models import AuditEvent, State
-from communications.models import EvidenceItem
+from cases.models import AuditEvent, Case, State
+from communications.models import EvidenceItem, Notification
 from communications.notifications import event_text
-from communications.selectors import evidence_checklist, notifications_unread_count
+from communications.selectors import EvidenceStatus, evidence_checklist, notifications_unread_count
 from communications.text_html import text_to_html
 
 register = template.Library()
@@ -21,10 +21,19 @@ def _language(context: template.Context) -> str:
     return "zh-hans" if (get_language() or "").startswith("zh") else "en"
 
 
+class ChecklistContext(TypedDict):
+    """What ``communications/_checklist.html`` shows: the requested files and the uploads fulfilling them."""
+
+    checklist: list[EvidenceStatus]
+    language: str
+    case: Case
+
+
 @register.inclusion_tag("communications/_checklist.html", takes_context=True)
-def evidence_checklist_for(context: template.Context) -> dict[str, Any]:
-    case = context["case"]
-    return {"checklist": evidence_checklist(case=case), "language": _language(context), "case": case}
+def evidence_checklist_for(context: template.Context) -> ChecklistContext:
+    """The case's evidence checklist in the reader's language."""
+    case: Case = context["case"]
+    return ChecklistContext(checklist=evidence_checklist(case=case), language=_language(context), case=case)
 
 
 @register.simple_tag(takes_context=True)
@@ -58,7 +67,7 @@ def document_html(text: str) -> SafeString:
 
 
 @register.simple_tag
-def notification_text(notification: Any) -> str:
+def notification_text(notification: Notification) -> str:
     return event_text(notification.event)
 
 

@@ -139,10 +139,11 @@ def sla_badge(snapshots: Mapping[int, list[CaseClock]], case: Case) -> SafeStrin
 
 @register.simple_tag
 def clock_status_label(status: str) -> str:
-    return {
+    labels: dict[str, str] = {
         Status.RUNNING: _("Running"),
         Status.WARNING: _("At risk"),
         Status.BREACHED: _("Breached"),
         Status.PAUSED: _("Paused"),
         Status.MET: _("Met"),
-    }.get(status, status)
+    }
+    return labels.get(status, status)

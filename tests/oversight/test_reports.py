@@ -70,7 +70,7 @@ def _report(period=None):
 def test_percentiles_match_percentile_cont(organisation, engineer, other_engineer):
     cases = seed_cases(organisation, [engineer, other_engineer], 41)
     report = _report()
-    by_engineer = dict(report["by_engineer"])
+    by_engineer = dict(report.by_engineer)
     for owner in (engineer, other_engineer):
         durations = sorted(c.first_response_at - c.opened_at for c in cases if c.owner_id == owner.pk)
         seconds = [d.total_seconds() for d in durations]
@@ -94,20 +94,20 @@ def test_figures_of_a_small_set(organisation, engineer, case):
     crash = Crash.objects.create(upload=upload, case=case, index=0, code="0x000000be", raw={})
     CrashDriver.objects.create(crash=crash, case=case, name="sfuemisospace.sys")
     report = _report()
-    assert report["opened_total"] == 13
-    assert sum(o for _w, o, _c in report["weekly"]) == 13
-    assert report["backlog_total"] == Case.objects.exclude(state="closed").count()
-    assert report["reopen"]["reopened"] == 1
-    assert report["top_codes"] == [("0x000000be", 1, 1)]
-    assert report["top_drivers"] == [("sfuemisospace.sys", 1, 1)]
-    assert sum(n for _label, n in report["resolutions"]) == report["resolutions_total"] > 0
+    assert report.opened_total == 13
+    assert sum(o for _w, o, _c in report.weekly) == 13
+    assert report.backlog_total == Case.objects.exclude(state="closed").count()
+    assert report.reopen.reopened == 1
+    assert report.top_codes == [("0x000000be", 1, 1)]
+    assert report.top_drivers == [("sfuemisospace.sys", 1, 1)]
+    assert sum(n for _label, n in report.resolutions) == report.resolutions_total > 0
 
 
 def test_sla_kept_and_breached_come_from_the_sweep(organisation, engineer):
     seed_cases(organisation, [engineer], 9)
     sla_sweep()
     report = _report()
-    assert report["sla_total"] > 0
+    assert report.sla_total > 0
 
 
 def test_empty_range_shows_the_empty_state(client, manager, organisation, engineer):

@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
     def _reference_case(self, users: dict[str, User]) -> None:
         """The reference case (seed/case-CAS-08433.txt): opened by the TAM, scoped, accepted, a dump sent."""
-        engineer, contoso = users["engineer"], users["alice"].organisation
+        engineer, contoso = users["engineer"], _organisation(users["alice"])
         reference = services.case_create(
             actor=users["tam"],
             organisation=contoso,
@@ -114,7 +114,7 @@ class Command(BaseCommand):
         engineer = users["engineer"]
         scoping = services.case_create(
             actor=engineer,
-            organisation=users["alice"].organisation,
+            organisation=_organisation(users["alice"]),
             title="Outlook add-in crashes after update",
             severity=Severity.MEDIUM,
             customer_contact=users["alice"],
@@ -127,7 +127,7 @@ class Command(BaseCommand):
     def _fabrikam_cases(self, users: dict[str, User]) -> None:
         """One case under investigation and one closed, for the review queue."""
         engineer, manager = users["engineer"], users["manager"]
-        fabrikam = users["bob"].organisation
+        fabrikam = _organisation(users["bob"])
         investigating = services.case_create(
             actor=manager,
             organisation=fabrikam,
@@ -162,3 +162,9 @@ class Command(BaseCommand):
             resolution="Vendor update 5.2.1 installed; no crash for two weeks, confirmed by phone.",
             resolution_type=ResolutionType.THIRD_PARTY,
         )
+
+
+def _organisation(customer: User) -> Organisation:
+    """The organisation of a customer made by ``_users`` (every customer there has one)."""
+    assert customer.organisation is not None
+    return customer.organisation
