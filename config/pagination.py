@@ -4,7 +4,9 @@ A list's count is a ``COUNT(*)`` over every row its reader may see with their fi
 it was most of the case list's and the cases API's time (bench/scale.py: 20 ms at 10,000 cases, 70 ms at
 1,000,000). Rows are always read live; the count is kept ``COUNT_SECONDS`` under a key made of the count
 query's SQL and parameters, so every reader of the same list (same visibility, same filters) shares one
-``COUNT(*)`` per interval, and a count may lag the rows by that long.
+``COUNT(*)`` per interval. Only a count of ``SHARE_FROM`` rows or more is shared: a smaller one costs
+little and is always exact (a case just opened is counted at once), and a large one lags the rows by at
+most that long.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from django.db.models import QuerySet
 from rest_framework.pagination import PageNumberPagination
 
 COUNT_SECONDS = 30
+SHARE_FROM = 5_000
 
 _T = TypeVar("_T")
 
 
 class SharedCountPaginator(Paginator[_T]):
-    """Django's paginator whose count is shared ``COUNT_SECONDS`` by readers of the same query."""
+    """Django's paginator whose count, when large, is shared ``COUNT_SECONDS`` by readers of the same
+    query."""
 
     @cached_property
     def count(self) -> int:
@@ -37,7 +41,8 @@ class SharedCountPaginator(Paginator[_T]):
         count = cache.get(key)
         if count is None:
             count = rows.count()
-            cache.set(key, count, COUNT_SECONDS)
+            if count >= SHARE_FROM:
+                cache.set(key, count, COUNT_SECONDS)
         return int(count)
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from cases.live import case_touch
 from cases.models import Case
 from cases.search_index import case_search_sweep
+from config import pagination
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,8 @@ def test_a_search_shows_its_matching_words_whatever_the_cache_holds(client, engi
     assert "search-excerpt" in page
 
 
-def test_readers_of_the_same_list_share_its_count(client, engineer, manager, organisation):
+def test_readers_of_the_same_list_share_its_count(client, engineer, manager, organisation, monkeypatch):
+    monkeypatch.setattr(pagination, "SHARE_FROM", 20)  # as 5,000 cases would, with 30
     for _ in range(30):
         CaseFactory(organisation=organisation)
     client.force_login(engineer)
@@ -84,7 +86,17 @@ def test_readers_of_the_same_list_share_its_count(client, engineer, manager, org
     )  # other filters: a count of their own
 
 
-def test_the_api_shares_the_count_too(login_api, engineer, organisation):
+def test_a_small_count_is_always_exact(client, engineer, organisation):
+    for _ in range(3):
+        CaseFactory(organisation=organisation)
+    client.force_login(engineer)
+    assert "3 cases" in _list(client)[0]
+    CaseFactory(organisation=organisation)
+    assert "4 cases" in _list(client)[0]
+
+
+def test_the_api_shares_the_count_too(login_api, engineer, organisation, monkeypatch):
+    monkeypatch.setattr(pagination, "SHARE_FROM", 20)
     for _ in range(30):
         CaseFactory(organisation=organisation)
     client = login_api(engineer)
