@@ -26,31 +26,12 @@ def axe_source() -> str:
 
 
 @pytest.fixture
-def open_page(browser, live_server):
-    contexts = []
-
+def open_page(signed_in_page):
     def _open(user, width: int, height: int, locale: str = "en-GB"):
         # bypass_csp: axe is injected as a script the portal's policy would (rightly) refuse.
-        context = browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": width, "height": height},
-            locale=locale,
-            bypass_csp=True,
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        if user is not None:
-            page.goto("/accounts/login/")
-            page.fill("#id_username", user.username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/cases/**")
-        return page
+        return signed_in_page(user, width, height, locale=locale, bypass_csp=True)
 
-    yield _open
-    for context in contexts:
-        context.close()
+    return _open
 
 
 def _violations(page, axe_source: str) -> list[str]:

@@ -3,9 +3,6 @@ customer reads it in the portal and accepts the scope. Saves the screenshots of 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -17,14 +14,6 @@ from config.celery import app
 from tests.communications.conftest import CRASHES, FINDINGS, make_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """docs/screenshots with PORTAL_SCREENSHOTS=1 (to refresh the docs), else a temporary folder."""
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 EDITED_LINE = "Please run mdsched tonight and tell us the result tomorrow."

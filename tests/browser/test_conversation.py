@@ -8,9 +8,6 @@ at each step are written to docs/screenshots/ (conversation-*.png), else to a te
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from cases import services
@@ -21,13 +18,7 @@ from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LIVE = 5_000  # ms: the live page polls every 2 s, so 3 s is the promise and 5 s the test's margin
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 @pytest.fixture

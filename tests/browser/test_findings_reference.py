@@ -4,22 +4,13 @@ message drafted in the engineer's editor in English and Chinese; saves docs/scre
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.cases.graded.test_graded_cases import CASES, _analyse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 REFERENCE = next(case for case in CASES if case.name == "reference-cas-08433")
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 @pytest.mark.skipif(bool(REFERENCE.missing), reason="the seed case (../shared/seed) is not present")

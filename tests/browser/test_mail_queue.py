@@ -4,9 +4,6 @@ screenshots go to docs/screenshots (mail-queue.png, mail-message.png, mail-added
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from config.celery import app
@@ -15,13 +12,6 @@ from tests.inbound.conftest import SUPPORT, email, process, receive
 from tests.samples import SAMPLES_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 def _system_log() -> bytes:

@@ -4,44 +4,12 @@ list and the case page in both languages go to docs/screenshots/ (phone-*.png)."
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from accounts.models import User
 from cases import services
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
-
-
-@pytest.fixture
-def signed_in(browser, live_server):
-    contexts = []
-
-    def _open(user, width: int, height: int):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/cases/**")
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 def _header_rows(page) -> int:
@@ -55,7 +23,7 @@ def _header_rows(page) -> int:
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
 def test_the_most_used_pages_fit_the_screen(
-    signed_in, scoped_case, customer, engineer, manager, width, height
+    signed_in_page, scoped_case, customer, engineer, manager, width, height
 ):
     services.timeline_add(actor=engineer, case=scoped_case, body="Please upload the minidump.")
     pages = {
@@ -65,7 +33,7 @@ def test_the_most_used_pages_fit_the_screen(
     }
     wide, tall_headers = {}, {}
     for person, urls in pages.items():
-        page = signed_in(person, width, height)
+        page = signed_in_page(person, width, height)
         for url in urls:
             page.goto(url)
             overflow = page.evaluate("document.documentElement.scrollWidth") - width
@@ -79,13 +47,13 @@ def test_the_most_used_pages_fit_the_screen(
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_phone_screenshots_of_the_customers_pages(
-    signed_in, scoped_case, customer, engineer, shots, language
+    signed_in_page, scoped_case, customer, engineer, shots, language
 ):
     User.objects.filter(pk=customer.pk).update(language=language)
     services.timeline_add(
         actor=engineer, case=scoped_case, body="Please upload the minidump of the last crash."
     )
-    page = signed_in(customer, 390, 844)
+    page = signed_in_page(customer, 390, 844)
     suffix = "zh" if language == "zh-hans" else "en"
     for name, url in (
         ("case-list", "/cases/"),

@@ -4,9 +4,6 @@ with PORTAL_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from accounts.models import User
@@ -14,13 +11,6 @@ from tests.factories import CustomerFactory, UserFactory
 from tests.sso.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -27,18 +26,11 @@ from uploads.models import Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 DUMP = b"PAGEDU64" + bytes(range(256)) * 64
 axe_source = accessibility.axe_source  # the fixture, shared with the site-wide accessibility test
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """docs/screenshots with PORTAL_SCREENSHOTS=1 (to refresh the docs), else a temporary folder."""
-    return DOCS_SCREENSHOTS if os.environ.get("PORTAL_SCREENSHOTS") else tmp_path
 
 
 @pytest.fixture
