@@ -143,6 +143,26 @@ def _query_counts(seed: dict[str, object]) -> None:
         print(f"  {label:<16} 10 cases: {counts[0]:>3}   10,000 cases: {counts[1]:>3}   {verdict}")
 
 
+def verified_manager_client(username: str):  # -> django.test.Client, once Django is set up
+    """A test client signed in as a manager who passed two-factor sign-in (managers must, with DEBUG off):
+    the session holds the device, as ``django_otp.login`` records it."""
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.models import User
+
+    manager, _ = User.objects.get_or_create(username=username, defaults={"role": User.Role.MANAGER})
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=manager, name="authenticator", defaults={"confirmed": True}
+    )
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(manager)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
 def _session_cookie(user: object) -> str:
     from django.test import Client
 

@@ -77,23 +77,9 @@ def peer_served(folder: Path, env: dict[str, str], *, workers: int, port: int) -
 
 
 def _portal_manager_cookie() -> str:
-    """A manager's session that has passed two-factor sign-in (managers must, with DEBUG off), as a
-    manager who signed in with a code carries."""
-    from django.test import Client
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import User
-
-    manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": User.Role.MANAGER})
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=manager, name="authenticator", defaults={"confirmed": True}
-    )
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(manager)
-    session = client.session
-    session["otp_device_id"] = device.persistent_id  # what django_otp.login records
-    session.save()
-    return session.session_key
+    """A manager's session that has passed two-factor sign-in, as a manager who signed in with a code
+    carries."""
+    return load.verified_manager_client("bench-manager").session.session_key
 
 
 def _require_ok(url: str, cookie: str) -> None:

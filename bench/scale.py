@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import load
 import seedshape
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -336,21 +337,9 @@ def _seed(size: int) -> None:
 
 
 def _measure(requests: int) -> dict[str, float]:
-    from django.test import Client
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from accounts.models import User
     from cases.models import Case
 
-    manager, _ = User.objects.get_or_create(username="scale-manager", defaults={"role": User.Role.MANAGER})
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=manager, name="authenticator", defaults={"confirmed": True}
-    )
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(manager)
-    session = client.session
-    session["otp_device_id"] = device.persistent_id  # a manager who signed in with a code
-    session.save()
+    client = load.verified_manager_client("scale-manager")
     case = Case.objects.order_by("id").values_list("number", flat=True).first()
     figures: dict[str, float] = {}
     for label, path in PAGES:
