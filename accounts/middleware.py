@@ -7,8 +7,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django_otp.middleware import OTPMiddleware
+from django_otp.models import Device
 
-from accounts.two_factor import two_factor_device, two_factor_required
+from accounts.two_factor import device_cached, two_factor_device, two_factor_required
 
 # The header's switch, for this session's pages only; the signed-in user's saved language, put in the
 # session at sign-in (accounts.signals) and by the profile page.
@@ -35,6 +37,14 @@ class UserLanguageMiddleware:
         else:
             request.COOKIES.pop(settings.LANGUAGE_COOKIE_NAME, None)
         return self.get_response(request)
+
+
+class CachedOTPMiddleware(OTPMiddleware):
+    """django-otp's middleware (``request.user.is_verified()``), with the session's device read through
+    the shared cache rather than queried on every request (accounts.two_factor.device_cached)."""
+
+    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
+        return device_cached(self._normalize_persistent_id(persistent_id), super()._device_from_persistent_id)
 
 
 # Paths a signed-in user may reach before passing the second factor.

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django_otp.models import Device
 
 from accounts.middleware import NO_DEVICE_SESSION_KEY, USER_LANGUAGE_SESSION_KEY
 from accounts.models import User
 from accounts.throttling import client_address
 from accounts.tokens import token_revoke
-from accounts.two_factor import two_factor_device
+from accounts.two_factor import device_forget, two_factor_device
 from cases.audit import AuditAction, audit_record
 
 
@@ -77,3 +79,19 @@ def revoke_tokens_on_password_change_or_deactivation(
         token_revoke(user=instance, reason="password changed")
     elif before["is_active"] and not instance.is_active:
         token_revoke(user=instance, reason="account deactivated")
+
+
+def forget_cached_device(sender: Any, instance: Device, **kwargs: Any) -> None:
+    """A device saved (confirmed, used) or deleted (replaced, reset, its user deleted) is read from the
+    database by the next request of any session that names it."""
+    device_forget(instance)
+
+
+for _model in apps.get_models():
+    if issubclass(_model, Device):
+        post_save.connect(
+            forget_cached_device, sender=_model, dispatch_uid=f"forget-device-{_model._meta.label}"
+        )
+        post_delete.connect(
+            forget_cached_device, sender=_model, dispatch_uid=f"forget-device-{_model._meta.label}"
+        )
