@@ -47,21 +47,27 @@ def case_visible_to(*, user: User, case_id: int) -> bool:
     return case_visible_queryset(user).filter(pk=case_id).exists()
 
 
-def case_get_for_user(
-    *, user: User, number: str, for_update: bool = False, with_following: bool = False
-) -> Case:
-    """The case with this number if the user may see it; 404 otherwise, never a hint that it exists.
-    ``with_following`` adds ``case.following``: whether this user follows it, in the same query."""
+def case_get_for_user(*, user: User, number: str, for_update: bool = False) -> Case:
+    """The case with this number if the user may see it; 404 otherwise, never a hint that it exists."""
     cases = case_visible_queryset(user).select_related("organisation", "owner", "customer_contact", "parent")
-    if with_following:
-        follows = Case.followers.through.objects.filter(case_id=OuterRef("pk"), user_id=user.pk)
-        cases = cases.annotate(following=Exists(follows))
     if for_update:
         cases = cases.select_for_update(of=("self",))
     try:
         return cases.get(number=number)
     except Case.DoesNotExist:
         raise Http404("No such case.") from None
+
+
+def case_for_page(*, user: User, number: str) -> Case:
+    """The case of its page, if the user may see it (404 otherwise): its own row, with whether this user
+    follows it, and nothing joined. A page served from the cache reads nothing else of it (the joins cost
+    more to build than the query takes); a section rendered afresh loads the organisation, owner or
+    contact it shows."""
+    follows = Case.followers.through.objects.filter(case_id=OuterRef("pk"), user_id=user.pk)
+    case = case_visible_queryset(user).annotate(following=Exists(follows)).filter(number=number).first()
+    if case is None:
+        raise Http404("No such case.")
+    return case
 
 
 def case_list_for_user(

@@ -77,6 +77,8 @@ def case_list(request: AuthenticatedRequest) -> HttpResponse:
     query = params.copy()
     query.pop("page", None)
     own = request.user.organisation_id
+    # Rows and the table are cached per role (a search's rows show the matching words: never cached).
+    row_scope = "" if params.get("q") else selectors.case_fragment_scope(user=request.user)
     if request.user.is_customer:
         organisations = Organisation.objects.filter(pk=own) if own else Organisation.objects.none()
     else:
@@ -93,8 +95,7 @@ def case_list(request: AuthenticatedRequest) -> HttpResponse:
             "severities": Severity.choices,
             "organisations": organisations,
             "can_open": can_open_cases(request.user),
-            # Rows are cached per case version (a search's rows show the matching words: never cached).
-            "row_scope": "" if params.get("q") else selectors.case_fragment_scope(user=request.user),
+            "row_scope": row_scope,
         },
     )
 
@@ -160,7 +161,7 @@ def _case_reads(*, user: User, case: Case) -> dict[str, object]:
                 files_missing=any(not status.received for status in read_checklist()),
             )
         ),
-        "timeline": selectors.case_timeline_for_user(user=user, case=case),
+        "timeline": _lazy(lambda: selectors.case_timeline_for_user(user=user, case=case)),
         "summary": _lazy(lambda: case.summaries.select_related("author").first()),
         "children": case.children.all(),
         "analysis_panel": _lazy(lambda: analysis_panel_for(user=user, case=case)),
@@ -193,14 +194,14 @@ def _case_actions(*, user: User, case: Case, scope: Any, proposal: Any) -> dict[
         "can_answer_resolution": user.is_customer
         and case.state == State.PENDING_CONFIRMATION
         and _lazy(lambda: bool(proposal and proposal.pending)),
-        "audit": selectors.case_audit_trail(case=case)[:50] if is_staff else [],
+        "audit": _lazy(lambda: selectors.case_audit_trail(case=case)[:50] if is_staff else []),
     }
 
 
 def _case_forms(*, scope: Any) -> dict[str, object]:
     """The case page's forms; the scope form starts from the version the viewer reads."""
     return {
-        "message_form": MessageForm(),
+        "message_form": _lazy(MessageForm),
         "scope_form": _lazy(
             lambda: ScopeForm(
                 initial={
@@ -212,9 +213,9 @@ def _case_forms(*, scope: Any) -> dict[str, object]:
                 else None
             )
         ),
-        "answer_form": AnswerForm(),
-        "assign_form": AssignForm(),
-        "split_form": SplitForm(),
+        "answer_form": _lazy(AnswerForm),
+        "assign_form": _lazy(AssignForm),
+        "split_form": _lazy(SplitForm),
     }
 
 
@@ -222,7 +223,7 @@ def _case_forms(*, scope: Any) -> dict[str, object]:
 def case_detail(request: AuthenticatedRequest, number: str) -> HttpResponse:
     # The case row (with its live version) is read first: a change during the render raises the version
     # above the one the page carries, so the page fetches it again.
-    case = selectors.case_get_for_user(user=request.user, number=number, with_following=True)
+    case = selectors.case_for_page(user=request.user, number=number)
     user = request.user
     reads = _case_reads(user=user, case=case)
     context = {

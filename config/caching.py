@@ -8,6 +8,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+# What cached HTML holds where each request puts its own CSRF token: letters and digits only, like a real
+# token, so escaping never changes it.
+CSRF_PLACEHOLDER = "casefragmentcsrfplaceholder0000000000000000000000000000000000000"
+
 
 def cache_is_shared() -> bool:
     """Whether every process (web workers, Celery workers) sees the same cache: a local-memory cache is

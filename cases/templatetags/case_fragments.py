@@ -1,5 +1,6 @@
 """``{% case_fragment "name" %}...{% endcase_fragment %}``: a section of a case's pages rendered once per
-case version and cached; ``{% case_row %}...{% endcase_row %}``: the same for a case's row of the case list.
+case version and cached; ``{% case_row %}...{% endcase_row %}``: the same for a case's row of the case list, and
+``{% case_table %}...{% endcase_table %}`` for the list's whole table, under its rows' versions.
 
 Every write that changes what a case page shows raises the case's ``live_version`` (``cases.records``),
 so a fragment keyed by that version is never stale; the key also holds who reads it (the context's
@@ -10,8 +11,11 @@ rendered with a placeholder CSRF token that each request replaces with its own.
 
 from __future__ import annotations
 
+import hashlib
+
 from django import template
 from django.core.cache import cache as django_cache
+from django.db.models import QuerySet
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -19,8 +23,7 @@ from config import caching, metrics
 
 register = template.Library()
 
-# Letters and digits only, like a real token, so escaping never changes it.
-CSRF_PLACEHOLDER = "casefragmentcsrfplaceholder0000000000000000000000000000000000000"
+CSRF_PLACEHOLDER = caching.CSRF_PLACEHOLDER
 # Fragments of an old version are never asked for again; the timeout only frees their memory.
 FRAGMENT_SECONDS = 3600
 
@@ -30,10 +33,16 @@ def fragment_key(*, case_id: int, version: int, name: str, scope: str, language:
 
 
 class CaseFragmentNode(template.Node):
-    def __init__(self, name: str, nodelist: template.NodeList, seconds: int) -> None:
+    def __init__(
+        self, name: str, nodelist: template.NodeList, seconds: int, by: template.base.FilterExpression | None
+    ) -> None:
         self.name = name
         self.nodelist = nodelist
         self.seconds = seconds
+        self.by = by  # a value of the context that the fragment also depends on (its reader's own)
+
+    def keyed_name(self, context: template.Context) -> str:
+        return f"{self.name}={self.by.resolve(context)}" if self.by is not None else self.name
 
     def render(self, context: template.Context) -> SafeString | str:
         case = context.get("case")
@@ -41,8 +50,9 @@ class CaseFragmentNode(template.Node):
         if case is None or not scope:
             return self.nodelist.render(context)
         keys = _page_keys(context, case_id=case.pk, version=case.live_version, scope=scope)
-        key = keys.get(self.name) or fragment_key(
-            case_id=case.pk, version=case.live_version, name=self.name, scope=scope, language=get_language()
+        name = self.keyed_name(context)
+        key = keys.get(name) or fragment_key(
+            case_id=case.pk, version=case.live_version, name=name, scope=scope, language=get_language()
         )
         html = _prefetched(context, keys).get(key)
         metrics.case_fragment(hit=html is not None)
@@ -54,18 +64,18 @@ class CaseFragmentNode(template.Node):
         return mark_safe(html.replace(CSRF_PLACEHOLDER, str(token) if token else ""))  # noqa: S308 - rendered by the template engine
 
 
-_NAMES: dict[str, tuple[str, ...]] = {}
+_NODES: dict[str, tuple[CaseFragmentNode, ...]] = {}
 
 
-def _names_in(page: template.base.Template) -> tuple[str, ...]:
-    """The fragment names of a template (its blocks included), found once per template and process."""
-    if page.origin.name not in _NAMES:
-        _NAMES[page.origin.name] = tuple(
-            node.name
+def _nodes_in(page: template.base.Template) -> tuple[CaseFragmentNode, ...]:
+    """The fragments of a template (its blocks included), found once per template and process."""
+    if page.origin.name not in _NODES:
+        _NODES[page.origin.name] = tuple(
+            node
             for node in page.nodelist.get_nodes_by_type(CaseFragmentNode)
             if isinstance(node, CaseFragmentNode)
         )
-    return _NAMES[page.origin.name]
+    return _NODES[page.origin.name]
 
 
 def _page_keys(context: template.Context, *, case_id: int, version: int, scope: str) -> dict[str, str]:
@@ -73,7 +83,7 @@ def _page_keys(context: template.Context, *, case_id: int, version: int, scope: 
     store = context.render_context
     if "case_fragment_keys" not in store:
         page = context.template
-        names = _names_in(page) if page is not None else ()
+        names = [node.keyed_name(context) for node in _nodes_in(page)] if page is not None else []
         language = get_language()
         store["case_fragment_keys"] = {
             name: fragment_key(case_id=case_id, version=version, name=name, scope=scope, language=language)
@@ -129,6 +139,47 @@ class CaseRowNode(template.Node):
         return mark_safe(html)  # noqa: S308 - rendered by the template engine
 
 
+def table_key(*, scope: str, language: str, parts: object) -> str:
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    return f"case-table:{caching.release_digest()}:{scope}:{language}:{digest}"
+
+
+class CaseTableNode(template.Node):
+    """The case list's filters, table, count and pages, cached under what they show: the page's rows (each
+    case's id and version, read in one narrow query), the count, the filters and the page number, for the
+    context's ``row_scope`` (the role: a customer's filter names no organisation). A list read
+    again with nothing changed is that query and one cache read: its cases are neither fetched nor
+    rendered. It lives as long as a row (the service-level badges move with the time), which also bounds
+    how long a new organisation without cases is missing from the filter; a list without ``row_scope``
+    (a search) is never cached."""
+
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+
+    def render(self, context: template.Context) -> SafeString | str:
+        page, scope = context.get("page"), context.get("row_scope")
+        rows = getattr(page, "object_list", None)
+        if not scope or not isinstance(rows, QuerySet):
+            return self.nodelist.render(context)
+        language = get_language()
+        versions = list(rows.values_list("pk", "live_version"))
+        parts = (context.get("query"), page.number, page.paginator.count, versions)
+        key = table_key(scope=scope, language=language, parts=parts)
+        html: str | None = django_cache.get(key)
+        metrics.case_fragment(hit=html is not None)
+        if html is None:
+            html = self.nodelist.render(context)
+            django_cache.set(key, html, ROW_SECONDS)
+        return mark_safe(html)  # noqa: S308 - rendered by the template engine
+
+
+@register.tag("case_table")
+def case_table(parser: template.base.Parser, token: template.base.Token) -> CaseTableNode:
+    nodelist = parser.parse(("endcase_table",))
+    parser.delete_first_token()
+    return CaseTableNode(nodelist)
+
+
 @register.tag("case_row")
 def case_row(parser: template.base.Parser, token: template.base.Token) -> CaseRowNode:
     nodelist = parser.parse(("endcase_row",))
@@ -138,15 +189,23 @@ def case_row(parser: template.base.Parser, token: template.base.Token) -> CaseRo
 
 @register.tag("case_fragment")
 def case_fragment(parser: template.base.Parser, token: template.base.Token) -> CaseFragmentNode:
-    """``{% case_fragment "name" [seconds] %}``: ``seconds`` bounds how long a fragment that also depends
-    on the time of day (the service-level clocks) is served; by default the case version alone decides."""
+    """``{% case_fragment "name" [seconds] [by value] %}``: ``seconds`` bounds how long a fragment that also
+    depends on the time of day (the service-level clocks) is served; by default the case version alone
+    decides. ``by value``: the fragment also depends on that value of the context (one of its reader's
+    own, such as whether they follow the case), which joins its key."""
     bits = token.split_contents()
-    quoted = len(bits) > 1 and bits[1][:1] in {'"', "'"}
-    if len(bits) not in (2, 3) or not quoted or (len(bits) == 3 and not bits[2].isdigit()):
-        raise template.TemplateSyntaxError(
-            'usage: {% case_fragment "name" [seconds] %}...{% endcase_fragment %}'
-        )
+    usage = 'usage: {% case_fragment "name" [seconds] [by value] %}...{% endcase_fragment %}'
+    if len(bits) < 2 or bits[1][:1] not in {'"', "'"}:
+        raise template.TemplateSyntaxError(usage)
+    name, rest = bits[1][1:-1], bits[2:]
+    seconds = FRAGMENT_SECONDS
+    if rest and rest[0].isdigit():
+        seconds, rest = int(rest[0]), rest[1:]
+    by = None
+    if len(rest) == 2 and rest[0] == "by":
+        by, rest = parser.compile_filter(rest[1]), []
+    if rest:
+        raise template.TemplateSyntaxError(usage)
     nodelist = parser.parse(("endcase_fragment",))
     parser.delete_first_token()
-    seconds = int(bits[2]) if len(bits) == 3 else FRAGMENT_SECONDS
-    return CaseFragmentNode(bits[1][1:-1], nodelist, seconds)
+    return CaseFragmentNode(name, nodelist, seconds, by)

@@ -105,3 +105,50 @@ def test_the_api_shares_the_count_too(login_api, engineer, organisation, monkeyp
         body = client.get("/api/cases/?page=2").json()
     assert body["count"] == 30 and len(body["results"]) == 5
     assert not any("COUNT(*)" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_warm_list_fetches_no_case_only_the_rows_versions(client, engineer, organisation):
+    """The whole table is cached under its rows' ids and versions: a warm list reads those in one narrow
+    query, and neither fetches the cases nor renders them."""
+    for _ in range(30):
+        CaseFactory(organisation=organisation, owner=engineer)
+    client.force_login(engineer)
+    cold, _ = _list(client)
+    warm, warm_queries = _list(client)
+    assert _rows(warm) == _rows(cold) and _rows(warm).count("<tr>") == 25
+    case_reads = [sql for sql in warm_queries if 'FROM "cases_case"' in sql and "COUNT(*)" not in sql]
+    assert len(case_reads) == 1
+    assert '"live_version"' in case_reads[0]
+    assert '"cases_case"."title"' not in case_reads[0] and "JOIN" not in case_reads[0]
+
+
+def test_a_new_case_on_another_page_changes_the_count_at_once(client, engineer, organisation):
+    for _ in range(30):
+        CaseFactory(organisation=organisation)
+    client.force_login(engineer)
+    assert "30 cases" in _list(client, "/cases/?view=all&page=2")[0]
+    CaseFactory(organisation=organisation)  # the newest: page 1 changes, and page 2's count
+    page_two = _list(client, "/cases/?view=all&page=2")[0]
+    assert "31 cases" in page_two
+
+
+def test_each_filter_and_page_has_a_table_of_its_own(client, engineer, organisation):
+    CaseFactory(organisation=organisation, severity="critical", title="The critical one")
+    CaseFactory(organisation=organisation, severity="low", title="The low one")
+    client.force_login(engineer)
+    assert "The low one" in _list(client)[0]
+    critical = _list(client, "/cases/?view=all&severity=critical")[0]
+    assert "The critical one" in critical and "The low one" not in critical
+
+
+def test_tables_of_two_customers_never_mix(client, customer, other_customer, organisation):
+    """Two customers share a role, never a table: their rows differ, so their keys do; and a customer's
+    filter names no organisation, not even their own."""
+    client.force_login(other_customer)
+    assert "No cases match." in _list(client, "/cases/")[0]
+    case = CaseFactory(organisation=organisation)
+    client.force_login(customer)
+    own = _list(client, "/cases/")[0]
+    assert case.number in own and 'name="organisation"' not in own
+    client.force_login(other_customer)
+    assert case.number not in _list(client, "/cases/")[0]
