@@ -39,7 +39,7 @@ class UserLanguageMiddleware:
         return self.get_response(request)
 
 
-class CachedOTPMiddleware(OTPMiddleware):
+class CachedOTPMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp has no type hints
     """django-otp's middleware (``request.user.is_verified()``), with the session's device read through
     the shared cache rather than queried on every request (accounts.two_factor.device_cached)."""
 

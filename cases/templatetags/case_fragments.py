@@ -159,7 +159,7 @@ class CaseTableNode(template.Node):
     def render(self, context: template.Context) -> SafeString | str:
         page, scope = context.get("page"), context.get("row_scope")
         rows = getattr(page, "object_list", None)
-        if not scope or not isinstance(rows, QuerySet):
+        if page is None or not scope or not isinstance(rows, QuerySet):
             return self.nodelist.render(context)
         language = get_language()
         versions = list(rows.values_list("pk", "live_version"))

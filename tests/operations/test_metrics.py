@@ -156,6 +156,7 @@ def test_case_page_fragments_count_cache_hits_and_misses(client, engineer, case,
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"}
     }
     client.force_login(engineer)
+
     def counts() -> tuple[float, float]:
         samples = _samples(_scrape(client))
         return tuple(  # type: ignore[return-value]
