@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from html import escape
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case as Choose
 from django.db.models import Expression, F, FilteredRelation, Q, QuerySet, Value, When
 from django.db.models.fields import FloatField
@@ -155,6 +155,20 @@ def _rank_query(terms: list[Term]) -> SearchQuery | None:
     return combined
 
 
+def _newest(matching: QuerySet[Case]) -> list[int]:
+    """The ids of the newest ``SEARCH_CANDIDATES`` matches, read once (the page's count and its rows would
+    each find them again as a subquery). Ranking reads every match's vector: a driver on 40 % of a million
+    cases would cost seconds, so only these are ranked (and counted) and a page costs the same at any size.
+    PostgreSQL's parallel workers are kept out of it: starting them took longer than the index reads they
+    share (bench/scale.py, a million cases)."""
+    newest = matching.order_by("-opened_at", "-id").values_list("pk", flat=True)[:SEARCH_CANDIDATES]
+    if not _postgres():
+        return list(newest)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        return list(newest)
+
+
 def case_search(*, user: User, query: str, cases: QuerySet[Case]) -> QuerySet[Case]:
     """The cases among ``cases`` that match every term of ``query``, best first, each with ``search_rank``
     and ``search_text`` (for ``search_highlight``). Only the cases the user may see are ever searched:
@@ -171,14 +185,13 @@ def case_search(*, user: User, query: str, cases: QuerySet[Case]) -> QuerySet[Ca
     matching = cases
     for term in terms:
         matching = matching.filter(_term_q(term, substring=False))
-    if _postgres() and not matching.exists():
+    newest = _newest(matching)
+    if _postgres() and not newest:
         # Nothing by whole words: look inside them (one more query, only for such searches).
         matching = cases
         for term in terms:
             matching = matching.filter(_term_q(term, substring=True))
-    # Ranking reads every match's vector: a driver on 40 % of a million cases would cost seconds. Only the
-    # newest SEARCH_CANDIDATES matches are ranked (and counted), so a page costs the same at any size.
-    newest = matching.order_by("-opened_at", "-id").values("pk")[:SEARCH_CANDIDATES]
+        newest = _newest(matching)
     # The reader's own queryset again (its filters, joins and annotations), narrowed to those matches.
     cases = cases.filter(pk__in=newest)
     rank_query = _rank_query(terms) if _postgres() else None

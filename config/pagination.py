@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TypeVar
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from rest_framework.pagination import PageNumberPagination
@@ -40,7 +41,10 @@ class SharedCountPaginator(Paginator[_T]):
         query = rows.query.chain()
         query.clear_select_clause()
         query.clear_ordering(force=True)
-        sql, params = query.sql_with_params()
+        try:
+            sql, params = query.sql_with_params()
+        except EmptyResultSet:  # a filter that matches nothing, such as ``pk__in=[]``
+            return 0
         digest = hashlib.sha256(repr((rows.db, sql, params)).encode()).hexdigest()[:32]
         key = f"list-count:{digest}"
         count = cache.get(key)
