@@ -8,7 +8,7 @@ usage: python bench/load.py [--database-url postgres://postgres@127.0.0.1:5432/p
 Works in its own database (the name must end in ``_bench``; created when missing, never the test or dev
 database), seeds it once with bulk_create in a real site's shape (bench/seedshape.py: drivers shared by
 thousands of cases or by few, long timelines, organisations of very different sizes), counts the queries of each measured page for a customer who
-sees 10 cases and an engineer who sees 10,000 (they must be equal), then serves it as production does
+sees 10 cases and an engineer who sees 10,000 (the larger may cost no more), then serves it as production does
 (nginx in front of gunicorn's sync workers, production settings, DEBUG off) on 127.0.0.1 and runs wrk
 against the case list page, a case page and the cases API, printing requests/s and p50/p95/p99 latency:
 first as 50 concurrent users who each pause between requests (a think time, as locust's users do), then
@@ -91,7 +91,8 @@ def _django(env: dict[str, str]) -> None:
 
 def _query_counts(seed: dict[str, object]) -> None:
     """Queries per request for the same engineer over 10 cases (one organisation's filter) and over all
-    10,000; and a case page of the small organisation against one of a large one. Must be equal."""
+    10,000; and a case page of the small organisation against one of a large one. The large must cost no
+    more than the small."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -139,7 +140,8 @@ def _query_counts(seed: dict[str, object]) -> None:
                 response = client.get(path, **headers)
             assert response.status_code == 200, (path, response.status_code)
             counts.append(len(queries))
-        verdict = "constant" if counts[0] == counts[1] else "DIFFERS"
+        # A count of 5,000 cases or more is shared (config/pagination.py): the large list may run one fewer.
+        verdict = "constant" if counts[1] <= counts[0] else "GROWS"
         print(f"  {label:<16} 10 cases: {counts[0]:>3}   10,000 cases: {counts[1]:>3}   {verdict}")
 
 

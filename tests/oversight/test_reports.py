@@ -176,3 +176,26 @@ def test_the_report_says_how_fresh_it_is_and_is_recomputed_after_its_minute(
     # The minute is over: its copy is gone (the cache's own timeout, here taken away by hand).
     monkeypatch.setattr(cache, "get", lambda key, default=None: default)
     assert figures() != before
+
+
+def test_the_filters_show_each_reader_their_own_parameters(client, manager, organisation, other_organisation):
+    """The filter form is kept as long as the figures, under the parameters it shows: another choice, date
+    or a wrong date gets a form of its own."""
+    client.force_login(manager)
+    plain = client.get("/reports/").content.decode()
+    assert organisation.name in plain and other_organisation.name in plain
+    chosen = client.get(f"/reports/?organisation={other_organisation.slug}&since=2026-01-05").content.decode()
+    assert f'<option value="{other_organisation.slug}" selected>' in chosen
+    assert 'value="2026-01-05"' in chosen and 'value="2026-01-05"' not in plain
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(f"/reports/?organisation={other_organisation.slug}&since=2026-01-05")
+    assert again.content.decode() == chosen.replace(_token(chosen), _token(again.content.decode()))
+    assert len(queries) <= 4  # the user, the filter's choices (validation), no figures
+    wrong = client.get("/reports/?since=2026-13-40").content.decode()
+    assert 'value="2026-13-40"' in wrong
+
+
+def _token(page: str) -> str:
+    marker = 'name="csrfmiddlewaretoken" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
