@@ -30,8 +30,11 @@ RELEASE_PARTS = (
     "communications",
     "oversight",
     "uploads",
+    # Cached HTML links stylesheets and scripts by their hashed names (ManifestStaticFilesStorage): a new
+    # stylesheet must not leave sections pointing at the old file.
+    "static",
 )
-RELEASE_SUFFIXES = frozenset({".html", ".txt", ".py", ".mo", ".csv"})
+RELEASE_SUFFIXES = frozenset({".html", ".txt", ".py", ".mo", ".csv", ".css", ".js", ".svg"})
 
 
 @cache
