@@ -39,8 +39,9 @@ RELEASE_SUFFIXES = frozenset({".html", ".txt", ".py", ".mo", ".csv", ".css", ".j
 
 @cache
 def release_digest() -> str:
-    """A digest of the code, templates, compiled translations and static files, read once per process: part of the key
-    of everything cached as HTML, so a deploy that changes how a page looks never serves the old one."""
+    """A digest of the code, templates, compiled translations and static files, read once per process: part
+    of the key of everything cached as HTML, so a deploy that changes how a page looks never serves the old
+    one."""
     digest = hashlib.sha256()
     base = Path(settings.BASE_DIR)
     for part in RELEASE_PARTS:
