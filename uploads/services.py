@@ -144,7 +144,10 @@ def upload_create(
             name=files.storage_name_for(case_number=case.number, upload_id=upload_id)
         )
     with transaction.atomic():
-        Organisation.objects.select_for_update().filter(pk=case.organisation_id).first()
+        # FOR NO KEY UPDATE: two creations still take the quota in turn, but a writer whose rows refer to
+        # the organisation (checked at its commit) is not held behind this lock while this transaction
+        # waits for the case that writer holds: that was a deadlock (tests/uploads/test_create_concurrent.py).
+        Organisation.objects.select_for_update(no_key=True).filter(pk=case.organisation_id).first()
         _require_quota(case=case, size=size)
         upload = Upload.objects.create(
             id=upload_id,
