@@ -118,8 +118,9 @@ def upload_create(
     """Start a tus upload: checks the case is open, the size and both quotas, then reserves the bytes.
 
     Quota is reserved by the new row itself (its declared size counts at once); the organisation row is
-    locked while the sums are taken so two creations cannot both squeeze into the last gigabyte. With a
-    bucket the upload is a multipart upload from here on (chunks go to the bucket from any web host);
+    locked (FOR NO KEY UPDATE: tests/uploads/test_create_concurrent.py) while the sums are taken so two
+    creations cannot both squeeze into the last gigabyte. With a bucket the upload is a multipart upload
+    from here on (chunks go to the bucket from any web host);
     ``spooled``: the caller writes the whole file to this host's spool and completes it at once."""
     require_visible(actor, case)
     if not case.is_open:
@@ -144,9 +145,6 @@ def upload_create(
             name=files.storage_name_for(case_number=case.number, upload_id=upload_id)
         )
     with transaction.atomic():
-        # FOR NO KEY UPDATE: two creations still take the quota in turn, but a writer whose rows refer to
-        # the organisation (checked at its commit) is not held behind this lock while this transaction
-        # waits for the case that writer holds: that was a deadlock (tests/uploads/test_create_concurrent.py).
         Organisation.objects.select_for_update(no_key=True).filter(pk=case.organisation_id).first()
         _require_quota(case=case, size=size)
         upload = Upload.objects.create(
