@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import invitations
+from accounts.backends import USER_BACKEND
 from accounts.capabilities import can_invite_contacts
 from accounts.models import Invitation
 from accounts.requests import AuthenticatedRequest
@@ -114,7 +115,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                     first_name=form.cleaned_data["first_name"],
                     last_name=form.cleaned_data["last_name"],
                 )
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend=USER_BACKEND)
             else:
                 user = None
         except DomainError as error:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 
 # A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
+from accounts.backends import USER_BACKEND
 from accounts.middleware import SSO_MFA_SESSION_KEY
 from accounts.models import IdentityProvider, Organisation, User
 from cases.audit import AuditAction, audit_record
@@ -156,7 +157,7 @@ def sso_finish(*, request: HttpRequest, provider: IdentityProvider) -> SignedIn:
         )
     signed_in = sso_user_for_claims(provider=provider, claims=claims, request=request)
     with transaction.atomic():
-        login(request, signed_in.user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, signed_in.user, backend=USER_BACKEND)
     request.session[SSO_PROVIDER_SESSION_KEY] = provider.slug
     if signed_in.second_factor:
         request.session[SSO_MFA_SESSION_KEY] = True

@@ -169,7 +169,7 @@ else:
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.UserBackend",
 ]
 # Sign-in throttling (accounts/throttling.py): failures lock the pair (user name, address) for the
 # cool-off, so nobody can lock another person out, nor everyone behind one address; an address failing
