@@ -77,16 +77,14 @@ MIDDLEWARE = [
     # First: the request id (X-Request-ID, carried into the Celery tasks the request queues) and the
     # request metrics' clock, so even a refused request is counted and traceable.
     "django_guid.middleware.guid_middleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     # Then: a NUL anywhere in a request is a 400 before sessions, forms or queries see it.
     "config.middleware.RejectNulMiddleware",
-    "config.metrics.QueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.content_policy.ConstantPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "accounts.middleware.UserLanguageMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "accounts.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -94,7 +92,6 @@ MIDDLEWARE = [
     "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -51,10 +51,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include((api_urlpatterns, "api"))),
+    # The case pages and the version their open pages poll are most of the traffic: Django tries the
+    # patterns in order, so theirs come first (no two apps' paths can match the same URL).
+    path("", include("cases.urls")),
     path("", include("uploads.urls")),
     path("", include("analysis.urls")),
     path("", include("communications.urls")),
     path("", include("oversight.urls")),
     path("", include("inbound.urls")),
-    path("", include("cases.urls")),
 ]

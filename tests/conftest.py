@@ -90,7 +90,7 @@ def _empty_cache():
 
 @pytest.fixture(autouse=True)
 def _default_language():
-    """Each test starts in the default language. Django's LocaleMiddleware activates a request's language
+    """Each test starts in the default language. The language middleware activates a request's language
     and leaves it active in the thread: after a page asked for in Chinese, a later test in the same process
     read its messages in Chinese (which tests ran before which decided, so pytest-xdist's order showed it)."""
     translation.deactivate()
