@@ -2,7 +2,7 @@
 
 usage: python bench/peer.py [--database-url postgres://postgres@127.0.0.1:5432/portal_bench]
                             [--peer-database-url postgres://postgres@127.0.0.1:5432/helpdesk_bench]
-                            [--duration 10] [--rounds 3] [--connections 8] [--port 8870]
+                            [--duration 10] [--rounds 3] [--connections 8] [--port 8870] [--pages floor ...]
 
 django-helpdesk (its newest release on the package index) is installed in a virtual environment of its own
 under ``var/peer-venv`` (never a dependency of the portal), mounted in a small Django project this script
@@ -114,6 +114,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--pages", nargs="+", choices=PAGES, default=PAGES, metavar="PAGE",
+        help=f"the pages to measure (default: all of {', '.join(PAGES)}; quote names with spaces)",
+    )  # fmt: skip
+    parser.add_argument(
         "--port", type=int, default=8870, help="portal on PORT, peer on PORT+2 (+1: gunicorn)"
     )
     return parser.parse_args()
@@ -211,7 +215,7 @@ def _compare(
     runs: dict[tuple[str, str], list[float]] = {}
     targets = [
         (side, page, base + path, cookie)
-        for page in PAGES
+        for page in args.pages
         for side, base, cookie, paths in (
             ("portal", portal, portal_cookie, portal_paths),
             ("peer", peer, peer_cookie, peer_paths),
@@ -241,7 +245,7 @@ def _compare(
                 )
     medians = {key: statistics.median(values) for key, values in runs.items()}
     print()
-    for page in PAGES:
+    for page in args.pages:
         portal_rps = statistics.median(runs[("portal", portal + portal_paths[page][0])])
         peer_parts = [medians[("peer", peer + path)] for path in peer_paths[page]]
         if len(peer_parts) == 1:
@@ -251,10 +255,12 @@ def _compare(
             peer_rps, unit = 1 / sum(1 / part for part in peer_parts), "full lists/s"
         ratio = f"{portal_rps / peer_rps:.2f}" if peer_rps else "n/a (no peer request finished: run longer)"
         print(f"{page}: portal {portal_rps:.1f} req/s, peer {peer_rps:.1f} {unit}, ratio {ratio}")
-    print(
-        f"\n(peer's list: page {medians[('peer', peer + peer_paths['case list'][0])]:.1f} req/s, rows request "
-        f"{medians[('peer', peer + peer_paths['case list'][1])]:.1f} req/s; load average after: {_load_average()})"
-    )
+    if "case list" in args.pages:
+        print(
+            f"\n(peer's list: page {medians[('peer', peer + peer_paths['case list'][0])]:.1f} req/s, rows "
+            f"request {medians[('peer', peer + peer_paths['case list'][1])]:.1f} req/s)"
+        )
+    print(f"(load average after: {_load_average()})")
 
 
 if __name__ == "__main__":
