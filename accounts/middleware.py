@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.middleware import OTPMiddleware
 from django_otp.models import Device
 
-from accounts.two_factor import device_cached, two_factor_device, two_factor_required
+from accounts.two_factor import session_device, two_factor_device, two_factor_required
 
 # The header's switch, for this session's pages only; the signed-in user's saved language, put in the
 # session at sign-in (accounts.signals) and by the profile page.
@@ -58,12 +60,23 @@ def _session_language(request: HttpRequest) -> str | None:
         return None  # a language the site no longer speaks
 
 
-class CachedOTPMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp has no type hints
-    """django-otp's middleware (``request.user.is_verified()``), with the session's device read through
-    the shared cache rather than queried on every request (accounts.two_factor.device_cached)."""
+class StampedOTPMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp has no type hints
+    """django-otp's middleware (``request.user.is_verified()``), with the session's device looked up only
+    when the user's second-factor stamp moved since the session last found it
+    (accounts.two_factor.session_device)."""
 
-    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
-        return device_cached(self._normalize_persistent_id(persistent_id), super()._device_from_persistent_id)
+    def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
+        self._init_user_fields(user)
+        persistent_id = request.session.get(DEVICE_ID_SESSION_KEY) if user.is_authenticated else None
+        if persistent_id:
+            device = session_device(
+                session=request.session,
+                user=user,
+                persistent_id=self._normalize_persistent_id(persistent_id),
+                load=Device.from_persistent_id,
+            )
+            user.otp_device = self._finalize_device(request, user, device)
+        return user
 
 
 # Paths a signed-in user may reach before passing the second factor.

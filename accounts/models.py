@@ -55,6 +55,9 @@ class User(AbstractUser):
         choices=settings.LANGUAGES,
         help_text=_("Empty: the browser's."),
     )
+    # Raised by every save or delete of one of the user's second-factor devices (accounts.signals): a
+    # session verified at this value needs no device look-up (accounts.two_factor.session_device).
+    second_factor_stamp = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [

@@ -12,7 +12,7 @@ from accounts.middleware import NO_DEVICE_SESSION_KEY, USER_LANGUAGE_SESSION_KEY
 from accounts.models import User
 from accounts.throttling import client_address
 from accounts.tokens import token_revoke
-from accounts.two_factor import device_forget, two_factor_device
+from accounts.two_factor import second_factor_stamp_raise, two_factor_device
 from cases.audit import AuditAction, audit_record
 
 
@@ -81,17 +81,23 @@ def revoke_tokens_on_password_change_or_deactivation(
         token_revoke(user=instance, reason="account deactivated")
 
 
-def forget_cached_device(sender: Any, instance: Device, **kwargs: Any) -> None:
-    """A device saved (confirmed, used) or deleted (replaced, reset, its user deleted) is read from the
-    database by the next request of any session that names it."""
-    device_forget(instance)
+def stamp_before_device_save(sender: Any, instance: Device, **kwargs: Any) -> None:
+    """A device given to another user: its former owner's sessions must look again too."""
+    if instance.pk is not None:
+        before = sender.objects.filter(pk=instance.pk).values_list("user_id", flat=True).first()
+        if before is not None and before != instance.user_id:
+            second_factor_stamp_raise(user_ids={before})
+
+
+def stamp_after_device_change(sender: Any, instance: Device, **kwargs: Any) -> None:
+    """A device saved (confirmed, used) or deleted (replaced, reset, its user deleted): every session of
+    its owner looks it up in the database at its next request."""
+    second_factor_stamp_raise(user_ids={instance.user_id})
 
 
 for _model in apps.get_models():
     if issubclass(_model, Device):
-        post_save.connect(
-            forget_cached_device, sender=_model, dispatch_uid=f"forget-device-{_model._meta.label}"
-        )
-        post_delete.connect(
-            forget_cached_device, sender=_model, dispatch_uid=f"forget-device-{_model._meta.label}"
-        )
+        uid = f"second-factor-stamp-{_model._meta.label}"
+        pre_save.connect(stamp_before_device_save, sender=_model, dispatch_uid=uid)
+        post_save.connect(stamp_after_device_change, sender=_model, dispatch_uid=uid)
+        post_delete.connect(stamp_after_device_change, sender=_model, dispatch_uid=uid)

@@ -6,12 +6,14 @@ accepted step and refuses any code at or before it, so a replayed code fails.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.models import Device
@@ -20,15 +22,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import User
 from cases.audit import AuditAction, audit_record
 from cases.errors import InvalidInput, NotAllowed
-from config.caching import cache_is_shared
 
 DEVICE_NAME = "authenticator"
-# How long a verified session's device is taken from the cache without asking the database. Every save
-# or delete of a device forgets it at once (accounts.signals); the timeout only bounds a delete the cache
-# missed (Redis unreachable at that moment, or rows deleted outside the ORM).
-DEVICE_CACHE_SECONDS = 300
-# What the cache keeps of a device: never its secret.
-_DEVICE_CACHED_FIELDS = ("id", "user_id", "confirmed")
+# A verified session remembers the user's second-factor stamp at which its device was last found in the
+# database, and when: while the stamp is unchanged its requests need no device look-up. The age bounds a
+# device changed outside the ORM (no signal, so no new stamp).
+SESSION_STAMP_KEY = "two_factor_stamp"
+SESSION_STAMP_SECONDS = 300
 
 
 def two_factor_required(user: User) -> bool:
@@ -83,32 +83,40 @@ def two_factor_verify(*, request: object, user: User, code: str) -> None:
     otp_login(request, two_factor_check(user=user, code=code))
 
 
-def _device_cache_key(persistent_id: str) -> str:
-    return f"otp-device:{persistent_id}"
+def session_device(
+    *, session: Any, user: User, persistent_id: str, load: Callable[[str], Device | None]
+) -> Device | None:
+    """The device this verified session names: from the database (``load``) unless the session found it
+    there at the user's current second-factor stamp, less than SESSION_STAMP_SECONDS ago.
 
-
-def device_cached(persistent_id: str, load: Callable[[str], Device | None]) -> Device | None:
-    """The device a verified session names, from the shared cache, else from ``load`` (the database).
-
-    Each request of a session that passed the second factor checks that its device still exists and is
-    confirmed: a query per request, a third of the smallest signed-in request's work. The cache keeps
-    the device's model, id, owner and confirmation only; the instance returned loads any other field
-    (the secret) from the database when read. A device that does not exist is not cached, and a cache of
-    one process only (which another process's delete could not reach) is not used."""
-    if not cache_is_shared():
-        return load(persistent_id)
-    key = _device_cache_key(persistent_id)
-    cached = cache.get(key)
-    if cached is not None:
-        label, values = cached
-        return apps.get_model(label).from_db(DEFAULT_DB_ALIAS, _DEVICE_CACHED_FIELDS, values)
+    Every signed-in request of a manager used to read the device (a query, or a cache read with its
+    round trip): a fifth of the smallest request. The user's row, read by every request anyway, carries
+    the stamp that every save or delete of any of their devices raises (accounts.signals), so a session
+    learns at its next request that its device changed and asks the database again. The stand-in returned
+    otherwise has the device's model, id, owner and confirmation; any other field (the secret) is read
+    from the database if something asks for it."""
+    remembered = session.get(SESSION_STAMP_KEY)
+    now = int(time.time())
+    if (
+        remembered is not None
+        and remembered[0] == user.second_factor_stamp
+        and now - remembered[1] < SESSION_STAMP_SECONDS
+    ):
+        label, _, device_id = persistent_id.rpartition("/")
+        model = apps.get_model(label)
+        return model.from_db(
+            DEFAULT_DB_ALIAS, ["id", "user_id", "confirmed"], (int(device_id), user.pk, True)
+        )
+    # The stamp is the one read before the device: a device changed after this look-up raises it again.
     device = load(persistent_id)
-    if device is not None:
-        values = tuple(getattr(device, field) for field in _DEVICE_CACHED_FIELDS)
-        cache.set(key, (device._meta.label_lower, values), DEVICE_CACHE_SECONDS)
+    if device is not None and device.user_id == user.pk and device.confirmed:
+        session[SESSION_STAMP_KEY] = (user.second_factor_stamp, now)
+    elif remembered is not None:
+        del session[SESSION_STAMP_KEY]
     return device
 
 
-def device_forget(device: Device) -> None:
-    """Called on every save and delete of a device: the next request reads it from the database."""
-    cache.delete(_device_cache_key(device.persistent_id))
+def second_factor_stamp_raise(*, user_ids: set[int]) -> None:
+    """Called on every save and delete of a device (for its owner before and after): each session
+    verified with one of these users' devices asks the database for it at its next request."""
+    User.objects.filter(pk__in=user_ids).update(second_factor_stamp=F("second_factor_stamp") + 1)

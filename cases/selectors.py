@@ -155,7 +155,9 @@ def case_audit_trail(*, case: Case) -> QuerySet[AuditEvent]:
 
 # The poll's one query, built by the ORM once (config.prepared): the case's version and organisation.
 _case_live_row = PreparedLookup(
-    lambda number: Case.objects.filter(number=number).order_by().values_list("live_version", "organisation_id"),
+    lambda number: (
+        Case.objects.filter(number=number).order_by().values_list("live_version", "organisation_id")
+    ),
     "",
 )
 

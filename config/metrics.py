@@ -15,6 +15,7 @@ Two kinds, so every figure is right with any number of processes and hosts:
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -306,9 +307,18 @@ RESPONSES_BY_VIEW = Counter(
     "Count of responses by status, view, method.",
     ["status", "view", "method"],
 )
-EXCEPTIONS_BY_TYPE = Counter("django_http_exceptions_total_by_type", "Count of exceptions by object type.", ["type"])
+EXCEPTIONS_BY_TYPE = Counter(
+    "django_http_exceptions_total_by_type", "Count of exceptions by object type.", ["type"]
+)
 EXCEPTIONS_BY_VIEW = Counter("django_http_exceptions_total_by_view", "Count of exceptions by view.", ["view"])
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"})
+
+
+@functools.cache
+def _series(metric: Any, *labels: str) -> Any:
+    """The metric's series for these label values (in the order the metric names them), looked up once:
+    prometheus-client checks and locks on every ``labels()`` call. Views, methods and statuses are few."""
+    return metric.labels(*labels)
 
 
 class RequestMetricsMiddleware:
@@ -333,10 +343,10 @@ class RequestMetricsMiddleware:
         method = request.method if request.method in _METHODS else "<invalid method>"
         if getattr(request, "resolver_match", None) is not None:
             transport = "https" if request.is_secure() else "http"
-            REQUESTS_BY_VIEW.labels(view=view, transport=transport, method=method).inc()
-        RESPONSES_BY_VIEW.labels(status=str(response.status_code), view=view, method=method).inc()
-        LATENCY_BY_VIEW.labels(view=view, method=method).observe(time.perf_counter() - started)
-        QUERIES_PER_REQUEST.labels(view=view).observe(count[0])
+            _series(REQUESTS_BY_VIEW, view, transport, method).inc()
+        _series(RESPONSES_BY_VIEW, str(response.status_code), view, method).inc()
+        _series(LATENCY_BY_VIEW, view, method).observe(time.perf_counter() - started)
+        _series(QUERIES_PER_REQUEST, view).observe(count[0])
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:

@@ -76,7 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id (X-Request-ID, carried into the Celery tasks the request queues) and the
     # request metrics' clock, so even a refused request is counted and traceable.
-    "django_guid.middleware.guid_middleware",
+    "config.request_id.RequestIdMiddleware",
     "config.metrics.RequestMetricsMiddleware",
     # Then: a NUL anywhere in a request is a 400 before sessions, forms or queries see it.
     "config.middleware.RejectNulMiddleware",
@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.CachedOTPMiddleware",
+    "accounts.middleware.StampedOTPMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -100,6 +100,9 @@ if DEBUG:
     MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
                       "config.errors.FriendlyNotFoundMiddleware")  # fmt: skip
 CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
+# Flash messages in the session every visitor has: the default tries a signed cookie first, and derives
+# its signing key on every request, messages or not (a sixteenth of the smallest signed-in request).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

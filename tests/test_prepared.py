@@ -13,7 +13,9 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 _by_id = PreparedLookup(lambda user_id: User.objects.filter(pk=user_id), 0)
-_joined = PreparedLookup(lambda user_id: User.objects.filter(pk=user_id).values_list("date_joined", "role"), 0)
+_joined = PreparedLookup(
+    lambda user_id: User.objects.filter(pk=user_id).values_list("date_joined", "role"), 0
+)
 
 
 def test_an_instance_has_every_field_the_orm_loads(engineer):
@@ -47,6 +49,8 @@ def test_nothing_found_is_none(db):
 
 def test_a_query_of_more_than_one_value_is_refused(db):
     UserFactory(username="someone")
-    two_values = PreparedLookup(lambda name: User.objects.filter(username=name, email="a@example.com"), "someone")
+    two_values = PreparedLookup(
+        lambda name: User.objects.filter(username=name, email="a@example.com"), "someone"
+    )
     with pytest.raises(ValueError, match="one parameter"):
         two_values.first("someone")

@@ -8,7 +8,13 @@ import uuid
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-_SAMPLES = {"str": "CAS-12345-ABCDE", "int": "7", "uuid": str(uuid.UUID(int=7)), "slug": "a-slug", "path": "a/b"}
+_SAMPLES = {
+    "str": "CAS-12345-ABCDE",
+    "int": "7",
+    "uuid": str(uuid.UUID(int=7)),
+    "slug": "a-slug",
+    "path": "a/b",
+}
 
 
 def _routes(patterns: list, prefix: str = "") -> list[tuple[str, URLPattern]]:

@@ -15,7 +15,8 @@ PROMETHEUS_METRIC_NAMESPACE = ""
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # Request ids: X-Request-ID from the client when it is a UUID (anything else is replaced: it goes into
-# logs), returned on the response, carried into the Celery tasks a request queues (CeleryIntegration).
+# logs), returned on the response (config.request_id), carried into the Celery tasks a request queues
+# (django-guid's CeleryIntegration; its header settings serve the tasks' ids).
 DJANGO_GUID = {
     "GUID_HEADER_NAME": "X-Request-ID",
     "VALIDATE_GUID": True,

@@ -16,9 +16,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def people(customer, other_customer, engineer, manager, account_manager, organisation):
-    retired = UserFactory(username="retired", role=User.Role.CUSTOMER, organisation=organisation, is_active=False)
+    retired = UserFactory(
+        username="retired", role=User.Role.CUSTOMER, organisation=organisation, is_active=False
+    )
     idle_tam = UserFactory(username="idle-tam", role=User.Role.ACCOUNT_MANAGER)
-    admin = UserFactory(username="root", role=User.Role.CUSTOMER, organisation=organisation, is_superuser=True)
+    admin = UserFactory(
+        username="root", role=User.Role.CUSTOMER, organisation=organisation, is_superuser=True
+    )
     return [customer, other_customer, engineer, manager, account_manager, retired, idle_tam, admin]
 
 
@@ -27,7 +31,9 @@ def test_the_two_forms_of_the_rule_agree(people, case, other_organisation):
     for person in people:
         for each in (case, other_case):
             in_queryset = selectors.case_visible_queryset(person).filter(pk=each.pk).exists()
-            for_organisation = selectors._organisation_cases_visible(person, organisation_id=each.organisation_id)
+            for_organisation = selectors._organisation_cases_visible(
+                person, organisation_id=each.organisation_id
+            )
             assert in_queryset == for_organisation, (person.username, each.organisation.slug)
 
 
