@@ -167,7 +167,8 @@ def case_live_version(*, user: User, number: str) -> int:
     row = _case_live_row.first(number)
     if row is None or not _organisation_cases_visible(user, organisation_id=row[1]):
         raise Http404("No such case.")
-    return row[0]
+    version: int = row[0]
+    return version
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from django.urls import resolve
 from django.urls.exceptions import Resolver404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from django_prometheus.conf import PROMETHEUS_LATENCY_BUCKETS
+from django_prometheus.conf import PROMETHEUS_LATENCY_BUCKETS  # type: ignore[import-untyped]
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,

@@ -42,7 +42,7 @@ class PreparedLookup:
             (position, functions, expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         ]
-        if queryset._fields is None:  # a model queryset: rows become instances
+        if getattr(queryset, "_fields", None) is None:  # a model queryset: rows become instances
             return _Compiled(sql, converters, queryset.model, [column.target.attname for column in columns])
         return _Compiled(sql, converters, None, [])
 
