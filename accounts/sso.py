@@ -27,8 +27,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 
-# A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
 from accounts.backends import USER_BACKEND
+
+# A session whose staff member proved a second factor at their provider: accounts.middleware reads it.
 from accounts.middleware import SSO_MFA_SESSION_KEY
 from accounts.models import IdentityProvider, Organisation, User
 from cases.audit import AuditAction, audit_record

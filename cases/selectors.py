@@ -163,7 +163,8 @@ _case_live_row = PreparedLookup(
 
 
 def case_live_version(*, user: User, number: str) -> int:
-    """The live version of a case the user may see (404 otherwise), in one query: open pages poll it."""
+    """The live version of a case the user may see (404 otherwise), in one query (an account manager's
+    organisations: one more): open pages poll it."""
     row = _case_live_row.first(number)
     if row is None or not _organisation_cases_visible(user, organisation_id=row[1]):
         raise Http404("No such case.")
