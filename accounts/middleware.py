@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import translation
@@ -63,7 +64,16 @@ def _session_language(request: HttpRequest) -> str | None:
 class StampedOTPMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp has no type hints
     """django-otp's middleware (``request.user.is_verified()``), with the session's device looked up only
     when the user's second-factor stamp moved since the session last found it
-    (accounts.two_factor.session_device)."""
+    (accounts.two_factor.session_device).
+
+    The user is resolved here, not behind django-otp's lazy object around Django's: TwoFactorMiddleware,
+    next, reads it on every request anyway, and each later read of an attribute would go through both."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._is_async:
+            return super().__call__(request)  # type: ignore[no-any-return]
+        request.user = self._verify_user_sync(request, auth_middleware.get_user(request))
+        return self.get_response(request)  # type: ignore[no-any-return]
 
     def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
         self._init_user_fields(user)

@@ -94,3 +94,28 @@ def test_another_sessions_sign_in_makes_this_one_look_again_once(client, verifie
     assert User.objects.get(pk=engineer.pk).second_factor_stamp == stamp + 1
     assert _device_queries(client) == 1
     assert _device_queries(client) == 0
+
+
+def test_the_request_user_is_resolved_once_with_its_verification(rf, engineer, verified, client):
+    """The middleware puts the user itself on the request (not a lazy object around Django's lazy
+    object): verified with the session's device, unverified without one, anonymous without a session."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils.functional import LazyObject
+
+    from accounts.middleware import StampedOTPMiddleware
+
+    seen = []
+
+    def view(request):  # type: ignore[no-untyped-def]
+        seen.append(request.user)
+        return None
+
+    middleware = StampedOTPMiddleware(view)
+    for session in (client.session, None):
+        request = rf.get("/cases/")
+        request.session = session if session is not None else client.session.__class__()
+        middleware(request)
+    verified_user, anonymous = seen
+    assert not isinstance(verified_user, LazyObject) and verified_user == engineer
+    assert verified_user.is_verified() and verified_user.otp_device == verified
+    assert isinstance(anonymous, AnonymousUser) and not anonymous.is_verified()
