@@ -53,7 +53,7 @@ format: install ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install bench-deps ## Run the benchmarks and print their figures (load and peer need PostgreSQL, wrk, nginx)
+bench: install bench-deps ## Run the benchmarks and print their figures (load and peer need PostgreSQL, wrk, nginx; scale needs PostgreSQL, its first run 20-35 min)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/corpus.py
 	$(BIN)/python bench/graded.py
@@ -63,6 +63,7 @@ bench: install bench-deps ## Run the benchmarks and print their figures (load an
 	$(BIN)/python bench/inbound.py
 	@if command -v wrk >/dev/null && [ -x /usr/sbin/nginx ]; then $(BIN)/python bench/load.py && $(BIN)/python bench/live.py && $(BIN)/python bench/peer.py; \
 	 else echo "bench/load.py, bench/live.py and bench/peer.py need wrk and nginx (apt-get install wrk nginx-light) and PostgreSQL"; fi
+	$(BIN)/python bench/scale.py
 
 bench-peer: install bench-deps ## The portal against django-helpdesk (var/peer-venv), page by page, in one run (PostgreSQL, wrk, nginx; ~15 min)
 	$(BIN)/python bench/peer.py
