@@ -98,7 +98,7 @@ def test_another_sessions_sign_in_makes_this_one_look_again_once(client, verifie
 
 def test_the_request_user_is_resolved_once_with_its_verification(rf, engineer, verified, client):
     """The middleware puts the user itself on the request (not a lazy object around Django's lazy
-    object): verified with the session's device, unverified without one, anonymous without a session."""
+    object): verified with the session's device; anonymous, and unverified, with an empty session."""
     from django.contrib.auth.models import AnonymousUser
     from django.utils.functional import LazyObject
 
@@ -111,9 +111,9 @@ def test_the_request_user_is_resolved_once_with_its_verification(rf, engineer, v
         return None
 
     middleware = StampedOTPMiddleware(view)
-    for session in (client.session, None):
+    for session in (client.session, type(client.session)()):
         request = rf.get("/cases/")
-        request.session = session if session is not None else client.session.__class__()
+        request.session = session
         middleware(request)
     verified_user, anonymous = seen
     assert not isinstance(verified_user, LazyObject) and verified_user == engineer
